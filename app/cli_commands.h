@@ -1,0 +1,21 @@
+// Sub-commands of consilium-cli. Each takes the arguments after its name and returns the
+// process exit code: 0 success, 1 the operation failed, 2 bad input (one clear line on
+// stderr naming the file and the problem).
+#pragma once
+
+#include <QStringList>
+
+namespace consilium::app {
+
+struct CliCommand {
+    const char* name;
+    const char* summary;
+    int (*run)(const QStringList& args);  // args[0] is "consilium-cli <name>"
+};
+
+int runDoctor(const QStringList& args);
+
+// Every command, in the order `consilium-cli --help` lists them.
+const CliCommand* cliCommands(int* count);
+
+}  // namespace consilium::app
