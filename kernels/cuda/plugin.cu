@@ -15,8 +15,8 @@ namespace {
 
 void writeError(char* err, size_t len, const char* what, cudaError_t code) {
     if (err && len) {
-        std::snprintf(err, len, "%s: %s (%s, %d)", what, cudaGetErrorString(code),
-                      cudaGetErrorName(code), static_cast<int>(code));
+        std::snprintf(err, len, "%s (%s: %s, %d)", what, cudaGetErrorName(code),
+                      cudaGetErrorString(code), static_cast<int>(code));
     }
 }
 
@@ -52,7 +52,9 @@ int enumerate(ConsiliumGpuInfo* out, int max, char* err, size_t errLen) {
     cudaError_t rc = cudaGetDeviceCount(&count);
     if (rc == cudaErrorNoDevice) return 0;
     if (rc != cudaSuccess) {
-        writeError(err, errLen, "cudaGetDeviceCount", rc);
+        int driver = 0;
+        const bool noDriver = cudaDriverGetVersion(&driver) == cudaSuccess && driver == 0;
+        writeError(err, errLen, noDriver ? "no NVIDIA driver installed" : "cudaGetDeviceCount", rc);
         return -1;
     }
     for (int i = 0; i < count && i < max; ++i) {

@@ -1,0 +1,60 @@
+// The real `consilium` program starts offscreen and under xvfb-run (a real X server),
+// shows its window and writes a screenshot that is not blank.
+#include <QFileInfo>
+#include <QImage>
+#include <QProcess>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QtTest>
+
+namespace {
+
+void checkScreenshot(const QString& path) {
+    QVERIFY2(QFileInfo::exists(path), qPrintable(path));
+    const QImage img(path);
+    QVERIFY(!img.isNull());
+    QVERIFY(img.width() >= 640 && img.height() >= 480);
+    QSet<QRgb> colours;
+    for (int y = 0; y < img.height(); y += 7)
+        for (int x = 0; x < img.width(); x += 7) colours.insert(img.pixel(x, y));
+    QVERIFY2(colours.size() > 20, qPrintable(QString("%1 distinct colours").arg(colours.size())));
+}
+
+}  // namespace
+
+class TestAppScreenshot : public QObject {
+    Q_OBJECT
+private slots:
+    void offscreen() {
+        QTemporaryDir dir;
+        const QString shot = dir.filePath("offscreen.png");
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("QT_QPA_PLATFORM", "offscreen");
+        p.setProcessEnvironment(env);
+        p.start(CONSILIUM_BIN_DIR "/consilium", {"--screenshot", shot});
+        QVERIFY(p.waitForFinished(60000));
+        QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+        checkScreenshot(shot);
+    }
+
+    void underXvfb() {
+        const QString xvfbRun = QStandardPaths::findExecutable("xvfb-run");
+        if (xvfbRun.isEmpty()) QSKIP("xvfb-run is not installed (apt install xvfb xauth)");
+        QTemporaryDir dir;
+        const QString shot = dir.filePath("xvfb.png");
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.remove("QT_QPA_PLATFORM");
+        env.insert("QT_QPA_PLATFORM", "xcb");
+        p.setProcessEnvironment(env);
+        p.start(xvfbRun, {"-a", "-s", "-screen 0 1600x1000x24", CONSILIUM_BIN_DIR "/consilium",
+                          "--screenshot", shot});
+        QVERIFY(p.waitForFinished(90000));
+        QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+        checkScreenshot(shot);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestAppScreenshot)
+#include "test_app_screenshot.moc"
