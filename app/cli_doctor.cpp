@@ -13,7 +13,8 @@ int runDoctor(const QStringList& args) {
     parser.setApplicationDescription("Report what this machine offers Consilium.");
     parser.addHelpOption();
     QCommandLineOption json("json", "Print one JSON object instead of text.");
-    QCommandLineOption model("model", "Validate this model file instead of the demo model.", "FILE");
+    QCommandLineOption model("model", "Validate this model file instead of the demo model.",
+                             "FILE");
     QCommandLineOption plugin("cuda-plugin", "Load only this CUDA plugin file.", "FILE");
     QCommandLineOption noAudio("no-audio", "Do not open PortAudio.");
     parser.addOptions({json, model, plugin, noAudio});
@@ -35,7 +36,8 @@ int runDoctor(const QStringList& args) {
     options.modelOverride = parser.value(model).toStdString();
     options.probeAudio = !parser.isSet(noAudio);
     const SystemReport report = collectSystemReport(options);
-    const std::string text = parser.isSet(json) ? formatReportJson(report) : formatReportText(report);
+    const std::string text =
+        parser.isSet(json) ? formatReportJson(report) : formatReportText(report);
     std::fwrite(text.data(), 1, text.size(), stdout);
     // doctor reports; a missing GPU or model is a finding, not a failure. An explicitly
     // named model that does not validate is a failure.

@@ -24,10 +24,13 @@ const CliCommand* cliCommands(int* count) {
 namespace {
 
 void printUsage(FILE* out) {
-    std::fprintf(out, "Usage: consilium-cli <command> [options]\n       consilium-cli --version\n\nCommands:\n");
+    std::fprintf(
+        out,
+        "Usage: consilium-cli <command> [options]\n       consilium-cli --version\n\nCommands:\n");
     int n = 0;
     const auto* commands = consilium::app::cliCommands(&n);
-    for (int i = 0; i < n; ++i) std::fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    for (int i = 0; i < n; ++i)
+        std::fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     std::fprintf(out, "\nRun 'consilium-cli <command> --help' for a command's options.\n");
 }
 

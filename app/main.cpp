@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
     parser.setApplicationDescription("Consilium workstation");
     parser.addHelpOption();
     parser.addVersionOption();
-    QCommandLineOption screenshot("screenshot", "Save a screenshot of the window to FILE and exit.", "FILE");
+    QCommandLineOption screenshot("screenshot", "Save a screenshot of the window to FILE and exit.",
+                                  "FILE");
     parser.addOption(screenshot);
     parser.process(app);
 
@@ -42,18 +43,20 @@ int main(int argc, char** argv) {
 
     if (parser.isSet(screenshot)) {
         const QString path = parser.value(screenshot);
-        QObject::connect(&window, &consilium::ui::MainWindow::systemReportReady, &window, [&window, path] {
-            // One more event-loop turn so the status bar repaints with the report.
-            QTimer::singleShot(100, &window, [&window, path] {
-                const QPixmap shot = window.grab();
-                if (shot.isNull() || !shot.save(path)) {
-                    std::fprintf(stderr, "consilium: cannot write screenshot %s\n", qPrintable(path));
-                    QApplication::exit(1);
-                    return;
-                }
-                QApplication::exit(0);
-            });
-        });
+        QObject::connect(&window, &consilium::ui::MainWindow::systemReportReady, &window,
+                         [&window, path] {
+                             // One more event-loop turn so the status bar repaints with the report.
+                             QTimer::singleShot(100, &window, [&window, path] {
+                                 const QPixmap shot = window.grab();
+                                 if (shot.isNull() || !shot.save(path)) {
+                                     std::fprintf(stderr, "consilium: cannot write screenshot %s\n",
+                                                  qPrintable(path));
+                                     QApplication::exit(1);
+                                     return;
+                                 }
+                                 QApplication::exit(0);
+                             });
+                         });
     }
     return app.exec();
 }

@@ -17,8 +17,9 @@ std::vector<std::string> resourceRoots() {
     std::vector<std::string> roots;
     const fs::path dir = executableDir();
     if (!dir.empty()) {
-        roots.push_back((dir / "../share/consilium").lexically_normal().string());  // installed / bundle
-        roots.push_back((dir / "../resources").lexically_normal().string());        // build tree
+        roots.push_back(
+            (dir / "../share/consilium").lexically_normal().string());        // installed / bundle
+        roots.push_back((dir / "../resources").lexically_normal().string());  // build tree
     }
     roots.push_back(CONSILIUM_SOURCE_DIR "/resources");
     roots.push_back(CONSILIUM_INSTALL_PREFIX "/share/consilium");

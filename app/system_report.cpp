@@ -17,11 +17,14 @@
 namespace consilium::app {
 namespace {
 
-QString q(const std::string& s) { return QString::fromStdString(s); }
+QString q(const std::string& s) {
+    return QString::fromStdString(s);
+}
 
 QJsonArray stringArray(const std::vector<std::string>& v) {
     QJsonArray a;
-    for (const auto& s : v) a.append(q(s));
+    for (const auto& s : v)
+        a.append(q(s));
     return a;
 }
 
@@ -36,7 +39,8 @@ SystemReport collectSystemReport(const ReportOptions& options) {
     r.cpuVendor = cpu.vendor;
     r.simdLevel = cpu.simdLevel();
     r.logicalCores = cpu.logicalCores;
-    for (const auto& f : cpu.all) r.cpuFeatures.push_back({f.name, f.advertised, f.usable, f.note});
+    for (const auto& f : cpu.all)
+        r.cpuFeatures.push_back({f.name, f.advertised, f.usable, f.note});
 
     const auto& probe = inference::probeCuda(options.cudaPluginOverride);
     r.cudaPluginBuilt = probe.pluginBuilt;
@@ -47,13 +51,13 @@ SystemReport collectSystemReport(const ReportOptions& options) {
     r.cudaBuildInfo = probe.buildInfo;
     r.cudaRuntime = inference::formatCudaVersion(probe.runtimeVersion);
     r.cudaDriver = inference::formatCudaVersion(probe.driverVersion);
-    r.cublas = probe.cublasVersion > 0
-                   ? std::to_string(probe.cublasVersion / 10000) + "." +
-                         std::to_string(probe.cublasVersion / 100 % 100) + "." +
-                         std::to_string(probe.cublasVersion % 100)
-                   : "none";
+    r.cublas = probe.cublasVersion > 0 ? std::to_string(probe.cublasVersion / 10000) + "." +
+                                             std::to_string(probe.cublasVersion / 100 % 100) + "." +
+                                             std::to_string(probe.cublasVersion % 100)
+                                       : "none";
     for (const auto& g : probe.gpus) {
-        r.gpus.push_back({g.name, std::to_string(g.computeMajor) + "." + std::to_string(g.computeMinor),
+        r.gpus.push_back({g.name,
+                          std::to_string(g.computeMajor) + "." + std::to_string(g.computeMinor),
                           g.totalBytes / double(1ull << 30), g.freeBytes / double(1ull << 30)});
     }
     r.gpuError = probe.gpuError;
@@ -65,7 +69,8 @@ SystemReport collectSystemReport(const ReportOptions& options) {
         auto devices = audio::listInputDevices();
         if (devices.ok()) {
             for (const auto& d : devices.value()) {
-                r.audioInputs.push_back({d.name, d.hostApi, d.maxInputChannels, d.defaultSampleRate, d.isDefault});
+                r.audioInputs.push_back(
+                    {d.name, d.hostApi, d.maxInputChannels, d.defaultSampleRate, d.isDefault});
             }
         } else {
             r.audioError = devices.error().message;
@@ -117,8 +122,8 @@ std::string formatReportText(const SystemReport& r) {
         os << "not built (CPU-only build)\n";
     } else if (r.cudaPluginLoaded) {
         os << "loaded from " << r.cudaPluginPath << " [" << r.cudaBuildInfo << "]\n"
-           << "  runtime " << r.cudaRuntime << ", driver " << r.cudaDriver << ", cuBLAS " << r.cublas
-           << "\n";
+           << "  runtime " << r.cudaRuntime << ", driver " << r.cudaDriver << ", cuBLAS "
+           << r.cublas << "\n";
     } else {
         os << "failed to load: " << r.cudaPluginError << "\n";
     }
@@ -143,21 +148,24 @@ std::string formatReportText(const SystemReport& r) {
     } else {
         os << r.audioInputs.size() << "\n";
         for (const auto& d : r.audioInputs) {
-            os << "  " << d.name << " [" << d.hostApi << "], " << d.channels << " ch, " << d.sampleRate
-               << " Hz" << (d.isDefault ? " (default)" : "") << "\n";
+            os << "  " << d.name << " [" << d.hostApi << "], " << d.channels << " ch, "
+               << d.sampleRate << " Hz" << (d.isDefault ? " (default)" : "") << "\n";
         }
     }
 
     os << "\nModel: ";
     if (r.modelPath.empty()) {
         os << "not found; searched:\n";
-        for (const auto& p : r.modelSearched) os << "  " << p << "\n";
+        for (const auto& p : r.modelSearched)
+            os << "  " << p << "\n";
     } else {
-        os << r.modelPath << "\n  " << (r.modelValid ? "valid: " : "INVALID: ") << r.modelSummary << "\n";
+        os << r.modelPath << "\n  " << (r.modelValid ? "valid: " : "INVALID: ") << r.modelSummary
+           << "\n";
     }
 
     os << "\nLibraries:\n";
-    for (const auto& [name, version] : r.libraries) os << "  " << name << " " << version << "\n";
+    for (const auto& [name, version] : r.libraries)
+        os << "  " << name << " " << version << "\n";
     return os.str();
 }
 
@@ -221,7 +229,8 @@ std::string formatReportJson(const SystemReport& r) {
     model["summary"] = q(r.modelSummary);
 
     QJsonObject libs;
-    for (const auto& [name, version] : r.libraries) libs[q(name)] = q(version);
+    for (const auto& [name, version] : r.libraries)
+        libs[q(name)] = q(version);
 
     QJsonObject root;
     root["consilium_version"] = q(r.consiliumVersion);

@@ -51,10 +51,10 @@ struct SystemReport {
     std::vector<ReportAudioDevice> audioInputs;
     std::string audioError;
 
-    std::string modelPath;       // empty when none was found
+    std::string modelPath;  // empty when none was found
     std::vector<std::string> modelSearched;
     bool modelValid = false;
-    std::string modelSummary;    // architecture, tensors, size — or the validation error
+    std::string modelSummary;  // architecture, tensors, size — or the validation error
 };
 
 struct ReportOptions {

@@ -29,8 +29,10 @@ Result<ModelFileSummary> inspectModelFile(const std::string& path) {
         return makeError(ErrorCode::UnsupportedModel,
                          path + ": GGUF version " + std::to_string(s.ggufVersion) + ", expected 3");
     }
-    for (int i = 0; i < 8; ++i) s.tensorCount |= uint64_t(header[8 + i]) << (8 * i);
-    for (int i = 0; i < 8; ++i) s.metadataCount |= uint64_t(header[16 + i]) << (8 * i);
+    for (int i = 0; i < 8; ++i)
+        s.tensorCount |= uint64_t(header[8 + i]) << (8 * i);
+    for (int i = 0; i < 8; ++i)
+        s.metadataCount |= uint64_t(header[16 + i]) << (8 * i);
     return s;
 }
 

@@ -41,7 +41,7 @@ struct Error {
 // A value or an Error. Cheap to move; check ok() before value().
 template <typename T>
 class [[nodiscard]] Result {
-public:
+  public:
     Result(T value) : m_v(std::move(value)) {}
     Result(Error error) : m_v(std::move(error)) {}
 
@@ -54,13 +54,13 @@ public:
     T* operator->() { return &value(); }
     const T* operator->() const { return &value(); }
 
-private:
+  private:
     std::variant<T, Error> m_v;
 };
 
 // Success or an Error, for operations that return nothing.
 class [[nodiscard]] Status {
-public:
+  public:
     Status() = default;
     Status(Error error) : m_error(std::move(error)) {}
     static Status success() { return Status(); }
@@ -69,7 +69,7 @@ public:
     explicit operator bool() const { return ok(); }
     const Error& error() const { return *m_error; }
 
-private:
+  private:
     std::optional<Error> m_error;
 };
 

@@ -9,15 +9,15 @@ namespace consilium::ui {
 
 class CtViewArea : public QWidget {
     Q_OBJECT
-public:
+  public:
     explicit CtViewArea(QWidget* parent = nullptr);
     void setMessage(const QString& message);
     QString message() const { return m_message; }
 
-protected:
+  protected:
     void paintEvent(QPaintEvent* event) override;
 
-private:
+  private:
     QString m_message;
 };
 

@@ -20,7 +20,9 @@
 namespace consilium::ui {
 
 namespace {
-QString q(const std::string& s) { return QString::fromStdString(s); }
+QString q(const std::string& s) {
+    return QString::fromStdString(s);
+}
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
@@ -57,7 +59,8 @@ void MainWindow::buildDocks() {
     // Patient record.
     m_record = new QPlainTextEdit;
     m_record->setObjectName("RecordEdit");
-    m_record->setPlaceholderText(tr("Open a record (.txt, .md) or paste the patient's notes here."));
+    m_record->setPlaceholderText(
+        tr("Open a record (.txt, .md) or paste the patient's notes here."));
     auto* record = addDock(tr("Record"), "RecordDock", m_record, Qt::LeftDockWidgetArea);
     splitDockWidget(studies, record, Qt::Vertical);
 
@@ -96,12 +99,14 @@ void MainWindow::buildDocks() {
     splitDockWidget(voiceDock, askDock, Qt::Vertical);
 
     // Evidence: heatmap controls, modality weights, expert routing.
-    m_evidence = new QLabel(tr("After an answer: the attention heatmap over the CT, the weight each "
-                               "modality carried, and which experts fired."));
+    m_evidence =
+        new QLabel(tr("After an answer: the attention heatmap over the CT, the weight each "
+                      "modality carried, and which experts fired."));
     m_evidence->setObjectName("EvidenceLabel");
     m_evidence->setWordWrap(true);
     m_evidence->setAlignment(Qt::AlignTop | Qt::AlignLeft);
-    auto* evidenceDock = addDock(tr("Evidence"), "EvidenceDock", m_evidence, Qt::RightDockWidgetArea);
+    auto* evidenceDock =
+        addDock(tr("Evidence"), "EvidenceDock", m_evidence, Qt::RightDockWidgetArea);
     splitDockWidget(askDock, evidenceDock, Qt::Vertical);
 }
 
@@ -113,7 +118,8 @@ void MainWindow::buildMenus() {
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
     m_viewMenu = menuBar()->addMenu(tr("&View"));
-    for (QDockWidget* dock : findChildren<QDockWidget*>()) m_viewMenu->addAction(dock->toggleViewAction());
+    for (QDockWidget* dock : findChildren<QDockWidget*>())
+        m_viewMenu->addAction(dock->toggleViewAction());
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About Consilium"), this, &MainWindow::showAbout);
@@ -151,11 +157,13 @@ void MainWindow::showAbout() {
                       "<p><b>Not for clinical use.</b></p><table>")
                        .arg(q(m_report.consiliumVersion));
     for (const auto& [name, version] : m_report.libraries) {
-        text += QString("<tr><td>%1</td><td>&nbsp;%2</td></tr>").arg(q(name).toHtmlEscaped(), q(version).toHtmlEscaped());
+        text += QString("<tr><td>%1</td><td>&nbsp;%2</td></tr>")
+                    .arg(q(name).toHtmlEscaped(), q(version).toHtmlEscaped());
     }
     text += QString("<tr><td>%1</td><td>&nbsp;%2</td></tr></table>")
                 .arg(tr("Device"), q(m_report.device).toHtmlEscaped());
-    auto* box = new QMessageBox(QMessageBox::Information, tr("About Consilium"), text, QMessageBox::Ok, this);
+    auto* box = new QMessageBox(QMessageBox::Information, tr("About Consilium"), text,
+                                QMessageBox::Ok, this);
     box->setObjectName("AboutDialog");
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->setTextFormat(Qt::RichText);

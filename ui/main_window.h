@@ -20,7 +20,7 @@ namespace consilium::ui {
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
-public:
+  public:
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
 
@@ -28,13 +28,13 @@ public:
     void applySystemReport(const consilium::app::SystemReport& report);
     bool systemReportApplied() const { return m_reportApplied; }
 
-signals:
+  signals:
     void systemReportReady();
 
-public slots:
+  public slots:
     void showAbout();
 
-private:
+  private:
     void buildMenus();
     void buildDocks();
     void buildStatusBar();

@@ -72,7 +72,8 @@ int enumerate(ConsiliumGpuInfo* out, int max, char* err, size_t errLen) {
         g.multiprocessors = prop.multiProcessorCount;
         g.total_bytes = prop.totalGlobalMem;
         size_t freeBytes = 0, totalBytes = 0;
-        if (cudaSetDevice(i) == cudaSuccess && cudaMemGetInfo(&freeBytes, &totalBytes) == cudaSuccess) {
+        if (cudaSetDevice(i) == cudaSuccess &&
+            cudaMemGetInfo(&freeBytes, &totalBytes) == cudaSuccess) {
             g.free_bytes = freeBytes;
         }
     }
@@ -85,6 +86,7 @@ const ConsiliumCudaPlugin kPlugin = {
 
 }  // namespace
 
-extern "C" __attribute__((visibility("default"))) const ConsiliumCudaPlugin* consilium_cuda_plugin() {
+extern "C" __attribute__((visibility("default"))) const ConsiliumCudaPlugin*
+consilium_cuda_plugin() {
     return &kPlugin;
 }

@@ -27,17 +27,20 @@ QJsonObject doctorJson(const QStringList& extra = {}) {
     if (r.exitCode != 0) qWarning() << "doctor failed:" << r.exitCode << r.err;
     QJsonParseError error{};
     const QJsonDocument doc = QJsonDocument::fromJson(r.out, &error);
-    if (error.error != QJsonParseError::NoError) qWarning() << "bad JSON:" << error.errorString() << r.out;
+    if (error.error != QJsonParseError::NoError)
+        qWarning() << "bad JSON:" << error.errorString() << r.out;
     return doc.object();
 }
 
-bool hasGpuDriver() { return QFile::exists("/dev/nvidiactl") || QFile::exists("/proc/driver/nvidia/version"); }
+bool hasGpuDriver() {
+    return QFile::exists("/dev/nvidiactl") || QFile::exists("/proc/driver/nvidia/version");
+}
 
 }  // namespace
 
 class TestCliDoctor : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void version() {
         const Run r = runCli({"--version"});
         QCOMPARE(r.exitCode, 0);
@@ -57,11 +60,13 @@ private slots:
 
         const QJsonObject cpu = o["cpu"].toObject();
         QVERIFY(cpu["logical_cores"].toInt() >= 1);
-        QVERIFY(QStringList({"avx512", "avx2", "sse4.2", "scalar"}).contains(cpu["simd_level"].toString()));
+        QVERIFY(QStringList({"avx512", "avx2", "sse4.2", "scalar"})
+                    .contains(cpu["simd_level"].toString()));
         // Every feature reported usable is also advertised; usable implies the OS enabled it.
         for (const auto& v : cpu["features"].toArray()) {
             const QJsonObject f = v.toObject();
-            if (f["usable"].toBool()) QVERIFY2(f["advertised"].toBool(), qPrintable(f["name"].toString()));
+            if (f["usable"].toBool())
+                QVERIFY2(f["advertised"].toBool(), qPrintable(f["name"].toString()));
         }
 
         const QJsonObject libs = o["libraries"].toObject();
@@ -89,7 +94,8 @@ private slots:
     }
 
     void missingPluginFallsBackToCpu() {
-        const QJsonObject o = doctorJson({"--cuda-plugin", "/nonexistent/libconsilium_cuda.so", "--no-audio"});
+        const QJsonObject o =
+            doctorJson({"--cuda-plugin", "/nonexistent/libconsilium_cuda.so", "--no-audio"});
         const QJsonObject cuda = o["cuda"].toObject();
         QVERIFY(!cuda["plugin_loaded"].toBool());
         QVERIFY(cuda["plugin_error"].toString().contains("/nonexistent/libconsilium_cuda.so"));
@@ -123,7 +129,8 @@ private slots:
         const QJsonObject model = QJsonDocument::fromJson(r.out).object()["model"].toObject();
         QVERIFY(model["found"].toBool());
         QVERIFY(!model["valid"].toBool());
-        QVERIFY2(model["summary"].toString().startsWith("CorruptModel"), qPrintable(model["summary"].toString()));
+        QVERIFY2(model["summary"].toString().startsWith("CorruptModel"),
+                 qPrintable(model["summary"].toString()));
     }
 
     void programsDoNotLinkCuda() {

@@ -20,7 +20,8 @@ CheckResult runCheck(const QString& sourceDir) {
     p.start(CONSILIUM_CMAKE_COMMAND,
             {"-DSOURCE_DIR=" + sourceDir, "-P", CONSILIUM_SOURCE_DIR "/cmake/CheckLayering.cmake"});
     p.waitForFinished(60000);
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, QString::fromUtf8(p.readAll())};
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1,
+            QString::fromUtf8(p.readAll())};
 }
 
 void writeFile(const QString& path, const QByteArray& text) {
@@ -34,7 +35,7 @@ void writeFile(const QString& path, const QByteArray& text) {
 
 class TestLayering : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void realTreePasses() {
         const CheckResult r = runCheck(CONSILIUM_SOURCE_DIR);
         QVERIFY2(r.exitCode == 0, qPrintable(r.output));
@@ -44,19 +45,32 @@ private slots:
     void forbiddenIncludeFails_data() {
         QTest::addColumn<QString>("file");
         QTest::addColumn<QString>("include");
-        QTest::newRow("Qt in inference") << "inference/graph.cpp" << "<QString>";
-        QTest::newRow("Qt in kernels") << "kernels/cpu/gemv.cpp" << "<QtCore/QVector>";
-        QTest::newRow("Qt in imaging") << "imaging/loader.cpp" << "<QImage>";
-        QTest::newRow("Qt in audio") << "audio/capture.cpp" << "<QAudioSource>";
-        QTest::newRow("CUDA in inference") << "inference/backend.cpp" << "<cuda_runtime.h>";
-        QTest::newRow("CUDA in ui") << "ui/view.cpp" << "<cublas_v2.h>";
-        QTest::newRow("DCMTK in ui") << "ui/view.cpp" << "<dcmtk/dcmdata/dctk.h>";
-        QTest::newRow("engine in ui") << "ui/view.cpp" << "\"inference/device.h\"";
-        QTest::newRow("imaging in ui") << "ui/view.cpp" << "\"imaging/volume.h\"";
-        QTest::newRow("ui in app") << "app/service.cpp" << "\"ui/main_window.h\"";
-        QTest::newRow("inference in kernels") << "kernels/cpu/x.cpp" << "\"inference/model_file.h\"";
-        QTest::newRow("audio in imaging") << "imaging/x.cpp" << "\"audio/wav.h\"";
-        QTest::newRow("DCMTK in imaging header") << "imaging/volume.h" << "<dcmtk/dcmdata/dcfilefo.h>";
+        QTest::newRow("Qt in inference") << "inference/graph.cpp"
+                                         << "<QString>";
+        QTest::newRow("Qt in kernels") << "kernels/cpu/gemv.cpp"
+                                       << "<QtCore/QVector>";
+        QTest::newRow("Qt in imaging") << "imaging/loader.cpp"
+                                       << "<QImage>";
+        QTest::newRow("Qt in audio") << "audio/capture.cpp"
+                                     << "<QAudioSource>";
+        QTest::newRow("CUDA in inference") << "inference/backend.cpp"
+                                           << "<cuda_runtime.h>";
+        QTest::newRow("CUDA in ui") << "ui/view.cpp"
+                                    << "<cublas_v2.h>";
+        QTest::newRow("DCMTK in ui") << "ui/view.cpp"
+                                     << "<dcmtk/dcmdata/dctk.h>";
+        QTest::newRow("engine in ui") << "ui/view.cpp"
+                                      << "\"inference/device.h\"";
+        QTest::newRow("imaging in ui") << "ui/view.cpp"
+                                       << "\"imaging/volume.h\"";
+        QTest::newRow("ui in app") << "app/service.cpp"
+                                   << "\"ui/main_window.h\"";
+        QTest::newRow("inference in kernels") << "kernels/cpu/x.cpp"
+                                              << "\"inference/model_file.h\"";
+        QTest::newRow("audio in imaging") << "imaging/x.cpp"
+                                          << "\"audio/wav.h\"";
+        QTest::newRow("DCMTK in imaging header") << "imaging/volume.h"
+                                                 << "<dcmtk/dcmdata/dcfilefo.h>";
     }
 
     void forbiddenIncludeFails() {
@@ -74,9 +88,11 @@ private slots:
         QTemporaryDir tree;
         QVERIFY(tree.isValid());
         writeFile(tree.filePath("kernels/cuda/gemv.cu"), "#include <cuda_runtime.h>\n");
-        writeFile(tree.filePath("inference/graph.cpp"), "#include \"kernels/status.h\"\n#include <vector>\n");
+        writeFile(tree.filePath("inference/graph.cpp"),
+                  "#include \"kernels/status.h\"\n#include <vector>\n");
         writeFile(tree.filePath("imaging/loader.cpp"), "#include <dcmtk/dcmdata/dctk.h>\n");
-        writeFile(tree.filePath("ui/view.cpp"), "#include <QWidget>\n#include \"app/system_report.h\"\n");
+        writeFile(tree.filePath("ui/view.cpp"),
+                  "#include <QWidget>\n#include \"app/system_report.h\"\n");
         writeFile(tree.filePath("app/main.cpp"), "#include \"ui/main_window.h\"\n");
         const CheckResult r = runCheck(tree.path());
         QVERIFY2(r.exitCode == 0, qPrintable(r.output));

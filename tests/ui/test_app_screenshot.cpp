@@ -16,7 +16,8 @@ void checkScreenshot(const QString& path) {
     QVERIFY(img.width() >= 640 && img.height() >= 480);
     QSet<QRgb> colours;
     for (int y = 0; y < img.height(); y += 7)
-        for (int x = 0; x < img.width(); x += 7) colours.insert(img.pixel(x, y));
+        for (int x = 0; x < img.width(); x += 7)
+            colours.insert(img.pixel(x, y));
     QVERIFY2(colours.size() > 20, qPrintable(QString("%1 distinct colours").arg(colours.size())));
 }
 
@@ -24,7 +25,7 @@ void checkScreenshot(const QString& path) {
 
 class TestAppScreenshot : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void offscreen() {
         QTemporaryDir dir;
         const QString shot = dir.filePath("offscreen.png");

@@ -19,7 +19,8 @@ double nonBackgroundFraction(const QImage& image) {
     QHash<QRgb, int> counts;
     const QImage img = image.convertToFormat(QImage::Format_RGB32);
     for (int y = 0; y < img.height(); y += 2)
-        for (int x = 0; x < img.width(); x += 2) ++counts[img.pixel(x, y)];
+        for (int x = 0; x < img.width(); x += 2)
+            ++counts[img.pixel(x, y)];
     int total = 0, most = 0;
     for (int c : counts) {
         total += c;
@@ -32,18 +33,21 @@ double nonBackgroundFraction(const QImage& image) {
 
 class TestMainWindow : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void docksAndMenus() {
         consilium::ui::MainWindow w;
         w.show();
         QVERIFY(QTest::qWaitForWindowExposed(&w));
         QStringList docks;
-        for (auto* d : w.findChildren<QDockWidget*>()) docks << d->objectName();
-        for (const char* name : {"StudiesDock", "RecordDock", "VoiceDock", "AskDock", "EvidenceDock"}) {
+        for (auto* d : w.findChildren<QDockWidget*>())
+            docks << d->objectName();
+        for (const char* name :
+             {"StudiesDock", "RecordDock", "VoiceDock", "AskDock", "EvidenceDock"}) {
             QVERIFY2(docks.contains(name), name);
         }
         QStringList menus;
-        for (auto* a : w.menuBar()->actions()) menus << a->text().remove('&');
+        for (auto* a : w.menuBar()->actions())
+            menus << a->text().remove('&');
         QCOMPARE(menus, QStringList({"File", "View", "Help"}));
     }
 
@@ -83,7 +87,8 @@ private slots:
         const QImage reloaded(dir.filePath("main_window.png"));
         QCOMPARE(reloaded.size(), shot.size());
         const double fraction = nonBackgroundFraction(reloaded);
-        QVERIFY2(fraction > 0.05, qPrintable(QString("only %1 of the pixels differ").arg(fraction)));
+        QVERIFY2(fraction > 0.05,
+                 qPrintable(QString("only %1 of the pixels differ").arg(fraction)));
     }
 };
 
