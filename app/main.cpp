@@ -14,7 +14,9 @@
 
 #include <cstdio>
 
+#include "app/app_settings.h"
 #include "app/system_report.h"
+#include "app/translations.h"
 #include "ui/main_window.h"
 
 int main(int argc, char** argv) {
@@ -31,6 +33,9 @@ int main(int argc, char** argv) {
                                   "FILE");
     parser.addOption(screenshot);
     parser.process(app);
+
+    const auto settings = consilium::app::AppSettings::load();
+    consilium::app::installTranslations(&app, settings.uiLanguage);
 
     consilium::ui::MainWindow window;
     window.show();

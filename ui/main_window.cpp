@@ -16,6 +16,7 @@
 #include <QVBoxLayout>
 
 #include "ui/ct_view_area.h"
+#include "ui/settings_dialog.h"
 
 namespace consilium::ui {
 
@@ -115,6 +116,10 @@ void MainWindow::buildMenus() {
     file->addAction(tr("Open &Study Folder…"))->setEnabled(false);
     file->addAction(tr("Open &Record…"))->setEnabled(false);
     file->addSeparator();
+    QAction* settings = file->addAction(tr("&Settings…"), this, &MainWindow::showSettings);
+    settings->setObjectName("SettingsAction");
+    settings->setShortcut(QKeySequence::Preferences);
+    file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
     m_viewMenu = menuBar()->addMenu(tr("&View"));
@@ -149,6 +154,20 @@ void MainWindow::applySystemReport(const consilium::app::SystemReport& report) {
     // Non-modal notice: the user learns once why the CPU is used.
     if (!report.deviceNotice.empty()) statusBar()->showMessage(q(report.deviceNotice), 15000);
     emit systemReportReady();
+}
+
+void MainWindow::showSettings() {
+    QStringList inputs;
+    for (const auto& d : m_report.audioInputs)
+        inputs << q(d.name);
+    auto* dialog = new SettingsDialog(consilium::app::AppSettings::load(), inputs, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &QDialog::accepted, this, [this, dialog] {
+        const auto settings = dialog->settings();
+        settings.save();
+        emit settingsChanged(settings);
+    });
+    dialog->open();
 }
 
 void MainWindow::showAbout() {

@@ -6,6 +6,7 @@
 
 #include <QMainWindow>
 
+#include "app/app_settings.h"
 #include "app/system_report.h"
 
 class QLabel;
@@ -30,9 +31,12 @@ class MainWindow : public QMainWindow {
 
   signals:
     void systemReportReady();
+    void settingsChanged(const consilium::app::AppSettings& settings);
 
   public slots:
     void showAbout();
+    // Opens the settings dialog (non-modal to the event loop); saves on OK.
+    void showSettings();
 
   private:
     void buildMenus();
