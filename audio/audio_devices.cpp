@@ -14,7 +14,7 @@ namespace {
 // card or server straight to stderr. Those are expected on machines without sound
 // hardware; hide them during the scan (the result is reported through return values).
 class QuietStderr {
-public:
+  public:
     QuietStderr() {
         std::fflush(stderr);
         m_saved = dup(STDERR_FILENO);
@@ -32,7 +32,7 @@ public:
     QuietStderr(const QuietStderr&) = delete;
     QuietStderr& operator=(const QuietStderr&) = delete;
 
-private:
+  private:
     int m_saved = -1;
 };
 
@@ -57,7 +57,9 @@ struct PaSession {
 
 }  // namespace
 
-std::string portAudioVersion() { return Pa_GetVersionText(); }
+std::string portAudioVersion() {
+    return Pa_GetVersionText();
+}
 
 Result<std::vector<AudioInputDevice>> listInputDevices() {
     PaSession pa;
@@ -68,8 +70,8 @@ Result<std::vector<AudioInputDevice>> listInputDevices() {
     std::vector<AudioInputDevice> devices;
     const PaDeviceIndex count = Pa_GetDeviceCount();
     if (count < 0) {
-        return makeError(ErrorCode::IoError,
-                         std::string("PortAudio could not list devices: ") + Pa_GetErrorText(count));
+        return makeError(ErrorCode::IoError, std::string("PortAudio could not list devices: ") +
+                                                 Pa_GetErrorText(count));
     }
     const PaDeviceIndex defaultInput = Pa_GetDefaultInputDevice();
     for (PaDeviceIndex i = 0; i < count; ++i) {

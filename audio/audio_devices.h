@@ -13,9 +13,9 @@
 namespace consilium::audio {
 
 struct AudioInputDevice {
-    int index = -1;              // PortAudio device index
+    int index = -1;  // PortAudio device index
     std::string name;
-    std::string hostApi;         // "ALSA", "JACK", ...
+    std::string hostApi;  // "ALSA", "JACK", ...
     int maxInputChannels = 0;
     double defaultSampleRate = 0;  // Hz
     bool isDefault = false;
