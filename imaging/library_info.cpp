@@ -5,8 +5,12 @@
 
 namespace consilium::imaging {
 
-std::string dcmtkVersion() { return OFFIS_DCMTK_VERSION_STRING; }
+std::string dcmtkVersion() {
+    return OFFIS_DCMTK_VERSION_STRING;
+}
 
-std::string opencvVersion() { return CV_VERSION; }
+std::string opencvVersion() {
+    return CV_VERSION;
+}
 
 }  // namespace consilium::imaging
