@@ -1,10 +1,11 @@
 // consilium: the workstation app.
 //
-//   consilium [--screenshot FILE.png]
+//   consilium [--study DIR] [--screenshot FILE.png]
 //
-// --screenshot saves the whole window once it is shown and the startup probe (device,
-// model) has finished, then exits 0 (non-zero with a message when the file cannot be
-// written). The app issue extends this with --study/--question/--exit-after-answer.
+// --study opens a study folder/DICOMDIR (default: the shipped demo study, when built).
+// --screenshot saves the whole window once it is shown, the startup probe (device, model)
+// has finished and the study is shown, then exits 0 (non-zero with a message when the file cannot
+// be written). The app issue extends this with --study/--question/--exit-after-answer.
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QFutureWatcher>
@@ -15,6 +16,7 @@
 #include <cstdio>
 
 #include "app/app_settings.h"
+#include "app/resource_paths.h"
 #include "app/system_report.h"
 #include "app/translations.h"
 #include "ui/main_window.h"
@@ -31,7 +33,8 @@ int main(int argc, char** argv) {
     parser.addVersionOption();
     QCommandLineOption screenshot("screenshot", "Save a screenshot of the window to FILE and exit.",
                                   "FILE");
-    parser.addOption(screenshot);
+    QCommandLineOption study("study", "Open this study (folder, DICOM file or DICOMDIR).", "DIR");
+    parser.addOptions({screenshot, study});
     parser.process(app);
 
     const auto settings = consilium::app::AppSettings::load();
@@ -39,6 +42,11 @@ int main(int argc, char** argv) {
 
     consilium::ui::MainWindow window;
     window.show();
+    // First launch (no --study): the shipped demo study, when it was built.
+    QString studyPath = parser.value(study);
+    if (studyPath.isEmpty()) studyPath = QString::fromStdString(consilium::app::locateDemoStudy());
+    bool studyPending = !studyPath.isEmpty();
+    if (studyPending) window.openStudy(studyPath);
 
     // The probe loads the CUDA plugin and opens PortAudio: never on the GUI thread.
     auto* watcher = new QFutureWatcher<consilium::app::SystemReport>(&window);

@@ -1,41 +1,68 @@
 #include "ui/main_window.h"
 
 #include <QApplication>
+#include <QButtonGroup>
+#include <QComboBox>
+#include <QDialog>
+#include <QDialogButtonBox>
 #include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileDialog>
+#include <QFileInfo>
 #include <QHBoxLayout>
+#include <QHeaderView>
 #include <QLabel>
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QMimeData>
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QStandardItemModel>
 #include <QStatusBar>
+#include <QTableWidget>
 #include <QTextBrowser>
-#include <QTreeWidget>
+#include <QToolButton>
+#include <QTreeView>
 #include <QVBoxLayout>
 
-#include "ui/ct_view_area.h"
+#include "ui/ct_viewer.h"
 #include "ui/settings_dialog.h"
 
 namespace consilium::ui {
+
+using consilium::app::Plane;
 
 namespace {
 QString q(const std::string& s) {
     return QString::fromStdString(s);
 }
+
+constexpr int kSeriesUidRole = Qt::UserRole + 1;
+constexpr int kSeriesStackRole = Qt::UserRole + 2;
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setWindowTitle(tr("Consilium"));
     setObjectName("MainWindow");
     setDockNestingEnabled(true);
-    auto* viewer = new CtViewArea(this);
-    viewer->setObjectName("CtViewArea");
-    setCentralWidget(viewer);
+    setAcceptDrops(true);
+    m_settings = consilium::app::AppSettings::load();
+    m_studies = new consilium::app::StudyService(this);
+    connect(m_studies, &consilium::app::StudyService::loaded, this, &MainWindow::onStudyLoaded);
+    connect(m_studies, &consilium::app::StudyService::failed, this, &MainWindow::onStudyFailed);
+    buildCentral();
     buildDocks();
     buildMenus();
     buildStatusBar();
+    connect(m_studies, &consilium::app::StudyService::progress, this,
+            [this](int done, int total, const QString& phase) {
+                m_jobProgress->setRange(0, std::max(1, total));
+                m_jobProgress->setValue(done);
+                m_jobLabel->setText(tr("Loading study: %1 %2/%3").arg(phase).arg(done).arg(total));
+            });
     resize(1400, 900);
 }
 
@@ -50,12 +77,95 @@ QDockWidget* MainWindow::addDock(const QString& title, const QString& objectName
     return dock;
 }
 
+void MainWindow::buildCentral() {
+    auto* central = new QWidget;
+    auto* layout = new QVBoxLayout(central);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(2);
+    auto* bar = new QHBoxLayout;
+    bar->setContentsMargins(4, 2, 4, 0);
+    auto* planes = new QButtonGroup(this);
+    const QString names[3] = {tr("Axial"), tr("Coronal"), tr("Sagittal")};
+    const char* objectNames[3] = {"AxialButton", "CoronalButton", "SagittalButton"};
+    for (int i = 0; i < 3; ++i) {
+        auto* b = new QToolButton;
+        b->setText(names[i]);
+        b->setObjectName(objectNames[i]);
+        b->setCheckable(true);
+        planes->addButton(b, i);
+        bar->addWidget(b);
+        m_planeButtons[i] = b;
+    }
+    m_planeButtons[0]->setChecked(true);
+    connect(planes, &QButtonGroup::idClicked, this,
+            [this](int id) { setPlane(static_cast<Plane>(id)); });
+
+    bar->addSpacing(12);
+    bar->addWidget(new QLabel(tr("Window:")));
+    m_presetCombo = new QComboBox;
+    m_presetCombo->setObjectName("WindowPresetCombo");
+    const QStringList labels{tr("Lung"), tr("Mediastinum"), tr("Bone"), tr("Brain"), tr("Abdomen")};
+    const QStringList presets = consilium::app::windowPresetNames();
+    for (int i = 0; i < presets.size(); ++i)
+        m_presetCombo->addItem(labels.value(i), presets[i]);
+    m_presetCombo->setCurrentIndex(std::max(0, m_presetCombo->findData(m_settings.windowPreset)));
+    bar->addWidget(m_presetCombo);
+
+    auto* ruler = new QToolButton;
+    ruler->setObjectName("RulerButton");
+    ruler->setText(tr("Ruler"));
+    ruler->setCheckable(true);
+    ruler->setToolTip(tr("Measure a distance in millimetres (left drag)"));
+    bar->addWidget(ruler);
+    bar->addStretch(1);
+    layout->addLayout(bar);
+
+    m_viewer = new CtViewer;
+    m_viewer->setObjectName("CtViewer");
+    layout->addWidget(m_viewer, 1);
+    setCentralWidget(central);
+
+    const auto wl = consilium::app::windowPreset(m_settings.windowPreset);
+    m_viewer->setWindowLevel(wl.center, wl.width);
+    connect(m_presetCombo, &QComboBox::currentIndexChanged, this, [this] {
+        const auto w = consilium::app::windowPreset(m_presetCombo->currentData().toString());
+        m_viewer->setWindowLevel(w.center, w.width);
+    });
+    connect(ruler, &QToolButton::toggled, m_viewer, &CtViewer::setRulerMode);
+    connect(m_viewer, &CtViewer::rulerMeasured, this, [this](double mm) {
+        statusBar()->showMessage(tr("Distance: %1 mm").arg(mm, 0, 'f', 1), 10000);
+    });
+}
+
 void MainWindow::buildDocks() {
-    // Study browser: patients -> studies -> series.
-    m_studyTree = new QTreeWidget;
+    // Study browser: patients -> studies -> series, and the load report.
+    auto* browser = new QWidget;
+    auto* browserLayout = new QVBoxLayout(browser);
+    browserLayout->setContentsMargins(2, 2, 2, 2);
+    m_studyModel = new QStandardItemModel(this);
+    m_studyModel->setHorizontalHeaderLabels(
+        {tr("Patient / Study / Series"), tr("Modality"), tr("Slices")});
+    m_studyTree = new QTreeView;
     m_studyTree->setObjectName("StudyTree");
-    m_studyTree->setHeaderLabels({tr("Patient / Study / Series"), tr("Modality"), tr("Slices")});
-    auto* studies = addDock(tr("Studies"), "StudiesDock", m_studyTree, Qt::LeftDockWidgetArea);
+    m_studyTree->setModel(m_studyModel);
+    m_studyTree->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_studyTree->header()->setSectionResizeMode(0, QHeaderView::Stretch);
+    m_studyTree->header()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
+    m_studyTree->header()->setSectionResizeMode(2, QHeaderView::ResizeToContents);
+    m_studyTree->setMinimumWidth(320);
+    m_studyTree->header()->setStretchLastSection(false);
+    connect(m_studyTree, &QTreeView::activated, this, [this](const QModelIndex& index) {
+        const QModelIndex first = index.siblingAtColumn(0);
+        const QString uid = first.data(kSeriesUidRole).toString();
+        if (!uid.isEmpty()) showSeries(uid, first.data(kSeriesStackRole).toInt());
+    });
+    m_reportButton = new QPushButton(tr("Load report"));
+    m_reportButton->setObjectName("LoadReportButton");
+    m_reportButton->setEnabled(false);
+    connect(m_reportButton, &QPushButton::clicked, this, &MainWindow::showLoadReport);
+    browserLayout->addWidget(m_studyTree, 1);
+    browserLayout->addWidget(m_reportButton);
+    auto* studies = addDock(tr("Studies"), "StudiesDock", browser, Qt::LeftDockWidgetArea);
 
     // Patient record.
     m_record = new QPlainTextEdit;
@@ -113,7 +223,10 @@ void MainWindow::buildDocks() {
 
 void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
-    file->addAction(tr("Open &Study Folder…"))->setEnabled(false);
+    QAction* open =
+        file->addAction(tr("Open &Study Folder…"), this, &MainWindow::chooseStudyFolder);
+    open->setObjectName("OpenStudyAction");
+    open->setShortcut(QKeySequence::Open);
     file->addAction(tr("Open &Record…"))->setEnabled(false);
     file->addSeparator();
     QAction* settings = file->addAction(tr("&Settings…"), this, &MainWindow::showSettings);
@@ -122,9 +235,9 @@ void MainWindow::buildMenus() {
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
-    m_viewMenu = menuBar()->addMenu(tr("&View"));
+    QMenu* view = menuBar()->addMenu(tr("&View"));
     for (QDockWidget* dock : findChildren<QDockWidget*>())
-        m_viewMenu->addAction(dock->toggleViewAction());
+        view->addAction(dock->toggleViewAction());
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About Consilium"), this, &MainWindow::showAbout);
@@ -132,12 +245,191 @@ void MainWindow::buildMenus() {
 }
 
 void MainWindow::buildStatusBar() {
+    // Jobs: a progress bar with cancel, shown while a study loads.
+    m_job = new QWidget;
+    m_job->setObjectName("JobWidget");
+    auto* jobLayout = new QHBoxLayout(m_job);
+    jobLayout->setContentsMargins(0, 0, 0, 0);
+    m_jobLabel = new QLabel;
+    m_jobProgress = new QProgressBar;
+    m_jobProgress->setObjectName("JobProgress");
+    m_jobProgress->setMaximumWidth(160);
+    auto* cancel = new QToolButton;
+    cancel->setObjectName("JobCancelButton");
+    cancel->setText(tr("Cancel"));
+    connect(cancel, &QToolButton::clicked, m_studies, &consilium::app::StudyService::cancel);
+    jobLayout->addWidget(m_jobLabel);
+    jobLayout->addWidget(m_jobProgress);
+    jobLayout->addWidget(cancel);
+    m_job->hide();
+    statusBar()->addWidget(m_job);
+
+    m_probeLabel = new QLabel;
+    m_probeLabel->setObjectName("ProbeLabel");
+    statusBar()->addWidget(m_probeLabel, 1);
+    connect(m_viewer, &CtViewer::probeChanged, m_probeLabel, &QLabel::setText);
+
     m_deviceLabel = new QLabel(tr("Device: probing…"));
     m_deviceLabel->setObjectName("DeviceLabel");
     m_modelLabel = new QLabel(tr("Model: looking…"));
     m_modelLabel->setObjectName("ModelLabel");
     statusBar()->addPermanentWidget(m_modelLabel);
     statusBar()->addPermanentWidget(m_deviceLabel);
+}
+
+void MainWindow::chooseStudyFolder() {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Open study folder"),
+                                                          m_settings.lastStudyFolder);
+    if (dir.isEmpty()) return;
+    m_settings.lastStudyFolder = dir;
+    m_settings.save();
+    openStudy(dir);
+}
+
+void MainWindow::openStudy(const QString& path) {
+    m_jobLabel->setText(tr("Loading study…"));
+    m_jobProgress->setRange(0, 0);
+    m_job->show();
+    m_viewer->clearSeries(tr("Loading %1…").arg(QFileInfo(path).fileName()));
+    m_studies->load(path);
+}
+
+void MainWindow::onStudyFailed(const QString& path, const QString& message) {
+    m_job->hide();
+    m_viewer->clearSeries(tr("Could not load %1:\n%2").arg(path, message));
+    statusBar()->showMessage(message, 15000);
+    emit studyLoadFailed(message);
+}
+
+void MainWindow::onStudyLoaded(const consilium::app::StudyLoad& load) {
+    m_job->hide();
+    m_study = load;
+    m_studyModel->removeRows(0, m_studyModel->rowCount());
+    for (const auto& p : load.patients) {
+        auto* patient = new QStandardItem(p.name.isEmpty() ? tr("(no name)")
+                                                           : QString(p.name).replace('^', ' '));
+        patient->setToolTip(tr("ID %1, sex %2, born %3").arg(p.id, p.sex, p.birthDate));
+        for (const auto& st : p.studies) {
+            auto* study = new QStandardItem(st.description.isEmpty() ? tr("Study %1").arg(st.date)
+                                                                     : st.description);
+            study->setToolTip(st.uid);
+            for (const auto& se : st.series) {
+                auto* series = new QStandardItem(se.description.isEmpty()
+                                                     ? tr("Series %1").arg(se.seriesNumber)
+                                                     : se.description);
+                series->setData(se.uid, kSeriesUidRole);
+                series->setData(se.stack, kSeriesStackRole);
+                QString tip = tr("%1 × %2, %3 × %4 × %5 mm\n%6")
+                                  .arg(se.matrix.width())
+                                  .arg(se.matrix.height())
+                                  .arg(se.spacingMm.x(), 0, 'f', 2)
+                                  .arg(se.spacingMm.y(), 0, 'f', 2)
+                                  .arg(se.spacingMm.z(), 0, 'f', 2)
+                                  .arg(se.transferSyntaxes.join(", "));
+                if (!se.warnings.isEmpty()) tip += "\n⚠ " + se.warnings.join("\n⚠ ");
+                series->setToolTip(tip);
+                study->appendRow({series, new QStandardItem(se.modality),
+                                  new QStandardItem(QString::number(se.slices))});
+            }
+            patient->appendRow({study, new QStandardItem, new QStandardItem});
+        }
+        m_studyModel->appendRow({patient, new QStandardItem, new QStandardItem});
+    }
+    m_studyTree->expandAll();
+    m_reportButton->setEnabled(true);
+    m_reportButton->setText(load.skipped.isEmpty()
+                                ? tr("Load report: all %1 files used").arg(load.filesFound)
+                                : tr("Load report: %1 files skipped").arg(load.skipped.size()));
+    statusBar()->showMessage(tr("Loaded %1 series from %2 files in %3 s")
+                                 .arg(load.seriesCount())
+                                 .arg(load.filesLoaded)
+                                 .arg(load.seconds, 0, 'f', 1),
+                             8000);
+    if (const auto* best = load.preferredSeries()) {
+        showSeries(best->uid, best->stack);
+    } else {
+        m_viewer->clearSeries(
+            tr("No image series found in %1 (see the load report).").arg(load.path));
+    }
+}
+
+void MainWindow::showSeries(const QString& seriesUid, int stack) {
+    m_view = m_studies->viewModel(seriesUid, stack);
+    m_seriesUid = seriesUid;
+    showPlane();
+    if (m_view) emit studyShown(seriesUid);
+}
+
+void MainWindow::setPlane(Plane plane) {
+    m_plane = plane;
+    m_planeButtons[int(plane)]->setChecked(true);
+    showPlane();
+}
+
+void MainWindow::showPlane() {
+    if (!m_view || m_view->empty()) return;
+    auto view = m_view;
+    const Plane plane = m_plane;
+    const QString names[3] = {tr("Axial"), tr("Coronal"), tr("Sagittal")};
+    const QString units = view->units();
+    m_viewer->setSeries(
+        view->sliceCount(plane), view->pixelSizeMm(plane),
+        [view, plane](int slice, double center, double width) {
+            return view->renderSlice(plane, slice, {center, width});
+        },
+        [view, plane, units](int slice, QPointF pixel) {
+            const auto p = view->probe(plane, slice, pixel);
+            if (!p) return QString();
+            return tr("%1 %2   (%3, %4, %5) mm LPS   voxel %6, %7, %8")
+                .arg(p->value, 0, 'f', 0)
+                .arg(units)
+                .arg(p->patientMm.x(), 0, 'f', 1)
+                .arg(p->patientMm.y(), 0, 'f', 1)
+                .arg(p->patientMm.z(), 0, 'f', 1)
+                .arg(p->x)
+                .arg(p->y)
+                .arg(p->z);
+        },
+        view->sliceCount(plane) / 2, names[int(plane)]);
+}
+
+void MainWindow::showLoadReport() {
+    auto* dialog = new QDialog(this);
+    dialog->setObjectName("LoadReportDialog");
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->setWindowTitle(tr("Load report"));
+    auto* layout = new QVBoxLayout(dialog);
+    layout->addWidget(new QLabel(tr("%1: %2 files found, %3 used, %4 skipped.")
+                                     .arg(m_study.path)
+                                     .arg(m_study.filesFound)
+                                     .arg(m_study.filesLoaded)
+                                     .arg(m_study.skipped.size())));
+    auto* table = new QTableWidget(m_study.skipped.size(), 3);
+    table->setObjectName("SkippedTable");
+    table->setHorizontalHeaderLabels({tr("File"), tr("Problem"), tr("Reason")});
+    for (int i = 0; i < m_study.skipped.size(); ++i) {
+        const auto& s = m_study.skipped[i];
+        table->setItem(i, 0, new QTableWidgetItem(s.path));
+        table->setItem(i, 1, new QTableWidgetItem(s.code));
+        table->setItem(i, 2, new QTableWidgetItem(s.reason));
+    }
+    table->horizontalHeader()->setStretchLastSection(true);
+    table->resizeColumnsToContents();
+    layout->addWidget(table, 1);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
+    connect(buttons, &QDialogButtonBox::rejected, dialog, &QDialog::reject);
+    layout->addWidget(buttons);
+    dialog->resize(900, 400);
+    dialog->open();
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    if (event->mimeData()->hasUrls()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    const auto urls = event->mimeData()->urls();
+    if (!urls.isEmpty() && urls.first().isLocalFile()) openStudy(urls.first().toLocalFile());
 }
 
 void MainWindow::applySystemReport(const consilium::app::SystemReport& report) {
@@ -163,9 +455,9 @@ void MainWindow::showSettings() {
     auto* dialog = new SettingsDialog(consilium::app::AppSettings::load(), inputs, this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     connect(dialog, &QDialog::accepted, this, [this, dialog] {
-        const auto settings = dialog->settings();
-        settings.save();
-        emit settingsChanged(settings);
+        m_settings = dialog->settings();
+        m_settings.save();
+        emit settingsChanged(m_settings);
     });
     dialog->open();
 }

@@ -1,23 +1,31 @@
 // The workstation's main window: CT viewer in the centre, docks for the study browser,
-// record, voice, question/answer and evidence, and a status bar with the device and model.
-// Widgets only: it talks to the engine through app/ services and never blocks the GUI
-// thread on them.
+// record, voice, question/answer and evidence, and a status bar with jobs (progress and
+// cancel), the cursor probe, the device and the model. Widgets only: it talks to the
+// engine through app/ services and never blocks the GUI thread on them.
 #pragma once
 
 #include <QMainWindow>
+#include <memory>
 
 #include "app/app_settings.h"
+#include "app/ct_view_model.h"
+#include "app/study_service.h"
 #include "app/system_report.h"
 
-class QLabel;
+class QComboBox;
 class QDockWidget;
+class QLabel;
 class QPlainTextEdit;
-class QTextBrowser;
-class QTreeWidget;
-class QPushButton;
 class QProgressBar;
+class QPushButton;
+class QStandardItemModel;
+class QTextBrowser;
+class QToolButton;
+class QTreeView;
 
 namespace consilium::ui {
+
+class CtViewer;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -29,26 +37,59 @@ class MainWindow : public QMainWindow {
     void applySystemReport(const consilium::app::SystemReport& report);
     bool systemReportApplied() const { return m_reportApplied; }
 
+    // Loads a study folder, file or DICOMDIR in the background (progress in the status bar).
+    void openStudy(const QString& path);
+    const consilium::app::StudyLoad& currentStudy() const { return m_study; }
+    void showSeries(const QString& seriesUid, int stack);
+    void setPlane(consilium::app::Plane plane);
+
+    CtViewer* viewer() const { return m_viewer; }
+    QStandardItemModel* studyModel() const { return m_studyModel; }
+
   signals:
     void systemReportReady();
     void settingsChanged(const consilium::app::AppSettings& settings);
+    void studyShown(const QString& seriesUid);  // the viewer shows a new series
+    void studyLoadFailed(const QString& message);
 
   public slots:
     void showAbout();
-    // Opens the settings dialog (non-modal to the event loop); saves on OK.
+    // Opens the settings dialog (window-modal, asynchronous); saves on OK.
     void showSettings();
+    void showLoadReport();
+    void chooseStudyFolder();
+
+  protected:
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
 
   private:
+    void buildCentral();
     void buildMenus();
     void buildDocks();
     void buildStatusBar();
     QDockWidget* addDock(const QString& title, const QString& objectName, QWidget* content,
                          Qt::DockWidgetArea area);
+    void onStudyLoaded(const consilium::app::StudyLoad& load);
+    void onStudyFailed(const QString& path, const QString& message);
+    void showPlane();
 
     consilium::app::SystemReport m_report;
     bool m_reportApplied = false;
+    consilium::app::AppSettings m_settings;
 
-    QTreeWidget* m_studyTree = nullptr;
+    consilium::app::StudyService* m_studies = nullptr;
+    consilium::app::StudyLoad m_study;
+    std::shared_ptr<consilium::app::CtViewModel> m_view;
+    consilium::app::Plane m_plane = consilium::app::Plane::Axial;
+    QString m_seriesUid;
+
+    CtViewer* m_viewer = nullptr;
+    QComboBox* m_presetCombo = nullptr;
+    QToolButton* m_planeButtons[3] = {};
+    QTreeView* m_studyTree = nullptr;
+    QStandardItemModel* m_studyModel = nullptr;
+    QPushButton* m_reportButton = nullptr;
     QPlainTextEdit* m_record = nullptr;
     QPlainTextEdit* m_question = nullptr;
     QTextBrowser* m_answer = nullptr;
@@ -58,7 +99,10 @@ class MainWindow : public QMainWindow {
     QLabel* m_evidence = nullptr;
     QLabel* m_deviceLabel = nullptr;
     QLabel* m_modelLabel = nullptr;
-    QMenu* m_viewMenu = nullptr;
+    QLabel* m_probeLabel = nullptr;
+    QWidget* m_job = nullptr;
+    QLabel* m_jobLabel = nullptr;
+    QProgressBar* m_jobProgress = nullptr;
 };
 
 }  // namespace consilium::ui

@@ -1,0 +1,88 @@
+// Opening studies in the main window, offscreen, on real DICOM files (Debian's pydicom
+// test corpus: CT, MR, RT dose, segmentations, broken files): the load runs in the
+// background, the browser tree and load report fill in, the viewer shows the preferred
+// series in three planes, and a missing folder gives a clear message.
+#include <QAbstractItemModelTester>
+#include <QDialog>
+#include <QLabel>
+#include <QPushButton>
+#include <QStandardItemModel>
+#include <QTableWidget>
+#include <QtTest>
+
+#include "ui/ct_viewer.h"
+#include "ui/main_window.h"
+
+namespace {
+const QString kCorpus = "/usr/lib/python3/dist-packages/pydicom/data/test_files";
+}
+
+class TestStudyBrowser : public QObject {
+    Q_OBJECT
+  private slots:
+    void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);
+        if (!QFileInfo(kCorpus).isDir()) QSKIP("python3-pydicom's test files are not installed");
+    }
+
+    void opensARealFolder() {
+        consilium::ui::MainWindow w;
+        w.show();
+        QAbstractItemModelTester tester(w.studyModel(),
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
+        w.openStudy(kCorpus);
+        QVERIFY(w.findChild<QWidget*>("JobWidget")->isVisible());  // the job shows while loading
+        QVERIFY(shown.wait(60000));
+        QVERIFY(!w.findChild<QWidget*>("JobWidget")->isVisible());
+
+        const auto& study = w.currentStudy();
+        QVERIFY(study.seriesCount() >= 10);
+        QVERIFY(!study.skipped.isEmpty());  // the corpus has broken and non-image files
+        for (const auto& s : study.skipped) {
+            QVERIFY(!s.reason.isEmpty());
+            QVERIFY(s.reason.contains(QFileInfo(s.path).fileName()) || !s.code.isEmpty());
+        }
+        QVERIFY(w.studyModel()->rowCount() >= 1);
+
+        // The preferred series is a CT and the viewer shows its middle slice.
+        const auto* best = study.preferredSeries();
+        QVERIFY(best);
+        QCOMPARE(best->modality, QString("CT"));
+        QCOMPARE(shown.first().first().toString(), best->uid);
+        auto* viewer = w.viewer();
+        QCOMPARE(viewer->sliceCount(), best->slices);
+        QCOMPARE(viewer->slice(), best->slices / 2);
+
+        // Other planes: slice counts follow the matrix.
+        w.setPlane(consilium::app::Plane::Coronal);
+        QCOMPARE(viewer->sliceCount(), best->matrix.height());
+        w.setPlane(consilium::app::Plane::Sagittal);
+        QCOMPARE(viewer->sliceCount(), best->matrix.width());
+        w.setPlane(consilium::app::Plane::Axial);
+
+        // The load report lists every skipped file with its reason.
+        auto* button = w.findChild<QPushButton*>("LoadReportButton");
+        QVERIFY(button->isEnabled());
+        QVERIFY(button->text().contains(QString::number(study.skipped.size())));
+        button->click();
+        auto* dialog = w.findChild<QDialog*>("LoadReportDialog");
+        QVERIFY(dialog);
+        QCOMPARE(dialog->findChild<QTableWidget*>("SkippedTable")->rowCount(),
+                 study.skipped.size());
+        dialog->close();
+    }
+
+    void missingFolderIsReported() {
+        consilium::ui::MainWindow w;
+        QSignalSpy failed(&w, &consilium::ui::MainWindow::studyLoadFailed);
+        w.openStudy("/nonexistent/study");
+        QVERIFY(failed.wait(30000));
+        QVERIFY2(failed.first().first().toString().contains("NotFound"),
+                 qPrintable(failed.first().first().toString()));
+        QCOMPARE(w.viewer()->sliceCount(), 0);
+    }
+};
+
+QTEST_MAIN(TestStudyBrowser)
+#include "test_study_browser.moc"
