@@ -1,38 +1,33 @@
 #include "inference/model_file.h"
 
-#include <cstdio>
-#include <filesystem>
-#include <memory>
+#include "inference/gguf.h"
 
 namespace consilium::inference {
 
-// Header check only (magic, version, counts); the full tensor-table validation arrives
-// with the GGUF reader of the engine issue.
+// The full GGUF validation (inference/gguf.h), then the architecture check.
 Result<ModelFileSummary> inspectModelFile(const std::string& path) {
-    std::error_code ec;
-    const auto size = std::filesystem::file_size(path, ec);
-    if (ec) return makeError(ErrorCode::IoError, "cannot read " + path + ": " + ec.message());
-    std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-    if (!f) return makeError(ErrorCode::IoError, "cannot open " + path);
-    unsigned char header[24];
-    if (size < sizeof header || std::fread(header, 1, sizeof header, f.get()) != sizeof header) {
-        return makeError(ErrorCode::CorruptModel, path + ": truncated GGUF header");
-    }
-    if (header[0] != 'G' || header[1] != 'G' || header[2] != 'U' || header[3] != 'F') {
-        return makeError(ErrorCode::CorruptModel, path + ": not a GGUF file (bad magic)");
-    }
+    auto header = parseGguf(path);
+    if (!header) return header.error();
+    const GgufHeader& h = header.value();
     ModelFileSummary s;
     s.path = path;
-    s.fileBytes = size;
-    s.ggufVersion = header[4] | header[5] << 8 | header[6] << 16 | uint32_t(header[7]) << 24;
-    if (s.ggufVersion != 3) {
-        return makeError(ErrorCode::UnsupportedModel,
-                         path + ": GGUF version " + std::to_string(s.ggufVersion) + ", expected 3");
+    s.ggufVersion = h.version;
+    s.tensorCount = h.tensors.size();
+    s.metadataCount = h.kv.size();
+    s.fileBytes = h.fileBytes;
+    for (const auto& kv : h.kv) {
+        if (kv.key == "general.architecture" && kv.value.type == GgufType::String) {
+            s.architecture = kv.value.str;
+        }
+        if (kv.key == "general.name" && kv.value.type == GgufType::String) s.name = kv.value.str;
     }
-    for (int i = 0; i < 8; ++i)
-        s.tensorCount |= uint64_t(header[8 + i]) << (8 * i);
-    for (int i = 0; i < 8; ++i)
-        s.metadataCount |= uint64_t(header[16 + i]) << (8 * i);
+    if (s.architecture.empty()) {
+        return makeError(ErrorCode::CorruptModel, path + ": no general.architecture string");
+    }
+    if (!isKnownArchitecture(s.architecture)) {
+        return makeError(ErrorCode::UnsupportedModel,
+                         path + ": architecture '" + s.architecture + "' is not supported");
+    }
     return s;
 }
 
