@@ -1,0 +1,183 @@
+"""Self-test of the recipe's building blocks (needs torch; not part of CI's ctest run).
+
+  /usr/bin/python3 -m training.selftest
+
+Checks, each against an independent computation:
+  - the numpy Q4_0/Q8_0 quantizers against a literal transcription of ggml's C loops,
+    and the torch QAT fake-quant against the numpy one (bit-exact);
+  - GGUF write -> read round trip of every metadata type and tensor type;
+  - the chunked sliding-window text encoder (32K-token path) against the full mask;
+  - a padded batch against the same examples one by one;
+  - the training losses run and give finite gradients.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+from training import gguf_export as G
+from training import model as M
+
+
+def ggml_q4_0_loop(x: np.ndarray) -> bytes:
+    """quantize_row_q4_0_ref transcribed loop by loop (ggml-quants.c), float32 scalars."""
+    out = bytearray()
+    for blk in x.astype(np.float32).reshape(-1, 32):
+        amax, mx = np.float32(0), np.float32(0)
+        for v in blk:
+            if amax < abs(v):
+                amax, mx = abs(v), v
+        d = np.float32(mx / np.float32(-8))
+        inv = np.float32(1.0) / d if d != 0 else np.float32(0)
+        out += np.float16(d).tobytes()
+        for j in range(16):
+            x0 = np.float32(blk[j] * inv)
+            x1 = np.float32(blk[16 + j] * inv)
+            xi0 = min(15, int(np.float32(x0 + np.float32(8.5))))
+            xi1 = min(15, int(np.float32(x1 + np.float32(8.5))))
+            out.append(xi0 | (xi1 << 4))
+    return bytes(out)
+
+
+def ggml_q8_0_loop(x: np.ndarray) -> bytes:
+    out = bytearray()
+    for blk in x.astype(np.float32).reshape(-1, 32):
+        amax = np.float32(max(abs(v) for v in blk))
+        d = np.float32(amax / np.float32(127))
+        inv = np.float32(1.0) / d if d != 0 else np.float32(0)
+        out += np.float16(d).tobytes()
+        for v in blk:
+            t = float(np.float32(v * inv))
+            q = int(np.floor(abs(t) + 0.5)) * (1 if t >= 0 else -1)  # C roundf
+            out += struct.pack("<b", q)
+    return bytes(out)
+
+
+def check_quantizers() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 96)).astype(np.float32)
+    x[0, :32] = 0                      # zero block: d = 0
+    x[1, :32] = 1.0                    # all equal
+    x[1, 5] = -1.0                     # opposite-sign tie: the first maximum wins
+    x[2, :32] = np.linspace(-8, 7, 32) * 0.37
+    assert G.quantize_q4_0(x).tobytes() == ggml_q4_0_loop(x), "Q4_0 differs from ggml's loop"
+    assert G.quantize_q8_0(x).tobytes() == ggml_q8_0_loop(x), "Q8_0 differs from ggml's loop"
+    deq = G.dequantize_q4_0(G.quantize_q4_0(x), x.size).reshape(x.shape)
+    fq = M.q4_0_dequant_like(torch.from_numpy(x)).numpy()
+    assert np.array_equal(deq, fq), "torch fake-quant differs from the numpy Q4_0 round trip"
+    err = np.abs(G.dequantize_q8_0(G.quantize_q8_0(x), x.size).reshape(x.shape) - x).max()
+    assert err < 0.03, err
+    print("quantizers: Q4_0 and Q8_0 bit-exact with ggml's reference loops; QAT matches")
+
+
+def check_gguf_roundtrip() -> None:
+    rng = np.random.default_rng(1)
+    w = G.GGUFWriter()
+    w.add_string("general.architecture", "consilium")
+    w.add_u32("a.u32", 7)
+    w.add_f32("a.f32", 0.5)
+    w.add_bool("a.bool", True)
+    w.add_u32_array("a.arr", [1, 2, 3])
+    w.add_string_array("a.sarr", ["x", "中文"])
+    w.add_bytes("a.bytes", b"\x00\x01\xff")
+    arrays = {}
+    for name, t in (("t.f32", G.F32), ("t.f16", G.F16), ("t.bf16", G.BF16), ("t.q4", G.Q4_0), ("t.q8", G.Q8_0)):
+        arrays[name] = (rng.normal(size=(3, 5, 64)).astype(np.float32), t)
+        w.add_tensor(name, *arrays[name])
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "t.gguf")
+        w.write(p)
+        kv, tensors = G.read_gguf(p)
+    assert kv["a.u32"] == 7 and kv["a.f32"] == 0.5 and kv["a.bool"] is True
+    assert kv["a.arr"] == [1, 2, 3] and kv["a.sarr"] == ["x", "中文"] and kv["a.bytes"] == b"\x00\x01\xff"
+    limits = {G.F32: 0, G.F16: 2e-3, G.BF16: 2e-2, G.Q4_0: 0.6, G.Q8_0: 0.03}
+    for name, (a, t) in arrays.items():
+        tt, shape, b = tensors[name]
+        assert tt == t and shape == a.shape, (name, tt, shape)
+        err = np.abs(a - b).max()
+        assert err <= limits[t] * max(1, np.abs(a).max()) / (1 if t in (G.F32,) else 1), (name, err)
+    print("gguf: every metadata and tensor type round-trips")
+
+
+def check_sliding_window_chunks() -> None:
+    torch.manual_seed(0)
+    cfg = M.golden_config()
+    m = M.Consilium(cfg).eval()
+    ids = torch.randint(4, cfg.vocab, (1, 300))
+    with torch.no_grad():
+        full = m.encode_text(ids, "record")
+        m.text.chunk = 64
+        chunked = m.encode_text(ids, "record")
+        m.text.chunk = 2048
+    err = (full - chunked).abs().max().item()
+    assert err < 1e-5, err
+    # Locality: changing token 0 must not change outputs beyond L*(W-1) tokens later.
+    ids2 = ids.clone()
+    ids2[0, 0] = (ids[0, 0] + 1 - 4) % (cfg.vocab - 4) + 4
+    with torch.no_grad():
+        other = m.encode_text(ids2, "record")
+    reach = len(cfg.text_heads) * (cfg.window - 1)
+    assert torch.equal(other[0, reach + 1:], full[0, reach + 1:]), "window leaks"
+    assert not torch.equal(other[0, 0], full[0, 0]), "token 0 must affect its own output"
+    print(f"text encoder: chunked == full (max err {err:.2g}); receptive field <= {reach} tokens")
+
+
+def check_batch_equals_solo() -> None:
+    torch.manual_seed(0)
+    cfg = M.golden_config()
+    m = M.Consilium(cfg).eval()
+    B = 2
+    batch = dict(ct=torch.rand(B, *cfg.ct_grid), mel=torch.randn(B, 80, 72), frames=torch.tensor([72, 50]),
+                 record=torch.randint(4, cfg.vocab, (B, 40)), question=torch.randint(4, cfg.vocab, (B, 8)),
+                 answer_in=torch.randint(4, cfg.vocab, (B, 6)))
+    batch["record"][1, 30:] = M.PAD_ID
+    with torch.no_grad():
+        both = m(batch)
+        for b in range(B):
+            one = {k: v[b:b + 1] for k, v in batch.items()}
+            one["mel"] = one["mel"][:, :, :int(batch["frames"][b])]
+            if b == 1:
+                one["record"] = one["record"][:, :30]
+            solo = m(one)
+            err = (solo["logits"][0] - both["logits"][b]).abs().max().item()
+            assert err < 1e-5, (b, err)
+            assert torch.allclose(solo["gate"][0], both["gate"][b], atol=1e-6)
+    print("batching: padded batch == one by one")
+
+
+def check_losses() -> None:
+    from training import train as T
+
+    torch.manual_seed(0)
+    cfg = M.golden_config()
+    m = M.Consilium(cfg)
+    m.route = M.RouteOptions(gumbel=True, tau=1.5)
+    m.set_qat(True)
+    B = 2
+    batch = dict(ct=torch.rand(B, *cfg.ct_grid), record=torch.randint(4, cfg.vocab, (B, 40)),
+                 question=torch.randint(4, cfg.vocab, (B, 8)), answer_in=torch.randint(4, cfg.vocab, (B, 6)))
+    out = m(batch)
+    lb = T.load_balance_loss(out["aux"]["rho"], out["aux"]["idx"], cfg.n_expert)
+    (out["logits"].mean() + lb).backward()
+    assert all(torch.isfinite(p.grad).all() for p in m.parameters() if p.grad is not None)
+    print(f"losses: load-balance {lb.item():.3f}, finite gradients with Gumbel routing and QAT")
+
+
+def main() -> int:
+    check_quantizers()
+    check_gguf_roundtrip()
+    check_sliding_window_chunks()
+    check_batch_equals_solo()
+    check_losses()
+    print("selftest: all passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
