@@ -14,8 +14,10 @@ const CliCommand* cliCommands(int* count) {
     static const CliCommand kCommands[] = {
         {"doctor", "report CPU features, CUDA plugin and GPUs, audio inputs, model file, versions",
          runDoctor},
-        {"synth", "write synthetic chest CT cases (DICOM + truth.json) with known nodules", runSynth},
-        {"inspect", "list the series of a DICOM study: geometry, values, transfer syntaxes, skipped files",
+        {"synth", "write synthetic chest CT cases (DICOM + truth.json) with known nodules",
+         runSynth},
+        {"inspect",
+         "list the series of a DICOM study: geometry, values, transfer syntaxes, skipped files",
          runInspect},
     };
     *count = int(sizeof kCommands / sizeof kCommands[0]);

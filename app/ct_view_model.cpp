@@ -2,23 +2,25 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
+#include "imaging/reslice.h"
 #include "imaging/volume.h"
+#include "imaging/window_level.h"
 
 namespace consilium::app {
 
-// Display convention (radiological): axial slices show the patient's right on the
-// viewer's left and anterior at the top; coronal and sagittal slices show the head at the
-// top. With the usual axial acquisition (row direction +x = patient left, column direction
-// +y = posterior, slices sorted along +z = superior) that is: axial (col=x, row=y),
-// coronal (col=x, row=flipped z), sagittal (col=y, row=flipped z).
+// Rendering is imaging/reslice.h's; the pixel -> voxel mapping below mirrors its plane
+// convention (radiological): axial (col=x, row=y), coronal (col=x, row=flipped z),
+// sagittal (col=y, row=flipped z).
+static_assert(int(consilium::app::Plane::Coronal) == int(consilium::imaging::Plane::Coronal) &&
+                  int(consilium::app::Plane::Sagittal) == int(consilium::imaging::Plane::Sagittal),
+              "app::Plane mirrors imaging::Plane");
 
 WindowLevel windowPreset(const QString& name) {
-    if (name == "mediastinum") return {40, 400};
-    if (name == "bone") return {400, 1800};
-    if (name == "brain") return {40, 80};
-    if (name == "abdomen") return {60, 400};
-    return {-600, 1500};  // lung
+    const auto preset = imaging::windowPresetFromName(name.toStdString());
+    const auto wl = imaging::windowPreset(preset.value_or(imaging::WindowPreset::Lung));
+    return {wl.center, wl.width};
 }
 
 CtViewModel::CtViewModel(std::shared_ptr<const imaging::Volume> volume)
@@ -82,23 +84,17 @@ std::array<int, 3> voxelOf(const imaging::Volume& v, Plane plane, int index, int
 }  // namespace
 
 QImage CtViewModel::renderSlice(Plane plane, int index, const WindowLevel& wl) const {
-    if (empty() || index < 0 || index >= sliceCount(plane)) return {};
-    const QSize size = sliceSize(plane);
-    QImage img(size, QImage::Format_Grayscale8);
-    // Linear window (DICOM PS3.3 C.11.2.1.2 without the 0.5 offsets): [c - w/2, c + w/2] -> [0,
-    // 255].
-    const double lo = wl.center - wl.width / 2.0;
-    const double scale = 255.0 / std::max(1.0, wl.width);
-    const bool invert = m_volume->invertedDisplay;
-    for (int row = 0; row < size.height(); ++row) {
-        uchar* line = img.scanLine(row);
-        for (int col = 0; col < size.width(); ++col) {
-            const auto v = voxelOf(*m_volume, plane, index, col, row);
-            const double g = std::clamp((m_volume->at(v[0], v[1], v[2]) - lo) * scale, 0.0, 255.0);
-            line[col] = uchar(std::lround(invert ? 255.0 - g : g));
-        }
+    if (empty()) return {};
+    auto rendered = imaging::renderSlice(*m_volume, static_cast<imaging::Plane>(plane), index,
+                                         {wl.center, wl.width});
+    if (!rendered.ok()) return {};
+    const imaging::Image8& img = rendered.value();
+    QImage out(img.width, img.height, QImage::Format_Grayscale8);
+    for (int row = 0; row < img.height; ++row) {
+        std::memcpy(out.scanLine(row), img.pixels.data() + size_t(row) * img.width,
+                    size_t(img.width));
     }
-    return img;
+    return out;
 }
 
 std::optional<VoxelProbe> CtViewModel::probe(Plane plane, int index, QPointF pixel) const {

@@ -144,7 +144,9 @@ DeviceChoice chooseDevice(DevicePreference preference, const CudaProbe& probe) {
     } else if (!probe.pluginLoaded) {
         why = "the CUDA plugin did not load (" + probe.loadError + ")";
     } else {
-        why = probe.gpuError.empty() ? "no CUDA device found" : probe.gpuError;
+        // The first clause of the plugin's message; the CUDA error detail is for `doctor`.
+        why = probe.gpuError.empty() ? "no CUDA device found"
+                                     : probe.gpuError.substr(0, probe.gpuError.find(" ("));
     }
     choice.notice = "No usable GPU: " + why + ". Running on the " + cpuText + ".";
     return choice;

@@ -1,0 +1,84 @@
+// CtViewModel: pixel -> voxel -> HU and LPS position in all three planes agrees with the
+// volume's own geometry, and patient positions map back to the same slice and pixel.
+#include <QtTest>
+
+#include "app/ct_view_model.h"
+#include "imaging/volume.h"
+
+using consilium::app::CtViewModel;
+using consilium::app::Plane;
+
+namespace {
+
+std::shared_ptr<consilium::imaging::Volume> makeVolume() {
+    auto v = std::make_shared<consilium::imaging::Volume>();
+    v->dims = {7, 5, 4};
+    v->spacing = {0.7, 0.8, 2.5};
+    v->origin = {-100.0, -50.0, 20.0};
+    v->modality = "CT";
+    v->units = "HU";
+    v->voxelsI16.resize(v->voxelCount());
+    for (int z = 0; z < 4; ++z)
+        for (int y = 0; y < 5; ++y)
+            for (int x = 0; x < 7; ++x)
+                v->voxelsI16[v->index(x, y, z)] = int16_t(x + 10 * y + 100 * z - 1000);
+    return v;
+}
+
+}  // namespace
+
+class TestCtViewModel : public QObject {
+    Q_OBJECT
+  private slots:
+    void geometryPerPlane() {
+        CtViewModel m(makeVolume());
+        QCOMPARE(m.sliceCount(Plane::Axial), 4);
+        QCOMPARE(m.sliceCount(Plane::Coronal), 5);
+        QCOMPARE(m.sliceCount(Plane::Sagittal), 7);
+        QCOMPARE(m.sliceSize(Plane::Axial), QSize(7, 5));
+        QCOMPARE(m.sliceSize(Plane::Coronal), QSize(7, 4));
+        QCOMPARE(m.sliceSize(Plane::Sagittal), QSize(5, 4));
+        QCOMPARE(m.pixelSizeMm(Plane::Sagittal), QSizeF(0.8, 2.5));
+        QCOMPARE(m.units(), QString("HU"));
+    }
+
+    void probeAndInverseAgree() {
+        auto vol = makeVolume();
+        CtViewModel m(vol);
+        for (Plane plane : {Plane::Axial, Plane::Coronal, Plane::Sagittal}) {
+            const QSize size = m.sliceSize(plane);
+            for (int s = 0; s < m.sliceCount(plane); ++s)
+                for (int row = 0; row < size.height(); ++row)
+                    for (int col = 0; col < size.width(); ++col) {
+                        const auto p = m.probe(plane, s, QPointF(col + 0.5, row + 0.5));
+                        QVERIFY(p.has_value());
+                        QCOMPARE(p->value, double(vol->at(p->x, p->y, p->z)));
+                        const auto mm = vol->toPatient({double(p->x), double(p->y), double(p->z)});
+                        QVERIFY(std::abs(p->patientMm.z() - mm[2]) < 1e-3);
+                        QCOMPARE(m.sliceIndexAt(plane, p->patientMm), s);
+                        const QPointF back = m.pixelAt(plane, p->patientMm);
+                        QVERIFY(std::abs(back.x() - (col + 0.5)) < 1e-3 &&
+                                std::abs(back.y() - (row + 0.5)) < 1e-3);
+                    }
+        }
+        // Head at the top: the first row of a coronal slice is the highest z.
+        QCOMPARE(m.probe(Plane::Coronal, 0, {0.5, 0.5})->z, 3);
+        QVERIFY(!m.probe(Plane::Axial, 0, {7.5, 0.5}).has_value());
+        QVERIFY(!m.probe(Plane::Axial, 4, {0.5, 0.5}).has_value());
+    }
+
+    void renderUsesTheWindow() {
+        CtViewModel m(makeVolume());
+        // Window [-1000, -900]: voxel value -1000 + x + 10y (z = 0) -> (v + 1000) * 2.55.
+        const QImage img = m.renderSlice(Plane::Axial, 0, {-950, 100});
+        QCOMPARE(img.size(), QSize(7, 5));
+        QCOMPARE(qGray(img.pixel(0, 0)), 0);
+        QVERIFY(std::abs(qGray(img.pixel(6, 4)) - 46 * 255 / 100) <= 1);
+        QVERIFY(m.renderSlice(Plane::Axial, 9, {0, 100}).isNull());
+        QCOMPARE(consilium::app::windowPreset("bone").center, 400.0);
+        QCOMPARE(consilium::app::windowPreset("unknown").center, -600.0);  // lung
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCtViewModel)
+#include "test_ct_view_model.moc"
