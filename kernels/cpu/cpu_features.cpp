@@ -36,7 +36,9 @@ uint64_t xgetbv0() {
     return (uint64_t(hi) << 32) | lo;
 }
 
-bool bit(unsigned v, int n) { return (v >> n) & 1u; }
+bool bit(unsigned v, int n) {
+    return (v >> n) & 1u;
+}
 
 // Linux keeps AMX tile data disabled per process until it is requested.
 bool requestAmxPermission(std::string* note) {
@@ -55,12 +57,15 @@ bool requestAmxPermission(std::string* note) {
 }
 
 sigjmp_buf g_probeJump;
-void onProbeFault(int) { siglongjmp(g_probeJump, 1); }
+void onProbeFault(int) {
+    siglongjmp(g_probeJump, 1);
+}
 
 // Executes TILERELEASE under a SIGILL/SIGSEGV guard: some hypervisors advertise AMX and
 // enable the XCR0 bits, then fault on the first tile instruction.
 bool amxTrialRuns() {
-    struct sigaction act {}, oldIll{}, oldSegv{};
+    struct sigaction act {
+    }, oldIll{}, oldSegv{};
     act.sa_handler = onProbeFault;
     sigemptyset(&act.sa_mask);
     sigaction(SIGILL, &act, &oldIll);
@@ -107,8 +112,8 @@ CpuFeatures detect() {
     Regs l71 = maxLeaf >= 7 ? cpuid(7, 1) : Regs{};
     const bool osxsave = bit(l1.c, 27);
     const uint64_t xcr0 = osxsave ? xgetbv0() : 0;
-    const bool osYmm = (xcr0 & 0x6) == 0x6;             // SSE + AVX state
-    const bool osZmm = osYmm && (xcr0 & 0xE0) == 0xE0;  // opmask + ZMM_Hi256 + Hi16_ZMM
+    const bool osYmm = (xcr0 & 0x6) == 0x6;                     // SSE + AVX state
+    const bool osZmm = osYmm && (xcr0 & 0xE0) == 0xE0;          // opmask + ZMM_Hi256 + Hi16_ZMM
     const bool osTile = (xcr0 & (3ull << 17)) == (3ull << 17);  // XTILECFG + XTILEDATA
 
     auto add = [&](const char* name, bool adv, bool osOk, const char* why, bool* out) {
@@ -126,6 +131,7 @@ CpuFeatures detect() {
     add("f16c", bit(l1.c, 29), osYmm, noYmm, &f.f16c);
     add("avx-vnni", bit(l71.a, 4), osYmm, noYmm, &f.avxvnni);
     add("avx512f", bit(l7.b, 16), osZmm, noZmm, &f.avx512f);
+    add("avx512dq", bit(l7.b, 17), osZmm, noZmm, &f.avx512dq);
     add("avx512bw", bit(l7.b, 30), osZmm, noZmm, &f.avx512bw);
     add("avx512vl", bit(l7.b, 31), osZmm, noZmm, &f.avx512vl);
     add("avx512vnni", bit(l7.c, 11), osZmm, noZmm, &f.avx512vnni);

@@ -15,19 +15,19 @@
 namespace consilium::kernels {
 
 struct CpuFeature {
-    std::string name;       // "avx2", "avx512f", "amx-tile", ...
+    std::string name;         // "avx2", "avx512f", "amx-tile", ...
     bool advertised = false;  // CPUID says the core has it
     bool usable = false;      // the OS enabled it (and a trial ran, where one is needed)
     std::string note;         // why an advertised feature is not usable
 };
 
 struct CpuFeatures {
-    std::string vendor;   // "GenuineIntel"
-    std::string brand;    // "Intel(R) Xeon(R) ..."
+    std::string vendor;    // "GenuineIntel"
+    std::string brand;     // "Intel(R) Xeon(R) ..."
     int logicalCores = 1;  // std::thread::hardware_concurrency()
 
     bool sse42 = false, avx = false, avx2 = false, fma = false, f16c = false;
-    bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false,
+    bool avx512f = false, avx512dq = false, avx512bw = false, avx512vl = false, avx512vnni = false,
          avx512bf16 = false, avxvnni = false;
     bool amxTile = false, amxBf16 = false, amxInt8 = false;
 
