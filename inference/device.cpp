@@ -37,7 +37,8 @@ std::vector<std::string> pluginCandidates() {
     std::vector<std::string> unique;
     for (auto& p : out) {
         bool seen = false;
-        for (auto& u : unique) seen = seen || u == p;
+        for (auto& u : unique)
+            seen = seen || u == p;
         if (!seen) unique.push_back(p);
     }
     return unique;
@@ -66,10 +67,12 @@ CudaProbe load(const std::string& overridePath) {
     }
     if (!handle) return probe;
 
-    auto entry = reinterpret_cast<ConsiliumCudaPluginEntry>(dlsym(handle, CONSILIUM_CUDA_PLUGIN_ENTRY));
+    auto entry =
+        reinterpret_cast<ConsiliumCudaPluginEntry>(dlsym(handle, CONSILIUM_CUDA_PLUGIN_ENTRY));
     const ConsiliumCudaPlugin* api = entry ? entry() : nullptr;
     if (!api) {
-        probe.loadError = std::string("no entry point ") + CONSILIUM_CUDA_PLUGIN_ENTRY + " in " + probe.pluginPath;
+        probe.loadError = std::string("no entry point ") + CONSILIUM_CUDA_PLUGIN_ENTRY + " in " +
+                          probe.pluginPath;
         return probe;  // handle intentionally kept: unloading CUDA runtimes is unsafe
     }
     if (api->abi_version != CONSILIUM_CUDA_PLUGIN_ABI) {
@@ -130,8 +133,8 @@ DeviceChoice chooseDevice(DevicePreference preference, const CudaProbe& probe) {
     }
     if (probe.pluginLoaded && !probe.gpus.empty()) {
         choice.useCuda = true;
-        choice.description = probe.gpus.front().name + " (CUDA " +
-                             formatCudaVersion(probe.runtimeVersion) + ")";
+        choice.description =
+            probe.gpus.front().name + " (CUDA " + formatCudaVersion(probe.runtimeVersion) + ")";
         return choice;
     }
     choice.description = cpuText;

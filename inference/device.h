@@ -22,17 +22,17 @@ struct GpuDevice {
 };
 
 struct CudaProbe {
-    bool pluginBuilt = false;       // this build has a CUDA plugin to look for
-    bool pluginLoaded = false;      // dlopen() and the ABI check succeeded
-    std::string pluginPath;         // the file loaded, or the last one tried
+    bool pluginBuilt = false;           // this build has a CUDA plugin to look for
+    bool pluginLoaded = false;          // dlopen() and the ABI check succeeded
+    std::string pluginPath;             // the file loaded, or the last one tried
     std::vector<std::string> searched;  // every path tried, in order
-    std::string loadError;          // dlerror() text or ABI mismatch, when not loaded
-    std::string buildInfo;          // "CUDA 13.0; sm 75 80 ..."
-    int runtimeVersion = 0;         // 13000 = 13.0
-    int driverVersion = 0;          // 0 = no driver
-    int cublasVersion = 0;          // 130100 = 13.1.0
+    std::string loadError;              // dlerror() text or ABI mismatch, when not loaded
+    std::string buildInfo;              // "CUDA 13.0; sm 75 80 ..."
+    int runtimeVersion = 0;             // 13000 = 13.0
+    int driverVersion = 0;              // 0 = no driver
+    int cublasVersion = 0;              // 130100 = 13.1.0
     std::vector<GpuDevice> gpus;
-    std::string gpuError;           // why enumeration failed (e.g. no driver, error 35)
+    std::string gpuError;  // why enumeration failed (e.g. no driver, error 35)
 };
 
 // Loads the plugin (once; later calls return the same result). `overridePath`, when not
