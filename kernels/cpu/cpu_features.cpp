@@ -131,6 +131,7 @@ CpuFeatures detect() {
     add("f16c", bit(l1.c, 29), osYmm, noYmm, &f.f16c);
     add("avx-vnni", bit(l71.a, 4), osYmm, noYmm, &f.avxvnni);
     add("avx512f", bit(l7.b, 16), osZmm, noZmm, &f.avx512f);
+    add("avx512dq", bit(l7.b, 17), osZmm, noZmm, &f.avx512dq);
     add("avx512bw", bit(l7.b, 30), osZmm, noZmm, &f.avx512bw);
     add("avx512vl", bit(l7.b, 31), osZmm, noZmm, &f.avx512vl);
     add("avx512vnni", bit(l7.c, 11), osZmm, noZmm, &f.avx512vnni);

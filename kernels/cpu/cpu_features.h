@@ -27,7 +27,7 @@ struct CpuFeatures {
     int logicalCores = 1;  // std::thread::hardware_concurrency()
 
     bool sse42 = false, avx = false, avx2 = false, fma = false, f16c = false;
-    bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false,
+    bool avx512f = false, avx512dq = false, avx512bw = false, avx512vl = false, avx512vnni = false,
          avx512bf16 = false, avxvnni = false;
     bool amxTile = false, amxBf16 = false, amxInt8 = false;
 

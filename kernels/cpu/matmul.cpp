@@ -1,0 +1,540 @@
+#include "kernels/cpu/matmul.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/cpu/cpu_features.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define CONSILIUM_X86_KERNELS 1
+#endif
+
+namespace consilium::kernels {
+namespace {
+
+constexpr int kTileRows = 4;         // weight rows per micro-kernel
+constexpr int kTileTokens = 4;       // tokens per micro-kernel
+constexpr int64_t kTokenBlock = 64;  // tokens whose activations stay in L2 while rows stream
+
+int64_t paddedCols(int64_t cols) {
+    return (cols + 63) / 64 * 64;
+}
+
+// Activations quantised to blocks of 32: int8 values and one float scale per block.
+struct QActs {
+    int8_t* qs = nullptr;  // [nTokens][paddedCols(cols)]
+    float* d = nullptr;    // [nTokens][cols / 32]
+    int64_t cols = 0;
+    const int8_t* q(int64_t t) const { return qs + t * paddedCols(cols); }
+    const float* s(int64_t t) const { return d + t * (cols / 32); }
+};
+
+QActs layoutActs(void* scratch, int64_t cols, int64_t nTokens) {
+    QActs a;
+    a.cols = cols;
+    a.qs = static_cast<int8_t*>(scratch);
+    a.d = reinterpret_cast<float*>(a.qs + nTokens * paddedCols(cols));
+    return a;
+}
+
+// Reference activation quantisation: ggml quantize_row_q8_0_ref, with the scale kept as a
+// float and rounding to nearest-even (the fast path's rounding).
+void quantizeActRef(const float* x, int8_t* q, float* d, int64_t cols) {
+    for (int64_t b = 0; b < cols / 32; ++b) {
+        float amax = 0.0f;
+        for (int j = 0; j < 32; ++j)
+            amax = std::max(amax, std::fabs(x[b * 32 + j]));
+        const float s = amax / 127.0f;
+        const float id = s != 0.0f ? 1.0f / s : 0.0f;
+        d[b] = s;
+        for (int j = 0; j < 32; ++j)
+            q[b * 32 + j] = int8_t(std::nearbyint(x[b * 32 + j] * id));
+    }
+}
+
+float dotBlockQ4Ref(const BlockQ4_0& w, const int8_t* a, float ad) {
+    int sum = 0;
+    for (int j = 0; j < 16; ++j) {
+        sum += (int(w.qs[j] & 0xF) - 8) * a[j];
+        sum += (int(w.qs[j] >> 4) - 8) * a[j + 16];
+    }
+    return float(sum) * fp16ToFloat(w.d) * ad;
+}
+
+float dotBlockQ8Ref(const BlockQ8_0& w, const int8_t* a, float ad) {
+    int sum = 0;
+    for (int j = 0; j < 32; ++j)
+        sum += int(w.qs[j]) * a[j];
+    return float(sum) * fp16ToFloat(w.d) * ad;
+}
+
+float weightAt(DType t, const uint8_t* row, int64_t c) {
+    switch (t) {
+        case DType::F32: {
+            float v;
+            std::memcpy(&v, row + c * 4, 4);
+            return v;
+        }
+        case DType::F16: {
+            uint16_t h;
+            std::memcpy(&h, row + c * 2, 2);
+            return fp16ToFloat(h);
+        }
+        case DType::BF16: {
+            uint16_t h;
+            std::memcpy(&h, row + c * 2, 2);
+            return bf16ToFloat(h);
+        }
+        default:
+            return 0.0f;
+    }
+}
+
+// ---- Reference tiles ------------------------------------------------------------------
+
+void tileRef(const MatrixView& w, int64_t r0, int rm, const float* x, int64_t xStride,
+             const QActs& a, int64_t t0, int rn, float* y, int64_t yStride) {
+    const int64_t nb = w.cols / 32;
+    for (int r = 0; r < rm; ++r) {
+        const uint8_t* row = w.row(r0 + r);
+        for (int n = 0; n < rn; ++n) {
+            const int64_t t = t0 + n;
+            float sum = 0.0f;
+            if (w.type == DType::Q4_0) {
+                const auto* b = reinterpret_cast<const BlockQ4_0*>(row);
+                for (int64_t k = 0; k < nb; ++k)
+                    sum += dotBlockQ4Ref(b[k], a.q(t) + k * 32, a.s(t)[k]);
+            } else if (w.type == DType::Q8_0) {
+                const auto* b = reinterpret_cast<const BlockQ8_0*>(row);
+                for (int64_t k = 0; k < nb; ++k)
+                    sum += dotBlockQ8Ref(b[k], a.q(t) + k * 32, a.s(t)[k]);
+            } else {
+                const float* xt = x + t * xStride;
+                for (int64_t c = 0; c < w.cols; ++c)
+                    sum += weightAt(w.type, row, c) * xt[c];
+            }
+            y[t * yStride + r0 + r] = sum;
+        }
+    }
+}
+
+#ifdef CONSILIUM_X86_KERNELS
+
+// ---- AVX2 + FMA + F16C ----------------------------------------------------------------
+#define CONSILIUM_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+CONSILIUM_AVX2 inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+CONSILIUM_AVX2 void quantizeActAvx2(const float* x, int8_t* q, float* d, int64_t cols) {
+    const __m256 signBit = _mm256_set1_ps(-0.0f);
+    for (int64_t b = 0; b < cols / 32; ++b) {
+        __m256 v[4];
+        __m256 m = _mm256_setzero_ps();
+        for (int i = 0; i < 4; ++i) {
+            v[i] = _mm256_loadu_ps(x + b * 32 + i * 8);
+            m = _mm256_max_ps(m, _mm256_andnot_ps(signBit, v[i]));
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const float s = _mm_cvtss_f32(m4) / 127.0f;
+        d[b] = s;
+        const __m256 id = _mm256_set1_ps(s != 0.0f ? 1.0f / s : 0.0f);
+        __m256i i32[4];
+        for (int i = 0; i < 4; ++i) {
+            i32[i] = _mm256_cvtps_epi32(_mm256_round_ps(
+                _mm256_mul_ps(v[i], id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        }
+        // Pack 4x8 int32 -> 32 int8 in order (packs interleave 128-bit lanes: fix with permute).
+        __m256i p16a = _mm256_packs_epi32(i32[0], i32[1]);
+        __m256i p16b = _mm256_packs_epi32(i32[2], i32[3]);
+        __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+        p8 = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b * 32), p8);
+    }
+}
+
+template <int RM, int RN>
+CONSILIUM_AVX2 void tileQ4Avx2(const MatrixView& w, int64_t r0, const QActs& a, int64_t t0,
+                               float* y, int64_t yStride) {
+    const int64_t nb = w.cols / 32;
+    const BlockQ4_0* rows[RM];
+    for (int r = 0; r < RM; ++r)
+        rows[r] = reinterpret_cast<const BlockQ4_0*>(w.row(r0 + r));
+    __m256 acc[RM][RN];
+    for (int r = 0; r < RM; ++r)
+        for (int n = 0; n < RN; ++n)
+            acc[r][n] = _mm256_setzero_ps();
+    const __m256i low = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8),
+                  ones = _mm256_set1_epi16(1);
+    for (int64_t b = 0; b < nb; ++b) {
+        __m256i av[RN], corr[RN];
+        float ad[RN];
+        for (int n = 0; n < RN; ++n) {
+            av[n] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q(t0 + n) + b * 32));
+            corr[n] = _mm256_maddubs_epi16(eight, av[n]);  // 8 * a, pairwise: the -8 offset
+            ad[n] = a.s(t0 + n)[b];
+        }
+        for (int r = 0; r < RM; ++r) {
+            const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r][b].qs));
+            const __m256i wv = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), low);
+            const float dw = _cvtsh_ss(rows[r][b].d);
+            for (int n = 0; n < RN; ++n) {
+                const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(wv, av[n]), corr[n]);
+                const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
+                acc[r][n] = _mm256_fmadd_ps(dot, _mm256_set1_ps(dw * ad[n]), acc[r][n]);
+            }
+        }
+    }
+    for (int r = 0; r < RM; ++r)
+        for (int n = 0; n < RN; ++n)
+            y[(t0 + n) * yStride + r0 + r] = hsum256(acc[r][n]);
+}
+
+template <int RM, int RN>
+CONSILIUM_AVX2 void tileQ8Avx2(const MatrixView& w, int64_t r0, const QActs& a, int64_t t0,
+                               float* y, int64_t yStride) {
+    const int64_t nb = w.cols / 32;
+    const BlockQ8_0* rows[RM];
+    for (int r = 0; r < RM; ++r)
+        rows[r] = reinterpret_cast<const BlockQ8_0*>(w.row(r0 + r));
+    __m256 acc[RM][RN];
+    for (int r = 0; r < RM; ++r)
+        for (int n = 0; n < RN; ++n)
+            acc[r][n] = _mm256_setzero_ps();
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t b = 0; b < nb; ++b) {
+        __m256i av[RN];
+        float ad[RN];
+        for (int n = 0; n < RN; ++n) {
+            av[n] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q(t0 + n) + b * 32));
+            ad[n] = a.s(t0 + n)[b];
+        }
+        for (int r = 0; r < RM; ++r) {
+            const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r][b].qs));
+            const __m256i aw = _mm256_sign_epi8(wv, wv);  // |w|, as ggml's mul_sum_i8_pairs
+            const float dw = _cvtsh_ss(rows[r][b].d);
+            for (int n = 0; n < RN; ++n) {
+                const __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(av[n], wv));
+                const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
+                acc[r][n] = _mm256_fmadd_ps(dot, _mm256_set1_ps(dw * ad[n]), acc[r][n]);
+            }
+        }
+    }
+    for (int r = 0; r < RM; ++r)
+        for (int n = 0; n < RN; ++n)
+            y[(t0 + n) * yStride + r0 + r] = hsum256(acc[r][n]);
+}
+
+CONSILIUM_AVX2 inline __m256 load8Avx2(DType t, const uint8_t* p) {
+    if (t == DType::F32) return _mm256_loadu_ps(reinterpret_cast<const float*>(p));
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    if (t == DType::F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+CONSILIUM_AVX2 void tileFloatAvx2(const MatrixView& w, int64_t r0, int rm, const float* x,
+                                  int64_t xStride, int64_t t0, int rn, float* y, int64_t yStride) {
+    const int es = w.type == DType::F32 ? 4 : 2;
+    for (int r = 0; r < rm; ++r) {
+        const uint8_t* row = w.row(r0 + r);
+        for (int n = 0; n < rn; ++n) {
+            const float* xt = x + (t0 + n) * xStride;
+            __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+            int64_t c = 0;
+            for (; c + 16 <= w.cols; c += 16) {
+                acc0 =
+                    _mm256_fmadd_ps(load8Avx2(w.type, row + c * es), _mm256_loadu_ps(xt + c), acc0);
+                acc1 = _mm256_fmadd_ps(load8Avx2(w.type, row + (c + 8) * es),
+                                       _mm256_loadu_ps(xt + c + 8), acc1);
+            }
+            float sum = hsum256(_mm256_add_ps(acc0, acc1));
+            for (; c < w.cols; ++c)
+                sum += weightAt(w.type, row, c) * xt[c];
+            y[(t0 + n) * yStride + r0 + r] = sum;
+        }
+    }
+}
+
+// ---- AVX-512 (F, BW, VL, DQ) + VNNI ----------------------------------------------------
+#define CONSILIUM_AVX512 \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+
+CONSILIUM_AVX512 void quantizeActAvx512(const float* x, int8_t* q, float* d, int64_t cols) {
+    for (int64_t b = 0; b < cols / 32; ++b) {
+        const __m512 v0 = _mm512_loadu_ps(x + b * 32), v1 = _mm512_loadu_ps(x + b * 32 + 16);
+        const float amax =
+            _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        const float s = amax / 127.0f;
+        d[b] = s;
+        const __m512 id = _mm512_set1_ps(s != 0.0f ? 1.0f / s : 0.0f);
+        const __m512i i0 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v0, id),
+                                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        const __m512i i1 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v1, id),
+                                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(q + b * 32), _mm512_cvtsepi32_epi8(i0));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(q + b * 32 + 16), _mm512_cvtsepi32_epi8(i1));
+    }
+}
+
+// Two Q4_0 blocks -> 64 unsigned nibble values in element order [b0: 0..31 | b1: 0..31].
+CONSILIUM_AVX512 inline __m512i unpackQ4Pair(const BlockQ4_0* b) {
+    const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[0].qs));
+    const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[1].qs));
+    const __m512i v =
+        _mm512_castsi256_si512(_mm256_inserti128_si256(_mm256_castsi128_si256(x0), x1, 1));
+    const __m512i dup = _mm512_shuffle_i64x2(v, v, 0x50);  // [x0, x0, x1, x1]
+    const __m512i low = _mm512_set1_epi8(0x0F);
+    return _mm512_mask_blend_epi64(0xCC, _mm512_and_si512(dup, low),
+                                   _mm512_and_si512(_mm512_srli_epi16(dup, 4), low));
+}
+
+CONSILIUM_AVX512 inline __m512 scalePair(float s0, float s1) {
+    return _mm512_insertf32x8(_mm512_set1_ps(s0), _mm256_set1_ps(s1), 1);
+}
+
+// Integer dots with VPDPBUSD (u8 x s8): the weight operand is made unsigned (Q4_0: the raw
+// nibble q = w + 8; Q8_0: w + 128) and the offset is removed by starting the accumulator at
+// -offset * sum(a), itself a VPDPBUSD of a constant with the activations.
+template <int RM, int RN, bool kQ4>
+CONSILIUM_AVX512 void tileQuantAvx512(const MatrixView& w, int64_t r0, const QActs& a, int64_t t0,
+                                      float* y, int64_t yStride) {
+    const int64_t nb = w.cols / 32;
+    const uint8_t* rows[RM];
+    for (int r = 0; r < RM; ++r)
+        rows[r] = w.row(r0 + r);
+    __m512 acc[RM][RN];
+    for (int r = 0; r < RM; ++r)
+        for (int n = 0; n < RN; ++n)
+            acc[r][n] = _mm512_setzero_ps();
+    const __m512i offset = _mm512_set1_epi8(kQ4 ? 8 : char(0x80));
+    const __m512i zero = _mm512_setzero_si512();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m512i av[RN], corr[RN];
+        __m512 as[RN];
+        for (int n = 0; n < RN; ++n) {
+            av[n] = _mm512_loadu_si512(a.q(t0 + n) + b * 32);
+            corr[n] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, offset, av[n]));
+            as[n] = scalePair(a.s(t0 + n)[b], a.s(t0 + n)[b + 1]);
+        }
+        for (int r = 0; r < RM; ++r) {
+            __m512i wv;
+            __m512 ws;
+            if constexpr (kQ4) {
+                const auto* blk = reinterpret_cast<const BlockQ4_0*>(rows[r]) + b;
+                wv = unpackQ4Pair(blk);
+                ws = scalePair(_cvtsh_ss(blk[0].d), _cvtsh_ss(blk[1].d));
+            } else {
+                const auto* blk = reinterpret_cast<const BlockQ8_0*>(rows[r]) + b;
+                const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[0].qs));
+                const __m256i q1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[1].qs));
+                wv =
+                    _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), offset);
+                ws = scalePair(_cvtsh_ss(blk[0].d), _cvtsh_ss(blk[1].d));
+            }
+            for (int n = 0; n < RN; ++n) {
+                const __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(corr[n], wv, av[n]));
+                acc[r][n] = _mm512_fmadd_ps(dot, _mm512_mul_ps(ws, as[n]), acc[r][n]);
+            }
+        }
+    }
+    for (int r = 0; r < RM; ++r) {
+        for (int n = 0; n < RN; ++n) {
+            float sum = _mm512_reduce_add_ps(acc[r][n]);
+            for (int64_t k = b; k < nb; ++k) {
+                const int8_t* aq = a.q(t0 + n) + k * 32;
+                const float ad = a.s(t0 + n)[k];
+                sum += kQ4 ? dotBlockQ4Ref(reinterpret_cast<const BlockQ4_0*>(rows[r])[k], aq, ad)
+                           : dotBlockQ8Ref(reinterpret_cast<const BlockQ8_0*>(rows[r])[k], aq, ad);
+            }
+            y[(t0 + n) * yStride + r0 + r] = sum;
+        }
+    }
+}
+
+CONSILIUM_AVX512 inline __m512 load16Avx512(DType t, const uint8_t* p) {
+    if (t == DType::F32) return _mm512_loadu_ps(reinterpret_cast<const float*>(p));
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    if (t == DType::F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+CONSILIUM_AVX512 void tileFloatAvx512(const MatrixView& w, int64_t r0, int rm, const float* x,
+                                      int64_t xStride, int64_t t0, int rn, float* y,
+                                      int64_t yStride) {
+    const int es = w.type == DType::F32 ? 4 : 2;
+    for (int r = 0; r < rm; ++r) {
+        const uint8_t* row = w.row(r0 + r);
+        for (int n = 0; n < rn; ++n) {
+            const float* xt = x + (t0 + n) * xStride;
+            __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+            int64_t c = 0;
+            for (; c + 32 <= w.cols; c += 32) {
+                acc0 = _mm512_fmadd_ps(load16Avx512(w.type, row + c * es), _mm512_loadu_ps(xt + c),
+                                       acc0);
+                acc1 = _mm512_fmadd_ps(load16Avx512(w.type, row + (c + 16) * es),
+                                       _mm512_loadu_ps(xt + c + 16), acc1);
+            }
+            float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+            for (; c < w.cols; ++c)
+                sum += weightAt(w.type, row, c) * xt[c];
+            y[(t0 + n) * yStride + r0 + r] = sum;
+        }
+    }
+}
+
+#endif  // CONSILIUM_X86_KERNELS
+
+using QuantTile = void (*)(const MatrixView&, int64_t, const QActs&, int64_t, float*, int64_t);
+
+struct QuantTiles {
+    QuantTile t44 = nullptr, t41 = nullptr, t14 = nullptr, t11 = nullptr;
+};
+
+QuantTiles quantTiles(KernelPath path, DType t) {
+    QuantTiles q;
+#ifdef CONSILIUM_X86_KERNELS
+    if (path == KernelPath::Avx512) {
+        if (t == DType::Q4_0)
+            return {tileQuantAvx512<4, 4, true>, tileQuantAvx512<4, 1, true>,
+                    tileQuantAvx512<1, 4, true>, tileQuantAvx512<1, 1, true>};
+        return {tileQuantAvx512<4, 4, false>, tileQuantAvx512<4, 1, false>,
+                tileQuantAvx512<1, 4, false>, tileQuantAvx512<1, 1, false>};
+    }
+    if (path == KernelPath::Avx2) {
+        if (t == DType::Q4_0)
+            return {tileQ4Avx2<4, 4>, tileQ4Avx2<4, 1>, tileQ4Avx2<1, 4>, tileQ4Avx2<1, 1>};
+        return {tileQ8Avx2<4, 4>, tileQ8Avx2<4, 1>, tileQ8Avx2<1, 4>, tileQ8Avx2<1, 1>};
+    }
+#endif
+    (void)path;
+    (void)t;
+    return q;
+}
+
+}  // namespace
+
+bool kernelPathUsable(KernelPath p) {
+    const CpuFeatures& f = cpuFeatures();
+    switch (p) {
+        case KernelPath::Auto:
+        case KernelPath::Reference:
+            return true;
+        case KernelPath::Avx2:
+#ifdef CONSILIUM_X86_KERNELS
+            return f.avx2 && f.fma && f.f16c;
+#else
+            return false;
+#endif
+        case KernelPath::Avx512:
+#ifdef CONSILIUM_X86_KERNELS
+            return f.avx512f && f.avx512dq && f.avx512bw && f.avx512vl && f.avx512vnni && f.fma &&
+                   f.f16c && f.avx2;
+#else
+            return false;
+#endif
+    }
+    return false;
+}
+
+KernelPath bestKernelPath() {
+    static const KernelPath best = kernelPathUsable(KernelPath::Avx512) ? KernelPath::Avx512
+                                   : kernelPathUsable(KernelPath::Avx2) ? KernelPath::Avx2
+                                                                        : KernelPath::Reference;
+    return best;
+}
+
+const char* kernelPathName(KernelPath p) {
+    switch (p) {
+        case KernelPath::Auto:
+            return "auto";
+        case KernelPath::Reference:
+            return "reference";
+        case KernelPath::Avx2:
+            return "avx2";
+        case KernelPath::Avx512:
+            return "avx512";
+    }
+    return "?";
+}
+
+size_t matmulScratchBytes(DType weightType, int64_t cols, int64_t nTokens) {
+    if (weightType != DType::Q4_0 && weightType != DType::Q8_0) return 0;
+    return size_t(nTokens) * (size_t(paddedCols(cols)) + size_t(cols / 32) * sizeof(float)) + 64;
+}
+
+void matmul(const MatrixView& w, const float* x, int64_t nTokens, int64_t xStride, float* y,
+            int64_t yStride, void* scratch, ThreadPool* pool, KernelPath path) {
+    if (path == KernelPath::Auto || !kernelPathUsable(path)) path = bestKernelPath();
+    const bool quant = w.type == DType::Q4_0 || w.type == DType::Q8_0;
+    const int threads = pool ? pool->threads() : 1;
+    QActs acts;
+    if (quant) {
+        acts = layoutActs(scratch, w.cols, nTokens);
+        auto quantize = [&](int t) {
+            int8_t* q = acts.qs + t * paddedCols(w.cols);
+            float* d = acts.d + t * (w.cols / 32);
+#ifdef CONSILIUM_X86_KERNELS
+            if (path == KernelPath::Avx512) return quantizeActAvx512(x + t * xStride, q, d, w.cols);
+            if (path == KernelPath::Avx2) return quantizeActAvx2(x + t * xStride, q, d, w.cols);
+#endif
+            quantizeActRef(x + t * xStride, q, d, w.cols);
+        };
+        parallelFor(nTokens > 8 ? pool : nullptr, int(nTokens), quantize);
+    }
+    const QuantTiles qt = quant ? quantTiles(path, w.type) : QuantTiles{};
+
+    // Row chunks of whole tiles, a few per thread so uneven cores balance out.
+    const int64_t rowTiles = (w.rows + kTileRows - 1) / kTileRows;
+    const int64_t tasks = std::max<int64_t>(1, std::min<int64_t>(rowTiles, int64_t(threads) * 4));
+    const int64_t tilesPerTask = (rowTiles + tasks - 1) / tasks;
+    auto work = [&](int task) {
+        const int64_t rBegin = int64_t(task) * tilesPerTask * kTileRows;
+        const int64_t rEnd = std::min(w.rows, rBegin + tilesPerTask * kTileRows);
+        for (int64_t tb = 0; tb < nTokens; tb += kTokenBlock) {
+            const int64_t tEnd = std::min(nTokens, tb + kTokenBlock);
+            for (int64_t r0 = rBegin; r0 < rEnd; r0 += kTileRows) {
+                const int rm = int(std::min<int64_t>(kTileRows, rEnd - r0));
+                for (int64_t t0 = tb; t0 < tEnd; t0 += kTileTokens) {
+                    const int rn = int(std::min<int64_t>(kTileTokens, tEnd - t0));
+                    if (path == KernelPath::Reference) {
+                        tileRef(w, r0, rm, x, xStride, acts, t0, rn, y, yStride);
+                    } else if (quant) {
+                        if (rm == kTileRows && rn == kTileTokens) {
+                            qt.t44(w, r0, acts, t0, y, yStride);
+                        } else if (rm == kTileRows) {
+                            for (int n = 0; n < rn; ++n)
+                                qt.t41(w, r0, acts, t0 + n, y, yStride);
+                        } else if (rn == kTileTokens) {
+                            for (int r = 0; r < rm; ++r)
+                                qt.t14(w, r0 + r, acts, t0, y, yStride);
+                        } else {
+                            for (int r = 0; r < rm; ++r)
+                                for (int n = 0; n < rn; ++n)
+                                    qt.t11(w, r0 + r, acts, t0 + n, y, yStride);
+                        }
+                    } else {
+#ifdef CONSILIUM_X86_KERNELS
+                        if (path == KernelPath::Avx512) {
+                            tileFloatAvx512(w, r0, rm, x, xStride, t0, rn, y, yStride);
+                        } else {
+                            tileFloatAvx2(w, r0, rm, x, xStride, t0, rn, y, yStride);
+                        }
+#endif
+                    }
+                }
+            }
+        }
+    };
+    parallelFor(pool, int(tasks), work);
+}
+
+}  // namespace consilium::kernels
