@@ -395,15 +395,7 @@ def export_model(model, path: str, ftype: str, spm_bytes: bytes, name: str = "co
     """Writes the model as GGUF; returns {type name: tensor count}."""
     check_q_set(model)
     cfg = model.cfg
-    # Head counts come from the (possibly pruned) weights, not from the original config.
-    hd = cfg.hd
-    cfg.ct_heads = tuple(b.attn_q.weight.shape[0] // hd for b in model.ct.blk)
-    cfg.audio_heads = tuple(b.attn_q.weight.shape[0] // hd for b in model.audio.blk)
-    cfg.text_heads = tuple(b.attn_q.weight.shape[0] // hd for b in model.text.blk)
-    cfg.fusion_heads = tuple(getattr(model.fusion, m).attn_q.weight.shape[0] // hd
-                             for m in ("image", "record", "voice", "question"))
-    cfg.dec_heads = tuple(b.attn_q.weight.shape[0] // hd for b in model.dec.blk)
-    cfg.dec_cross_heads = tuple(b.cross_q.weight.shape[0] // hd for b in model.dec.blk)
+    model.sync_head_counts()  # head counts from the (possibly pruned) weights
     w = GGUFWriter()
     model_kv(w, cfg, name, spm_bytes, extra or {})
     counts: Dict[str, int] = {}

@@ -575,6 +575,27 @@ class Consilium(nn.Module):
         self.route = RouteOptions()
         self.qat = False
 
+    def attention_modules(self):
+        """(name, owner, prefix) of every attention: q/k/v/out are owner.{prefix}_{q,k,v,out}."""
+        out = [(f"ct.blk.{i}", b, "attn") for i, b in enumerate(self.ct.blk)]
+        out += [(f"audio.blk.{i}", b, "attn") for i, b in enumerate(self.audio.blk)]
+        out += [(f"text.blk.{i}", b, "attn") for i, b in enumerate(self.text.blk)]
+        out += [(f"fusion.{m}", getattr(self.fusion, m), "attn") for m in MODALITIES]
+        for i, b in enumerate(self.dec.blk):
+            out += [(f"dec.blk.{i}", b, "attn"), (f"dec.blk.{i}.cross", b, "cross")]
+        return out
+
+    def sync_head_counts(self) -> None:
+        """Head counts in cfg from the (possibly pruned) weights."""
+        hd, c = self.cfg.hd, self.cfg
+        n = lambda owner, p: getattr(owner, f"{p}_q").weight.shape[0] // hd  # noqa: E731
+        c.ct_heads = tuple(n(b, "attn") for b in self.ct.blk)
+        c.audio_heads = tuple(n(b, "attn") for b in self.audio.blk)
+        c.text_heads = tuple(n(b, "attn") for b in self.text.blk)
+        c.fusion_heads = tuple(n(getattr(self.fusion, m), "attn") for m in MODALITIES)
+        c.dec_heads = tuple(n(b, "attn") for b in self.dec.blk)
+        c.dec_cross_heads = tuple(n(b, "cross") for b in self.dec.blk)
+
     # -- QAT switch: every "Q" tensor of section 11 goes through FakeQuant
     def set_qat(self, on: bool) -> None:
         self.qat = on
@@ -597,6 +618,10 @@ class Consilium(nn.Module):
 
     def encode_text(self, ids, name, cap=None):
         return self.text(self.embed(ids), name, cap)
+
+    def text_lm_logits(self, h):
+        """Training-only next-token head of the text encoder (tied embedding; stage 1)."""
+        return h @ fq(self.token_embd.weight, self.qat).t()
 
     def fuse(self, enc: Dict[str, torch.Tensor], valid: Dict[str, torch.Tensor],
              present: torch.Tensor, cap=None):

@@ -1,0 +1,647 @@
+"""The training recipe of the shipped `consilium` model (issue 8).
+
+Stages (each resumable from the checkpoint of the previous one):
+  1. unimodal    CT encoder + detection/Lung-RADS heads; text encoder as a causal LM on
+                 records; audio encoder on question-kind classification (a probe that is
+                 not exported)
+  2. align       contrastive (InfoNCE) alignment: spoken <-> typed question, CT <-> findings
+                 text, plus the stage-1 losses at lower weight
+  3. trimodal    the whole model on (scan, record, question) -> answer; Gumbel top-2
+                 routing with temperature annealed 2 -> 1 and no noise in the last 10 %;
+                 Switch load-balancing loss; detection loss kept
+  4. qat         Q4_0 fake-quant (straight-through) on every "Q" tensor, no routing noise
+  5. prune       30 % of all attention heads removed by Taylor importance (Michel et al.
+                 2019: |sum over a head's output-projection columns of w * dL/dw|,
+                 normalised per module), then a QAT recovery fine-tune
+  then evaluation (docs/MODEL_CARD.md metrics) and export (Q4_0 shipped, F16 reference).
+
+  /usr/bin/python3 -m training.train --quick --out out/quick        # <= 5 min smoke test
+  /usr/bin/python3 -m training.train --synth DIR --out out/full     # the full recipe
+
+`--quick` uses training.model.quick_config() and toy phantoms drawn on the grid; the full
+recipe reads `consilium-cli synth` cases (training/data.py).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before torch loads libgomp: idle OpenMP threads sleep instead of spinning. On a shared
+# 2-core machine spinning threads made a training step 7x slower (measured, see README).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import time
+from typing import Dict, List
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from training import data as D
+from training import gguf_export as G
+from training import model as M
+from training import questions as Qs
+from training import records, speech, tokenizer
+
+KINDS = list(Qs.QUESTIONS)
+EVAL_MAX_IDS = 48  # longest reference answer is ~35 pieces
+
+
+# ---------------------------------------------------------------------------------------
+# Samples and batches
+
+
+@dataclasses.dataclass
+class Budget:
+    """Steps per stage and data sizes; --quick and the full recipe differ only here."""
+    cases: int
+    val_cases: int
+    batch: int
+    unimodal: int
+    align: int
+    trimodal: int
+    qat: int
+    prune_recovery: int
+    max_filler: int
+    voices: tuple
+    rates: tuple
+    lr: float = 1e-3
+
+
+QUICK = Budget(cases=160, val_cases=8, batch=8, unimodal=60, align=30, trimodal=120, qat=30,
+               prune_recovery=30, max_filler=6, voices=("en-us", "en-us+f2"), rates=(160,))
+FULL = Budget(cases=1200, val_cases=100, batch=16, unimodal=1500, align=600, trimodal=4000,
+              qat=800, prune_recovery=500, max_filler=60, voices=speech.VOICES, rates=(140, 170, 200))
+
+
+class Sampler:
+    """Draws (case, question, record, answer) training samples and collates batches."""
+
+    def __init__(self, cases: List[D.Case], sp, cfg: M.Config, spoken: Dict, budget: Budget, seed: int):
+        self.cases, self.sp, self.cfg, self.spoken, self.b = cases, sp, cfg, spoken, budget
+        self.rng = np.random.default_rng(seed)
+
+    def sample(self, case: D.Case, kind: str = None, lang: str = None, mode: str = None,
+               record: bool = None, phrasing: int = None, depth: float = None, n_filler: int = None):
+        r = self.rng
+        kind = kind or KINDS[r.integers(len(KINDS))]
+        lang = lang or ("en" if r.uniform() < 0.6 else "zh")
+        mode = mode or ("voice" if lang == "en" and r.uniform() < 0.35 else "typed")
+        _, en, zh = Qs.QUESTIONS[kind]
+        phr = en if lang == "en" else zh
+        qi = phrasing if phrasing is not None else int(r.integers(len(phr)))
+        qtext = phr[qi % len(phr)]
+        if record is None:
+            record = Qs.QUESTIONS[kind][0] != "image" or r.uniform() < 0.8
+        s = {"kind": kind, "lang": lang, "mode": mode, "case": case, "question_text": qtext}
+        if record:
+            nf = int(r.integers(0, self.b.max_filler + 1)) if n_filler is None else n_filler
+            text = records.make_record(case.facts, lang, r, n_filler=nf, depth=depth)
+            s["record"] = [M.BOS_ID] + self.sp.encode(text)[: self.cfg.max_tokens - 1]
+        if mode == "voice":
+            mels = self.spoken[qtext]
+            s["mel"] = mels[int(r.integers(len(mels)))]
+        else:
+            s["question"] = [M.BOS_ID] + self.sp.encode(qtext)
+        ans = Qs.answer(case, kind, lang)
+        ids = self.sp.encode(ans)[: self.cfg.dec_max_tokens - 1]
+        s["answer_in"] = [M.BOS_ID] + ids
+        s["answer_out"] = ids + [M.EOS_ID]
+        s["answer_text"] = ans
+        return s
+
+    def batch(self, n: int, **kw) -> dict:
+        picks = [self.cases[i] for i in self.rng.integers(len(self.cases), size=n)]
+        return collate([self.sample(c, **kw) for c in picks], self.cfg)
+
+
+def _pad(seqs: List[List[int]], value: int) -> torch.Tensor:
+    n = max(len(s) for s in seqs)
+    return torch.tensor([s + [value] * (n - len(s)) for s in seqs], dtype=torch.long)
+
+
+def collate(samples: List[dict], cfg: M.Config) -> dict:
+    B = len(samples)
+    b = {"samples": samples, "ct": torch.from_numpy(np.stack([s["case"].ct for s in samples]).astype(np.float32))}
+    present = torch.zeros(B, 4, dtype=torch.bool)
+    present[:, 0] = True
+    if any("record" in s for s in samples):
+        b["record"] = _pad([s.get("record", [M.PAD_ID]) for s in samples], M.PAD_ID)
+        present[:, 1] = torch.tensor(["record" in s for s in samples])
+    if any("mel" in s for s in samples):
+        T = max(s["mel"].shape[1] for s in samples if "mel" in s)
+        mel = np.zeros((B, cfg.n_mels, T), np.float32)
+        frames = np.ones(B, np.int64)
+        for i, s in enumerate(samples):
+            if "mel" in s:
+                mel[i, :, : s["mel"].shape[1]] = s["mel"]
+                frames[i] = s["mel"].shape[1]
+        b["mel"], b["frames"] = torch.from_numpy(mel), torch.from_numpy(frames)
+        present[:, 2] = torch.tensor(["mel" in s for s in samples])
+    if any("question" in s for s in samples):
+        b["question"] = _pad([s.get("question", [M.PAD_ID]) for s in samples], M.PAD_ID)
+        present[:, 3] = torch.tensor(["question" in s for s in samples])
+    b["present"] = present
+    b["answer_in"] = _pad([s["answer_in"] for s in samples], M.PAD_ID)
+    b["answer_out"] = _pad([s["answer_out"] for s in samples], M.PAD_ID)
+    tg = [D.det_targets(s["case"], cfg) for s in samples]
+    for k in ("obj", "off", "logd", "type", "lobe"):
+        b[f"det_{k}"] = torch.from_numpy(np.stack([t[k] for t in tg]))
+    b["lung_rads"] = torch.tensor([M.LUNG_RADS.index(s["case"].lung_rads) for s in samples])
+    b["kind"] = torch.tensor([KINDS.index(s["kind"]) for s in samples])
+    return b
+
+
+def to_device(b: dict, dev) -> dict:
+    return {k: (v.to(dev) if torch.is_tensor(v) else v) for k, v in b.items()}
+
+
+# ---------------------------------------------------------------------------------------
+# Losses
+
+
+def det_loss(det: torch.Tensor, lr_logits: torch.Tensor, b: dict) -> torch.Tensor:
+    obj = b["det_obj"]
+    pos = obj > 0
+    n_pos = pos.sum().clamp_min(1)
+    l_obj = F.binary_cross_entropy_with_logits(det[..., 0], obj, pos_weight=torch.tensor(20.0, device=det.device))
+    l = l_obj + F.cross_entropy(lr_logits, b["lung_rads"])
+    if pos.any():
+        p = det[pos]
+        l = l + F.binary_cross_entropy_with_logits(p[:, 1:4], b["det_off"][pos], reduction="sum") / n_pos / 3
+        l = l + F.smooth_l1_loss(p[:, 4], b["det_logd"][pos], reduction="sum") / n_pos
+        l = l + F.cross_entropy(p[:, 5:8], b["det_type"][pos]) + F.cross_entropy(p[:, 8:13], b["det_lobe"][pos])
+    return l
+
+
+def load_balance_loss(rhos: List[torch.Tensor], idxs: List[torch.Tensor], n_expert: int, valid=None):
+    """Switch Transformer auxiliary loss E * sum_e f_e * P_e, averaged over layers."""
+    total = 0.0
+    for rho, idx in zip(rhos, idxs):
+        m = torch.ones(rho.shape[:-1], device=rho.device) if valid is None else valid.float()
+        n = m.sum().clamp_min(1)
+        P = (torch.softmax(rho, -1) * m[..., None]).sum(dim=tuple(range(rho.dim() - 1))) / n
+        counts = F.one_hot(idx, n_expert).float().sum(-2) * m[..., None]
+        f = counts.sum(dim=tuple(range(counts.dim() - 1))) / (2 * n)
+        total = total + n_expert * (f * P).sum()
+    return total / max(1, len(rhos))
+
+
+def info_nce(a: torch.Tensor, b: torch.Tensor, t: float = 0.07) -> torch.Tensor:
+    a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
+    logits = a @ b.t() / t
+    y = torch.arange(a.shape[0], device=a.device)
+    return 0.5 * (F.cross_entropy(logits, y) + F.cross_entropy(logits.t(), y))
+
+
+def masked_mean(h: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    w = valid.float()[..., None]
+    return (h * w).sum(1) / w.sum(1).clamp_min(1)
+
+
+# ---------------------------------------------------------------------------------------
+# Stages
+
+
+class Trainer:
+    def __init__(self, model: M.Consilium, sampler: Sampler, budget: Budget, dev, bf16: bool, log):
+        self.m, self.s, self.b, self.dev, self.bf16, self.log = model, sampler, budget, dev, bf16, log
+        self.probe = nn.Linear(model.cfg.d, len(KINDS)).to(dev)  # stage-1 audio probe, not exported
+
+    def _opt(self, steps: int, lr: float):
+        params = list(self.m.parameters()) + list(self.probe.parameters())
+        opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+        warm = max(1, steps // 20)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(i, steps) / steps)))
+        return opt, sched
+
+    def _autocast(self):
+        if self.bf16:
+            return torch.autocast(device_type=self.dev.type, dtype=torch.bfloat16)
+        return torch.autocast(device_type=self.dev.type, enabled=False)
+
+    def _step(self, opt, sched, loss):
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.m.parameters(), 1.0)
+        opt.step()
+        sched.step()
+
+    def unimodal(self, steps: int):
+        m = self.m
+        opt, sched = self._opt(steps, self.b.lr)
+        m.train()
+        for i in range(steps):
+            b = to_device(self.s.batch(self.b.batch, record=True, mode="typed" if i % 2 else "voice", lang="en" if i % 2 == 0 else None), self.dev)
+            with self._autocast():
+                _, det, lr = m.encode_image(b["ct"])
+                loss = det_loss(det.float(), lr.float(), b)
+                h = m.encode_text(b["record"], "record")
+                logits = m.text_lm_logits(h)
+                loss = loss + F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), b["record"][:, 1:].flatten(),
+                                              ignore_index=M.PAD_ID)
+                if "mel" in b:
+                    hv, vv = m.audio(b["mel"], b["frames"])
+                    loss = loss + F.cross_entropy(self.probe(masked_mean(hv, vv)).float(), b["kind"])
+            self._step(opt, sched, loss)
+            if i % max(1, steps // 10) == 0 or i == steps - 1:
+                self.log(f"unimodal {i + 1}/{steps} loss {loss.item():.3f}")
+
+    def align(self, steps: int):
+        m = self.m
+        opt, sched = self._opt(steps, self.b.lr * 0.5)
+        m.train()
+        for i in range(steps):
+            # Spoken <-> typed: the same English phrasing through both encoders.
+            samples = []
+            for c in [self.s.cases[j] for j in self.s.rng.integers(len(self.s.cases), size=self.b.batch)]:
+                kind = KINDS[self.s.rng.integers(len(KINDS))]
+                qi = int(self.s.rng.integers(8))
+                samples.append((self.s.sample(c, kind=kind, lang="en", mode="voice", phrasing=qi, record=False),
+                                self.s.sample(c, kind=kind, lang="en", mode="typed", phrasing=qi, record=False)))
+            bv = to_device(collate([a for a, _ in samples], m.cfg), self.dev)
+            bt = to_device(collate([t for _, t in samples], m.cfg), self.dev)
+            with self._autocast():
+                hv, vv = m.audio(bv["mel"], bv["frames"])
+                hq = m.encode_text(bt["question"], "question")
+                loss = info_nce(masked_mean(hv, vv).float(), masked_mean(hq, bt["question"] != M.PAD_ID).float())
+                # CT <-> findings text (the summary answer, English).
+                himg, det, lr = m.encode_image(bt["ct"])
+                ftxt = [[M.BOS_ID] + self.s.sp.encode(Qs.answer(s["case"], "summary", "en")) for _, s in samples]
+                ft = _pad(ftxt, M.PAD_ID).to(self.dev)
+                hf = m.encode_text(ft, "record")
+                loss = loss + info_nce(himg.mean(1).float(), masked_mean(hf, ft != M.PAD_ID).float())
+                loss = loss + 0.3 * det_loss(det.float(), lr.float(), bt)
+            self._step(opt, sched, loss)
+            if i % max(1, steps // 10) == 0 or i == steps - 1:
+                self.log(f"align {i + 1}/{steps} loss {loss.item():.3f}")
+
+    def trimodal(self, steps: int, name: str = "trimodal", gumbel: bool = True, lr_scale: float = 1.0):
+        m = self.m
+        opt, sched = self._opt(steps, self.b.lr * lr_scale)
+        m.train()
+        for i in range(steps):
+            frac = i / max(1, steps)
+            noisy = gumbel and frac < 0.9
+            m.route = M.RouteOptions(gumbel=noisy, tau=2.0 - frac / 0.9 if noisy else 1.0)
+            b = to_device(self.s.batch(self.b.batch), self.dev)
+            with self._autocast():
+                out = m(b)
+                tgt = b["answer_out"]
+                l_ans = F.cross_entropy(out["logits"].flatten(0, 1).float(), tgt.flatten(), ignore_index=M.PAD_ID)
+                l_det = det_loss(out["det"].float(), out["lung_rads"].float(), b)
+                l_lb = load_balance_loss(out["aux"]["rho"], out["aux"]["idx"], m.cfg.n_expert, tgt != M.PAD_ID)
+                loss = l_ans + 0.5 * l_det + 0.01 * l_lb
+            self._step(opt, sched, loss)
+            if i % max(1, steps // 10) == 0 or i == steps - 1:
+                self.log(f"{name} {i + 1}/{steps} loss {loss.item():.3f} (answer {l_ans.item():.3f}, "
+                         f"det {l_det.item():.3f}, balance {l_lb.item():.3f}, tau {m.route.tau:.2f}, "
+                         f"noise {'on' if noisy else 'off'})")
+        m.route = M.RouteOptions()
+
+    # -- pruning
+    def head_importance(self, batches: int) -> Dict[str, torch.Tensor]:
+        m = self.m
+        m.train()
+        m.route = M.RouteOptions()
+        mods = m.attention_modules()
+        imp = {name: torch.zeros(getattr(o, f"{p}_q").weight.shape[0] // m.cfg.hd) for name, o, p in mods}
+        for _ in range(batches):
+            b = to_device(self.s.batch(self.b.batch), self.dev)
+            m.zero_grad(set_to_none=True)
+            out = m(b)
+            loss = F.cross_entropy(out["logits"].flatten(0, 1), b["answer_out"].flatten(), ignore_index=M.PAD_ID)
+            loss = loss + 0.5 * det_loss(out["det"], out["lung_rads"], b)
+            loss.backward()
+            for name, o, p in mods:
+                w = getattr(o, f"{p}_out").weight
+                if w.grad is None:
+                    continue
+                t = (w * w.grad).view(w.shape[0], -1, m.cfg.hd).sum(dim=(0, 2)).abs().detach().cpu()
+                imp[name] += t
+        m.zero_grad(set_to_none=True)
+        return {k: v / (v.norm() + 1e-12) for k, v in imp.items()}
+
+    def prune(self, frac: float, batches: int) -> dict:
+        m = self.m
+        imp = self.head_importance(batches)
+        mods = {name: (o, p) for name, o, p in m.attention_modules()}
+        total = sum(len(v) for v in imp.values())
+        n_remove = int(round(frac * total))
+        ranked = sorted(((float(s), name, h) for name, v in imp.items() for h, s in enumerate(v)))
+        remove = {name: set() for name in imp}
+        for s, name, h in ranked:
+            if n_remove == 0:
+                break
+            if len(imp[name]) - len(remove[name]) <= 1:
+                continue  # every attention keeps at least one head
+            remove[name].add(h)
+            n_remove -= 1
+        hd = m.cfg.hd
+        for name, (o, p) in mods.items():
+            keep = [h for h in range(len(imp[name])) if h not in remove[name]]
+            rows = torch.cat([torch.arange(h * hd, (h + 1) * hd) for h in keep])
+            for suffix in ("q", "k", "v"):
+                old = getattr(o, f"{p}_{suffix}")
+                new = M.QLinear(old.in_features, len(rows)).to(old.weight.device)
+                new.weight.data.copy_(old.weight.data[rows])
+                new.bias.data.copy_(old.bias.data[rows])
+                new.qat = old.qat
+                setattr(o, f"{p}_{suffix}", new)
+            old = getattr(o, f"{p}_out")
+            new = M.QLinear(len(rows), old.out_features).to(old.weight.device)
+            new.weight.data.copy_(old.weight.data[:, rows])
+            new.bias.data.copy_(old.bias.data)
+            new.qat = old.qat
+            setattr(o, f"{p}_out", new)
+        m.sync_head_counts()
+        removed = sum(len(v) for v in remove.values())
+        self.log(f"pruned {removed}/{total} attention heads")
+        return {"heads_before": total, "heads_removed": removed,
+                "removed": {k: sorted(v) for k, v in remove.items() if v}}
+
+
+# ---------------------------------------------------------------------------------------
+# Evaluation (the metrics of issue 8 that this recipe can measure)
+
+
+@torch.no_grad()
+def evaluate(model: M.Consilium, cases: List[D.Case], sampler: Sampler, dev, max_cases: int = 1000) -> dict:
+    model.eval()
+    model.route = M.RouteOptions()
+    cfg = model.cfg
+    det = {"found": 0, "total": 0, "fp": 0, "centre_err": [], "diam_err": [], "type_ok": 0, "lobe_ok": 0}
+    lr_ok = 0
+    ans = {}
+    gate_ok, gate_n = 0, 0
+    peak_ok, peak_n = 0, 0
+    spoken_same, spoken_n = 0, 0
+    load = np.zeros((len(model.dec.blk), cfg.n_expert))
+    cases = cases[:max_cases]
+    for ci, case in enumerate(cases):
+        ct = torch.from_numpy(case.ct.astype(np.float32))[None].to(dev)
+        _, raw, lr = model.encode_image(ct)
+        lr_ok += M.LUNG_RADS[int(lr[0].argmax())] == case.lung_rads
+        cands = M.candidates(raw[0].cpu(), cfg)
+        sz = np.array(case.spacing_zyx)
+        matched = set()
+        for n in case.nodules:
+            if n.diameter_mm < 6:
+                continue
+            det["total"] += 1
+            best = None
+            for k, c in enumerate(cands):
+                dist = float(np.linalg.norm((np.array(c["grid_zyx"]) - np.array(n.grid_zyx)) * sz))
+                if k not in matched and dist <= max(10.0, n.diameter_mm) and (best is None or dist < best[0]):
+                    best = (dist, k)
+            if best:
+                matched.add(best[1])
+                c = cands[best[1]]
+                det["found"] += 1
+                det["centre_err"].append(best[0])
+                det["diam_err"].append(abs(c["diameter_vox"] * case.sp_yx - n.diameter_mm))
+                det["type_ok"] += c["type"] == n.type
+                det["lobe_ok"] += c["lobe"] == n.lobe
+        small = [np.array(n.grid_zyx) for n in case.nodules if n.diameter_mm < 6]
+        for k, c in enumerate(cands):
+            if k in matched:
+                continue
+            near_small = any(np.linalg.norm((np.array(c["grid_zyx"]) - s) * sz) <= 10 for s in small)
+            det["fp"] += not near_small
+        # Questions: one per kind, alternating language; spoken vs typed for English.
+        for ki, kind in enumerate(KINDS):
+            lang = "en" if (ci + ki) % 2 == 0 else "zh"
+            s = sampler.sample(case, kind=kind, lang=lang, mode="typed", record=True, phrasing=0)
+            out_t, ids_t, extras = _answer(model, s, dev)
+            key = f"{kind}.{lang}"
+            a = ans.setdefault(key, [0, 0])
+            a[0] += out_t == s["answer_text"]
+            a[1] += 1
+            target = Qs.QUESTIONS[kind][0]
+            if target in ("image", "record"):
+                g = extras["gate"]
+                gate_ok += int(np.argmax(g)) == (0 if target == "image" else 1)
+                gate_n += 1
+            if kind in ("location", "size", "type") and case.nodules:
+                n = max(case.nodules, key=lambda x: x.diameter_mm)
+                p = extras["peak_grid"]
+                peak_ok += float(np.linalg.norm((np.array(p) - np.array(n.grid_zyx)) * sz)) <= 10.0
+                peak_n += 1
+            for li, idx in enumerate(extras["experts"]):
+                for e in idx.flatten():
+                    load[li, int(e)] += 1
+            if lang == "en":
+                sv = sampler.sample(case, kind=kind, lang="en", mode="voice", record=True, phrasing=0)
+                sv["record"] = s["record"]
+                out_v, _, _ = _answer(model, sv, dev)
+                spoken_same += out_v == out_t
+                spoken_n += 1
+    fact_kinds = ("age", "smoking", "pack_years", "prior_cancer", "family")
+    res = {
+        "cases": len(cases),
+        "nodules_ge6mm_found": det["found"] / max(1, det["total"]),
+        "false_positives_per_case": det["fp"] / max(1, len(cases)),
+        "median_centre_error_mm": float(np.median(det["centre_err"])) if det["centre_err"] else None,
+        "median_diameter_error_mm": float(np.median(det["diam_err"])) if det["diam_err"] else None,
+        "type_accuracy": det["type_ok"] / max(1, det["found"]),
+        "lobe_accuracy": det["lobe_ok"] / max(1, det["found"]),
+        "lung_rads_accuracy": lr_ok / max(1, len(cases)),
+        "record_facts_en": _acc(ans, fact_kinds, "en"),
+        "record_facts_zh": _acc(ans, fact_kinds, "zh"),
+        "answers_exact": {k: v[0] / v[1] for k, v in sorted(ans.items())},
+        "spoken_equals_typed": spoken_same / max(1, spoken_n),
+        "largest_modality_weight_correct": gate_ok / max(1, gate_n),
+        "attention_peak_within_10mm": peak_ok / max(1, peak_n),
+        "expert_load": (load / np.maximum(1, load.sum(1, keepdims=True))).round(3).tolist(),
+    }
+    return res
+
+
+def _acc(ans, kinds, lang):
+    ok = sum(ans.get(f"{k}.{lang}", [0, 0])[0] for k in kinds)
+    n = sum(ans.get(f"{k}.{lang}", [0, 0])[1] for k in kinds)
+    return ok / max(1, n)
+
+
+def _answer(model: M.Consilium, s: dict, dev):
+    b = to_device(collate([s], model.cfg), dev)
+    enc, valid = {}, {}
+    h, raw, _ = model.encode_image(b["ct"])
+    enc["image"], valid["image"] = h, torch.ones(h.shape[:2], dtype=torch.bool, device=dev)
+    if "record" in s:
+        enc["record"], valid["record"] = model.encode_text(b["record"], "record"), b["record"] != M.PAD_ID
+    if "mel" in s:
+        enc["voice"], valid["voice"] = model.audio(b["mel"], b["frames"])
+    if "question" in s:
+        enc["question"], valid["question"] = model.encode_text(b["question"], "question"), b["question"] != M.PAD_ID
+    mem, mv, g, probs = model.fuse(enc, valid, b["present"])
+    ids = model.generate(mem, mv, EVAL_MAX_IDS)
+    _, aux = model.decode(ids[None, :-1], mem, mv)  # the positions that produced ids[1:]
+    attn = M.rollout(aux["cross"], probs["image"])
+    p = int(attn.argmax())
+    loc = M.patch_location(raw[0, p].cpu(), p, model.cfg)
+    text = sampler_decode(ids)
+    return text, ids, {"gate": g[0].cpu().numpy(), "peak_grid": loc["grid_zyx"],
+                       "experts": [i[0].cpu().numpy() for i in aux["idx"]]}
+
+
+_SP = None
+
+
+def sampler_decode(ids: torch.Tensor) -> str:
+    return _SP.decode([int(i) for i in ids if int(i) > M.PAD_ID])
+
+
+# ---------------------------------------------------------------------------------------
+# Main
+
+
+def build_tokenizer(cfg: M.Config, seed: int, n_records: int) -> bytes:
+    texts = records.corpus(n_records, seed) + Qs.all_texts()
+    rng = np.random.default_rng(seed + 1)
+    for _ in range(200):
+        c = D.Case(ct=None, nodules=[], lung_rads="1", facts=records.random_facts(rng), sp_yx=1.0)
+        texts += [Qs.answer(c, k, lang) for k in ("age", "pack_years", "smoking", "eligible", "next_step")
+                  for lang in ("en", "zh")]
+    for k in ("location", "size", "type", "summary", "lung_rads"):
+        for lang in ("en", "zh"):
+            c = D.toy_case(rng, M.Config(ct_grid=(16, 32, 32), ct_patch=(4, 8, 8)), n_nodules=1)
+            texts.append(Qs.answer(c, k, lang))
+    return tokenizer.train_spm(texts, cfg.vocab, byte_fallback=True, hard_limit=False)
+
+
+def spoken_cache(budget: Budget, log) -> Dict[str, List[np.ndarray]]:
+    rng = np.random.default_rng(7)
+    out = {}
+    t0 = time.time()
+    for _, en, _ in Qs.QUESTIONS.values():
+        for q in en:
+            out[q] = []
+            for v in budget.voices:
+                for r in budget.rates:
+                    x = speech.synthesize(q, v, r)
+                    if rng.uniform() < 0.5:
+                        x = speech.add_noise(x, float(rng.uniform(10, 30)), rng)
+                    out[q].append(speech.log_mel(x)[:, :3000])
+    log(f"spoken questions: {sum(len(v) for v in out.values())} clips in {time.time() - t0:.0f} s")
+    return out
+
+
+def main(argv=None) -> int:
+    global _SP
+    ap = argparse.ArgumentParser(description="train the consilium model (issue 8)")
+    ap.add_argument("--quick", action="store_true", help="small model, toy phantoms, <= 5 minutes")
+    ap.add_argument("--synth", help="directory of `consilium-cli synth` cases")
+    ap.add_argument("--val-synth", help="held-out cases from an unused seed")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1 is fastest while other jobs share the 2 cores)")
+    ap.add_argument("--seed", type=int, default=20261128)
+    ap.add_argument("--prune", type=float, default=0.3)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    os.makedirs(a.out, exist_ok=True)
+    logf = open(os.path.join(a.out, "train.log"), "a", encoding="utf-8")
+    t_start = time.time()
+
+    def log(msg):
+        line = f"[{time.time() - t_start:7.1f}s] {msg}"
+        print(line, flush=True)
+        logf.write(line + "\n")
+        logf.flush()
+
+    budget = QUICK if a.quick else FULL
+    cfg = M.quick_config() if a.quick else M.shipped_config()
+    if a.quick:
+        cfg.vocab = 1024
+    dev = torch.device(a.device)
+    Qs.load_shared()
+    rng = np.random.default_rng(a.seed)
+    if a.synth:
+        cases = D.load_synth_dir(a.synth, cfg)
+        val = D.load_synth_dir(a.val_synth, cfg) if a.val_synth else cases[-budget.val_cases:]
+        cases = cases if a.val_synth else cases[:-budget.val_cases]
+    else:
+        if not a.quick:
+            log("no --synth given: training on toy phantoms (smoke test, not the shipped model)")
+        cases = [D.toy_case(rng, cfg) for _ in range(budget.cases)]
+        vrng = np.random.default_rng(a.seed + 999)  # a seed never used in training
+        val = [D.toy_case(vrng, cfg) for _ in range(budget.val_cases)]
+    log(f"{len(cases)} training cases, {len(val)} validation cases; config {cfg}")
+
+    spm_bytes = build_tokenizer(cfg, a.seed, 1000 if a.quick else 6000)
+    sp = tokenizer.load(spm_bytes)
+    _SP = sp
+    cfg.vocab = sp.get_piece_size()
+    spoken = spoken_cache(budget, log)
+
+    model = M.Consilium(cfg, torch.from_numpy(G.mel_filters(cfg.sample_rate, cfg.n_fft, cfg.n_mels))).to(dev)
+    log(f"parameters: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M")
+    sampler = Sampler(cases, sp, cfg, spoken, budget, a.seed)
+    vsampler = Sampler(val, sp, cfg, spoken, budget, a.seed + 1)
+    tr = Trainer(model, sampler, budget, dev, a.bf16, log)
+    timings, metrics = {}, {}
+
+    def stage(name, fn, *args, **kw):
+        t = time.time()
+        fn(*args, **kw)
+        timings[name] = round(time.time() - t, 1)
+
+    stage("unimodal", tr.unimodal, budget.unimodal)
+    stage("align", tr.align, budget.align)
+    stage("trimodal", tr.trimodal, budget.trimodal)
+    metrics["f32_before_qat"] = evaluate(model, val, vsampler, dev)
+    model.set_qat(True)
+    stage("qat", tr.trimodal, budget.qat, name="qat", gumbel=False, lr_scale=0.3)
+    metrics["qat"] = evaluate(model, val, vsampler, dev)
+    prune_info = {}
+    if a.prune > 0:
+        t = time.time()
+        prune_info = tr.prune(a.prune, batches=4 if a.quick else 20)
+        tr.trimodal(budget.prune_recovery, name="recovery", gumbel=False, lr_scale=0.3)
+        timings["prune"] = round(time.time() - t, 1)
+        metrics["pruned_qat"] = evaluate(model, val, vsampler, dev)
+    model.set_qat(False)
+
+    ck = {"config": dataclasses.asdict(cfg), "model": model.state_dict(), "spm_model": spm_bytes,
+          "name": "consilium-quick" if a.quick else "consilium-demo",
+          "gguf_extra": {"consilium.training.seed": a.seed, "consilium.training.qat": True,
+                         "consilium.training.pruned_heads": int(prune_info.get("heads_removed", 0)),
+                         "consilium.training.recipe": "training/train.py" + (" --quick" if a.quick else "")}}
+    torch.save(ck, os.path.join(a.out, "ckpt.pt"))
+    files = {}
+    for ftype in ("q4_0", "f16"):
+        path = os.path.join(a.out, f"{ck['name']}-{ftype}.gguf")
+        G.export_model(model, path, ftype, spm_bytes, ck["name"], ck["gguf_extra"])
+        files[ftype] = {"path": path, "bytes": os.path.getsize(path)}
+        log(f"exported {path} ({files[ftype]['bytes'] / 1e6:.2f} MB)")
+    # The exported Q4_0 weights, dequantized, must score like the QAT model (same numbers).
+    _, tq = G.read_gguf(files["q4_0"]["path"])
+    qm = M.Consilium(M.Config(**ck["config"])).to(dev)
+    qm.load_state_dict({k: torch.from_numpy(v[2].copy()) for k, v in tq.items()})
+    metrics["exported_q4_0"] = evaluate(qm, val, vsampler, dev)
+    _, tf = G.read_gguf(files["f16"]["path"])
+    fm = M.Consilium(M.Config(**ck["config"])).to(dev)
+    fm.load_state_dict({k: torch.from_numpy(v[2].copy()) for k, v in tf.items()})
+    metrics["exported_f16"] = evaluate(fm, val, vsampler, dev)
+    report = {"timings_s": timings, "total_s": round(time.time() - t_start, 1), "device": str(dev),
+              "bf16": a.bf16, "threads": a.threads, "files": files, "pruning": prune_info, "metrics": metrics,
+              "config": dataclasses.asdict(cfg)}
+    with open(os.path.join(a.out, "report.json"), "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1, ensure_ascii=False)
+    log(f"done in {report['total_s']} s; report {os.path.join(a.out, 'report.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
