@@ -28,6 +28,7 @@
 #include <QTreeView>
 #include <QVBoxLayout>
 
+#include "app/record_file.h"
 #include "ui/ct_viewer.h"
 #include "ui/settings_dialog.h"
 
@@ -227,7 +228,8 @@ void MainWindow::buildMenus() {
         file->addAction(tr("Open &Study Folder…"), this, &MainWindow::chooseStudyFolder);
     open->setObjectName("OpenStudyAction");
     open->setShortcut(QKeySequence::Open);
-    file->addAction(tr("Open &Record…"))->setEnabled(false);
+    file->addAction(tr("Open &Record…"), this, &MainWindow::chooseRecordFile)
+        ->setObjectName("OpenRecordAction");
     file->addSeparator();
     QAction* settings = file->addAction(tr("&Settings…"), this, &MainWindow::showSettings);
     settings->setObjectName("SettingsAction");
@@ -286,6 +288,32 @@ void MainWindow::chooseStudyFolder() {
     openStudy(dir);
 }
 
+void MainWindow::chooseRecordFile() {
+    const QString file =
+        QFileDialog::getOpenFileName(this, tr("Open record"), m_settings.lastStudyFolder,
+                                     tr("Records (*.txt *.md);;All files (*)"));
+    if (!file.isEmpty()) openRecord(file);
+}
+
+bool MainWindow::openRecord(const QString& path) {
+    const auto read = consilium::app::readRecordFile(path);
+    if (!read.ok) {
+        statusBar()->showMessage(read.error, 15000);
+        return false;
+    }
+    m_recordPath = path;
+    m_recordFromStudy = false;
+    m_record->setPlainText(read.record.text);
+    if (read.record.encoding != "UTF-8") {
+        statusBar()->showMessage(tr("Record decoded as %1").arg(read.record.encoding), 8000);
+    }
+    return true;
+}
+
+QString MainWindow::recordText() const {
+    return m_record->toPlainText();
+}
+
 void MainWindow::openStudy(const QString& path) {
     m_jobLabel->setText(tr("Loading study…"));
     m_jobProgress->setRange(0, 0);
@@ -336,6 +364,11 @@ void MainWindow::onStudyLoaded(const consilium::app::StudyLoad& load) {
         m_studyModel->appendRow({patient, new QStandardItem, new QStandardItem});
     }
     m_studyTree->expandAll();
+    // The record that ships beside the study, unless the user already has one open.
+    const QString studyRecord = consilium::app::findStudyRecord(load.path);
+    if (!studyRecord.isEmpty() && (m_record->toPlainText().isEmpty() || m_recordFromStudy)) {
+        if (openRecord(studyRecord)) m_recordFromStudy = true;
+    }
     m_reportButton->setEnabled(true);
     m_reportButton->setText(load.skipped.isEmpty()
                                 ? tr("Load report: all %1 files used").arg(load.filesFound)

@@ -41,6 +41,10 @@ class MainWindow : public QMainWindow {
     void openStudy(const QString& path);
     const consilium::app::StudyLoad& currentStudy() const { return m_study; }
     void showSeries(const QString& seriesUid, int stack);
+    // Loads a record file into the Record dock (UTF-8 or GB18030). False, with a message
+    // in the status bar, when it cannot be read.
+    bool openRecord(const QString& path);
+    QString recordText() const;
     void setPlane(consilium::app::Plane plane);
 
     CtViewer* viewer() const { return m_viewer; }
@@ -58,6 +62,7 @@ class MainWindow : public QMainWindow {
     void showSettings();
     void showLoadReport();
     void chooseStudyFolder();
+    void chooseRecordFile();
 
   protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
@@ -91,6 +96,9 @@ class MainWindow : public QMainWindow {
     QStandardItemModel* m_studyModel = nullptr;
     QPushButton* m_reportButton = nullptr;
     QPlainTextEdit* m_record = nullptr;
+    QLabel* m_recordInfo = nullptr;
+    QString m_recordPath;
+    bool m_recordFromStudy = false;  // auto-loaded beside the study: replaced by the next one
     QPlainTextEdit* m_question = nullptr;
     QTextBrowser* m_answer = nullptr;
     QPushButton* m_askButton = nullptr;

@@ -73,6 +73,27 @@ class TestStudyBrowser : public QObject {
         dialog->close();
     }
 
+    void demoStudyBringsItsRecord() {
+        const QString demo = CONSILIUM_BINARY_DIR "/resources/demo-study";
+        if (!QFileInfo(demo).isDir()) QSKIP("the demo study was not built");
+        consilium::ui::MainWindow w;
+        QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
+        w.openStudy(demo);
+        QVERIFY(shown.wait(60000));
+        QVERIFY(w.currentStudy().preferredSeries()->slices >= 20);
+        QVERIFY2(w.recordText().contains("pack-year"), qPrintable(w.recordText()));
+        // A record the user opened is not replaced by the next study's.
+        QTemporaryDir dir;
+        QFile own(dir.filePath("mine.txt"));
+        QVERIFY(own.open(QIODevice::WriteOnly));
+        own.write("My own notes.");
+        own.close();
+        QVERIFY(w.openRecord(own.fileName()));
+        w.openStudy(demo);
+        QVERIFY(shown.wait(60000));
+        QCOMPARE(w.recordText(), QString("My own notes."));
+    }
+
     void missingFolderIsReported() {
         consilium::ui::MainWindow w;
         QSignalSpy failed(&w, &consilium::ui::MainWindow::studyLoadFailed);
