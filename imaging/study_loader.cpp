@@ -397,45 +397,22 @@ void parseHeader(ParsedFile& f) {
 // ---- Pixel conversion ------------------------------------------------------------------
 
 // Stored value of one sample, per PS3.5 8.1.1: only bits [highBit-bitsStored+1, highBit]
-// carry the value. Clean data (the common case) passes unchanged, so values equal those of
-// readers that ignore BitsStored.
+// carry the value (sign-extended from bit bitsStored-1 when signed); bits above are ignored.
+// Clean data pass unchanged, so values equal those of readers that ignore BitsStored.
 struct StoredValueDecoder {
-    int shift = 0;
+    uint32_t shift = 0;
     uint32_t mask = 0xFFFFFFFFu;
-    int bitsStored = 16;
-    int bitsAllocated = 16;
-    bool isSigned = false;
-    int64_t minClean = 0, maxClean = 0;
+    uint32_t signBit = 0;  // 0 for unsigned data
 
     explicit StoredValueDecoder(const PixelFormat& f)
-        : shift(f.highBit + 1 - f.bitsStored),
+        : shift(uint32_t(f.highBit + 1 - f.bitsStored)),
           mask(f.bitsStored >= 32 ? 0xFFFFFFFFu : ((1u << f.bitsStored) - 1u)),
-          bitsStored(f.bitsStored),
-          bitsAllocated(f.bitsAllocated),
-          isSigned(f.isSigned) {
-        if (isSigned) {
-            minClean = -(int64_t(1) << (bitsStored - 1));
-            maxClean = (int64_t(1) << (bitsStored - 1)) - 1;
-        } else {
-            minClean = 0;
-            maxClean = (int64_t(1) << bitsStored) - 1;
-        }
-    }
+          signBit(f.isSigned ? (1u << (f.bitsStored - 1)) : 0u) {}
 
+    // Branch-free, so the conversion loops vectorise.
     int64_t operator()(uint32_t raw) const {
-        if (shift == 0) {
-            int64_t full = raw;
-            if (isSigned && bitsAllocated < 64) {
-                const uint32_t signBit = uint32_t(1) << (bitsAllocated - 1);
-                full =
-                    (raw & signBit) ? int64_t(raw) - (int64_t(1) << bitsAllocated) : int64_t(raw);
-            }
-            if (full >= minClean && full <= maxClean) return full;
-        }
         const uint32_t v = (raw >> shift) & mask;
-        if (isSigned && bitsStored < 32 && (v & (uint32_t(1) << (bitsStored - 1))))
-            return int64_t(v) - (int64_t(1) << bitsStored);
-        return isSigned && bitsStored == 32 ? int64_t(int32_t(v)) : int64_t(v);
+        return int64_t(v ^ signBit) - int64_t(signBit);
     }
 };
 
@@ -452,7 +429,15 @@ void convertFrame(const Raw* src, size_t count, const StoredValueDecoder& decode
                   const FrameSink& sink) {
     const bool identity = sink.slope == 1.0 && sink.intercept == std::floor(sink.intercept);
     if (sink.i16) {
-        if (identity) {
+        if (identity && sizeof(Raw) <= 2) {
+            // 32-bit arithmetic suffices for <= 16-bit samples (and vectorises well).
+            const int32_t ic = int32_t(sink.intercept);
+            const uint32_t shift = decode.shift, mask = decode.mask, sign = decode.signBit;
+            for (size_t i = 0; i < count; ++i) {
+                const uint32_t v = (uint32_t(src[i]) >> shift) & mask;
+                sink.i16[i] = int16_t(int32_t(v ^ sign) - int32_t(sign) + ic);
+            }
+        } else if (identity) {
             const int64_t ic = int64_t(sink.intercept);
             for (size_t i = 0; i < count; ++i)
                 sink.i16[i] = int16_t(decode(uint32_t(src[i])) + ic);
@@ -968,9 +953,9 @@ bool assembleSeries(std::vector<ParsedFile>& files, const std::vector<size_t>& m
     }
     if (allocate) {
         if (fitsInt16)
-            v.voxelsI16.assign(v.voxelCount(), 0);
+            v.voxelsI16.resize(v.voxelCount());
         else
-            v.voxelsF32.assign(v.voxelCount(), 0.f);
+            v.voxelsF32.resize(v.voxelCount());
     }
     std::set<std::string> names, uids;
     for (size_t i : kept) {

@@ -1,8 +1,43 @@
 #include "imaging/volume.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 
 namespace consilium::imaging {
+
+namespace detail {
+
+namespace {
+constexpr size_t kHugeThreshold = size_t(2) << 20;  // 2 MiB
+}
+
+void* allocateVoxelBytes(size_t bytes) {
+    if (bytes == 0) bytes = 1;
+    if (bytes < kHugeThreshold) {
+        void* p = std::calloc(1, bytes);
+        if (!p) throw std::bad_alloc();
+        return p;
+    }
+    // Anonymous mappings are zero pages until written; ask for 2 MiB pages (fewer faults).
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    madvise(p, bytes, MADV_HUGEPAGE);
+    return p;
+}
+
+void freeVoxelBytes(void* p, size_t bytes) noexcept {
+    if (!p) return;
+    if (bytes == 0) bytes = 1;
+    if (bytes < kHugeThreshold)
+        std::free(p);
+    else
+        munmap(p, bytes);
+}
+
+}  // namespace detail
 
 Vec3 Volume::toPatient(const Vec3& v) const {
     Vec3 p = origin;

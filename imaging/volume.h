@@ -20,11 +20,56 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace consilium::imaging {
 
 using Vec3 = std::array<double, 3>;
+
+namespace detail {
+void* allocateVoxelBytes(size_t bytes);  // zero-filled; throws std::bad_alloc
+void freeVoxelBytes(void* p, size_t bytes) noexcept;
+}  // namespace detail
+
+// Allocator of voxel buffers (arithmetic element types only). Large buffers come straight
+// from the kernel as zero pages (mmap, transparent huge pages requested) and
+// value-initialisation writes nothing: a fresh 300-slice volume costs no page faults until
+// a loader thread writes it, so the faults are spread over the decoding threads.
+// Invariant that keeps std::allocator semantics (resize() gives zeros): storage past size()
+// is always zero (fresh memory is zero; destroy() writes zero).
+template <typename T>
+struct VoxelAllocator {
+    static_assert(std::is_arithmetic_v<T>, "VoxelAllocator holds numbers");
+    using value_type = T;
+    VoxelAllocator() = default;
+    template <typename U>
+    VoxelAllocator(const VoxelAllocator<U>&) noexcept {}
+    T* allocate(size_t n) { return static_cast<T*>(detail::allocateVoxelBytes(n * sizeof(T))); }
+    void deallocate(T* p, size_t n) noexcept { detail::freeVoxelBytes(p, n * sizeof(T)); }
+    template <typename U, typename... Args>
+    void construct(U* p, Args&&... args) {
+        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+    template <typename U>
+    void construct(U*) noexcept {}  // already zero (see the invariant)
+    template <typename U>
+    void destroy(U* p) noexcept {
+        *p = U();
+    }
+    template <typename U>
+    bool operator==(const VoxelAllocator<U>&) const noexcept {
+        return true;
+    }
+    template <typename U>
+    bool operator!=(const VoxelAllocator<U>&) const noexcept {
+        return false;
+    }
+};
+
+template <typename T>
+using VoxelVector = std::vector<T, VoxelAllocator<T>>;
 
 enum class VoxelType { Int16, Float32 };
 
@@ -44,8 +89,8 @@ struct Volume {
     Vec3 origin{0.0, 0.0, 0.0};        // LPS mm of voxel (0, 0, 0)
     std::array<double, 9> direction{1, 0, 0, 0, 1, 0, 0, 0, 1};  // axisX, axisY, axisZ
     VoxelType type = VoxelType::Int16;
-    std::vector<int16_t> voxelsI16;  // [dims[2]][dims[1]][dims[0]] when type == Int16
-    std::vector<float> voxelsF32;    // [dims[2]][dims[1]][dims[0]] when type == Float32
+    VoxelVector<int16_t> voxelsI16;  // [dims[2]][dims[1]][dims[0]] when type == Int16
+    VoxelVector<float> voxelsF32;    // [dims[2]][dims[1]][dims[0]] when type == Float32
     std::vector<SliceInfo> slices;   // one per z, in volume order
     std::string modality;            // "CT", "MR", ...
     std::string units;               // "HU" for CT with rescale, else "" (stored units)
