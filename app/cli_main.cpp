@@ -14,6 +14,8 @@ const CliCommand* cliCommands(int* count) {
     static const CliCommand kCommands[] = {
         {"doctor", "report CPU features, CUDA plugin and GPUs, audio inputs, model file, versions",
          runDoctor},
+        {"transcribe", "transcribe a spoken question (--audio FILE) with the question grammar",
+         runTranscribe},
     };
     *count = int(sizeof kCommands / sizeof kCommands[0]);
     return kCommands;
