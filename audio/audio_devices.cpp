@@ -2,67 +2,56 @@
 
 #include <portaudio.h>
 
+#include "audio/portaudio_session.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
 
 namespace consilium::audio {
+namespace detail {
+
+QuietStderr::QuietStderr() {
+    std::fflush(stderr);
+    m_saved = dup(STDERR_FILENO);
+    const int devNull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (m_saved >= 0 && devNull >= 0) dup2(devNull, STDERR_FILENO);
+    if (devNull >= 0) close(devNull);
+}
+
+QuietStderr::~QuietStderr() {
+    std::fflush(stderr);
+    if (m_saved >= 0) {
+        dup2(m_saved, STDERR_FILENO);
+        close(m_saved);
+    }
+}
+
 namespace {
-
-// While PortAudio scans its host APIs, ALSA and JACK print dozens of lines per absent
-// card or server straight to stderr. Those are expected on machines without sound
-// hardware; hide them during the scan (the result is reported through return values).
-class QuietStderr {
-  public:
-    QuietStderr() {
-        std::fflush(stderr);
-        m_saved = dup(STDERR_FILENO);
-        const int devNull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        if (m_saved >= 0 && devNull >= 0) dup2(devNull, STDERR_FILENO);
-        if (devNull >= 0) close(devNull);
-    }
-    ~QuietStderr() {
-        std::fflush(stderr);
-        if (m_saved >= 0) {
-            dup2(m_saved, STDERR_FILENO);
-            close(m_saved);
-        }
-    }
-    QuietStderr(const QuietStderr&) = delete;
-    QuietStderr& operator=(const QuietStderr&) = delete;
-
-  private:
-    int m_saved = -1;
-};
-
 PaError quietInitialize() {
     QuietStderr quiet;
     return Pa_Initialize();
 }
-
-// Pa_Initialize/Pa_Terminate as a scoped handle.
-struct PaSession {
-    PaError rc;
-    PaSession() : rc(quietInitialize()) {}
-    ~PaSession() {
-        if (rc == paNoError) {
-            QuietStderr quiet;
-            Pa_Terminate();
-        }
-    }
-    PaSession(const PaSession&) = delete;
-    PaSession& operator=(const PaSession&) = delete;
-};
-
 }  // namespace
+
+PortAudioSession::PortAudioSession() : rc(quietInitialize()) {}
+
+PortAudioSession::~PortAudioSession() {
+    if (rc == paNoError) {
+        QuietStderr quiet;
+        Pa_Terminate();
+    }
+}
+
+}  // namespace detail
 
 std::string portAudioVersion() {
     return Pa_GetVersionText();
 }
 
 Result<std::vector<AudioInputDevice>> listInputDevices() {
-    PaSession pa;
+    detail::PortAudioSession pa;
     if (pa.rc != paNoError) {
         return makeError(ErrorCode::IoError,
                          std::string("PortAudio failed to initialise: ") + Pa_GetErrorText(pa.rc));
