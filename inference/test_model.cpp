@@ -74,6 +74,11 @@ void addLlamaVocab(const RandomLlamaSpec& spec, GgufWriter* w) {
         types.push_back(6);  // BYTE
     }
     const std::string space = "\xE2\x96\x81";  // U+2581, SentencePiece's space
+    if (int64_t(tokens.size()) < spec.vocab) {
+        tokens.push_back(space);
+        scores.push_back(-1.0f);
+        types.push_back(1);
+    }
     for (int64_t i = 0; int64_t(tokens.size()) < spec.vocab; ++i) {
         const std::string piece = (i % 2 == 0 ? space : "") + letters(i / 2);
         tokens.push_back(piece);
