@@ -71,11 +71,13 @@ class Budget:
     max_filler: int
     voices: tuple
     rates: tuple
+    eval_at: tuple = ("f32_before_qat", "qat", "pruned_qat", "exported_q4_0", "exported_f16")
     lr: float = 1e-3
 
 
-QUICK = Budget(cases=160, val_cases=8, batch=8, unimodal=60, align=30, trimodal=120, qat=30,
-               prune_recovery=30, max_filler=6, voices=("en-us", "en-us+f2"), rates=(160,))
+QUICK = Budget(cases=160, val_cases=6, batch=8, unimodal=40, align=20, trimodal=80, qat=20,
+               prune_recovery=20, max_filler=6, voices=("en-us", "en-us+f2"), rates=(160,),
+               eval_at=("exported_q4_0",))
 FULL = Budget(cases=1200, val_cases=100, batch=16, unimodal=1500, align=600, trimodal=4000,
               qat=800, prune_recovery=500, max_filler=60, voices=speech.VOICES, rates=(140, 170, 200))
 
@@ -592,25 +594,32 @@ def main(argv=None) -> int:
     tr = Trainer(model, sampler, budget, dev, a.bf16, log)
     timings, metrics = {}, {}
 
-    def stage(name, fn, *args, **kw):
+    def stage(stage_name, fn, *args, **kw):
         t = time.time()
         fn(*args, **kw)
-        timings[name] = round(time.time() - t, 1)
+        timings[stage_name] = round(time.time() - t, 1)
+
+    def measure(name, m):
+        if name in budget.eval_at:
+            t = time.time()
+            metrics[name] = evaluate(m, val, vsampler, dev)
+            timings[f"eval_{name}"] = round(time.time() - t, 1)
+            log(f"{name}: {json.dumps({k: v for k, v in metrics[name].items() if k != 'answers_exact'})}")
 
     stage("unimodal", tr.unimodal, budget.unimodal)
     stage("align", tr.align, budget.align)
     stage("trimodal", tr.trimodal, budget.trimodal)
-    metrics["f32_before_qat"] = evaluate(model, val, vsampler, dev)
+    measure("f32_before_qat", model)
     model.set_qat(True)
     stage("qat", tr.trimodal, budget.qat, name="qat", gumbel=False, lr_scale=0.3)
-    metrics["qat"] = evaluate(model, val, vsampler, dev)
+    measure("qat", model)
     prune_info = {}
     if a.prune > 0:
         t = time.time()
         prune_info = tr.prune(a.prune, batches=4 if a.quick else 20)
         tr.trimodal(budget.prune_recovery, name="recovery", gumbel=False, lr_scale=0.3)
         timings["prune"] = round(time.time() - t, 1)
-        metrics["pruned_qat"] = evaluate(model, val, vsampler, dev)
+        measure("pruned_qat", model)
     model.set_qat(False)
 
     ck = {"config": dataclasses.asdict(cfg), "model": model.state_dict(), "spm_model": spm_bytes,
@@ -629,11 +638,11 @@ def main(argv=None) -> int:
     _, tq = G.read_gguf(files["q4_0"]["path"])
     qm = M.Consilium(M.Config(**ck["config"])).to(dev)
     qm.load_state_dict({k: torch.from_numpy(v[2].copy()) for k, v in tq.items()})
-    metrics["exported_q4_0"] = evaluate(qm, val, vsampler, dev)
+    measure("exported_q4_0", qm)
     _, tf = G.read_gguf(files["f16"]["path"])
     fm = M.Consilium(M.Config(**ck["config"])).to(dev)
     fm.load_state_dict({k: torch.from_numpy(v[2].copy()) for k, v in tf.items()})
-    metrics["exported_f16"] = evaluate(fm, val, vsampler, dev)
+    measure("exported_f16", fm)
     report = {"timings_s": timings, "total_s": round(time.time() - t_start, 1), "device": str(dev),
               "bf16": a.bf16, "threads": a.threads, "files": files, "pruning": prune_info, "metrics": metrics,
               "config": dataclasses.asdict(cfg)}
