@@ -471,6 +471,28 @@ def evaluate(model: M.Consilium, cases: List[D.Case], sampler: Sampler, dev, max
     return res
 
 
+@torch.no_grad()
+def needle_eval(model: M.Consilium, cases: List[D.Case], sampler: Sampler, dev, lengths, per_length: int) -> dict:
+    """Record-fact accuracy against record length (the serving issue's needle test): the fact
+    block sits at a random depth of filler notes sized to about `length` tokens."""
+    model.eval()
+    model.route = M.RouteOptions()
+    probe = [len(sampler.sp.encode(records.filler("en", sampler.rng))) + 1 for _ in range(50)]
+    per_filler = float(np.mean(probe))
+    out = {}
+    for length in lengths:
+        ok = 0
+        for i in range(per_length):
+            case = cases[i % len(cases)]
+            kind = ("age", "pack_years", "prior_cancer")[i % 3]
+            s = sampler.sample(case, kind=kind, lang="en", mode="typed", record=True, phrasing=0,
+                               depth=float(sampler.rng.uniform()), n_filler=int(length / per_filler))
+            text, _, _ = _answer(model, s, dev)
+            ok += text == s["answer_text"]
+        out[str(length)] = ok / max(1, per_length)
+    return out
+
+
 def _acc(ans, kinds, lang):
     ok = sum(ans.get(f"{k}.{lang}", [0, 0])[0] for k in kinds)
     n = sum(ans.get(f"{k}.{lang}", [0, 0])[1] for k in kinds)
@@ -554,6 +576,9 @@ def main(argv=None) -> int:
                     help="torch threads (1 is fastest while other jobs share the 2 cores)")
     ap.add_argument("--seed", type=int, default=20261128)
     ap.add_argument("--prune", type=float, default=0.3)
+    ap.add_argument("--experts", type=int, default=8,
+                    help="decoder experts; 2 (both always used) is the dense baseline of equal active size")
+    ap.add_argument("--needle", default="", help="comma-separated record lengths for the needle test, e.g. 1024,32768")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -571,6 +596,7 @@ def main(argv=None) -> int:
     cfg = M.quick_config() if a.quick else M.shipped_config()
     if a.quick:
         cfg.vocab = 1024
+    cfg.n_expert = a.experts
     dev = torch.device(a.device)
     Qs.load_shared()
     rng = np.random.default_rng(a.seed)
@@ -648,6 +674,12 @@ def main(argv=None) -> int:
     fm = M.Consilium(M.Config(**ck["config"])).to(dev)
     fm.load_state_dict({k: torch.from_numpy(v[2].copy()) for k, v in tf.items()})
     measure("exported_f16", fm)
+    if a.needle:
+        t = time.time()
+        metrics["needle_record_facts"] = needle_eval(qm, val, vsampler, dev, [int(x) for x in a.needle.split(",")],
+                                                     3 if a.quick else 9)
+        timings["needle"] = round(time.time() - t, 1)
+        log(f"needle: {metrics['needle_record_facts']}")
     report = {"timings_s": timings, "total_s": round(time.time() - t_start, 1), "device": str(dev),
               "bf16": a.bf16, "threads": a.threads, "files": files, "pruning": prune_info, "metrics": metrics,
               "config": dataclasses.asdict(cfg)}
