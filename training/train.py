@@ -75,8 +75,8 @@ class Budget:
     lr: float = 1e-3
 
 
-QUICK = Budget(cases=160, val_cases=6, batch=8, unimodal=40, align=20, trimodal=80, qat=20,
-               prune_recovery=20, max_filler=6, voices=("en-us", "en-us+f2"), rates=(160,),
+QUICK = Budget(cases=160, val_cases=6, batch=8, unimodal=30, align=15, trimodal=60, qat=15,
+               prune_recovery=15, max_filler=6, voices=("en-us", "en-us+f2"), rates=(160,),
                eval_at=("exported_q4_0",))
 # Sized for the 90 minutes on the idle 2-core CPU: a shipped-config step of batch 16
 # with ~340-token records took 20 s (fp32) / 14 s (bf16 autocast) at load average ~8 (other
