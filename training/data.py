@@ -253,10 +253,12 @@ def load_synth_case(case_dir: str, cfg: M.Config) -> Case:
     ysq = -1 if ysq is None or _get(p, "current_smoker", default=False) else int(ysq)
     smoking = "never" if py == 0 else ("current" if ysq < 0 else "former")
     rng = np.random.default_rng(zlib.crc32(case_dir.encode()))
-    facts = records.Facts(age=int(_get(p, "age", default=60)),
-                          sex="male" if str(_get(p, "sex", default="M")).upper().startswith("M") else "female",
+    sex = "male" if str(_get(p, "sex", default="M")).upper().startswith("M") else "female"
+    # The phantom's record has no prior cancer / family history / symptom: drawn per case.
+    cancers = [c for c in records.PRIOR_CANCER if not (sex == "female" and c == "prostate")]
+    facts = records.Facts(age=int(_get(p, "age", default=60)), sex=sex,
                           smoking=smoking, pack_years=int(round(py)), years_since_quit=max(ysq, 0),
-                          prior_cancer=records.PRIOR_CANCER[rng.integers(len(records.PRIOR_CANCER))],
+                          prior_cancer=cancers[rng.integers(len(cancers))],
                           family_history=bool(rng.integers(2)),
                           symptom=records.SYMPTOMS[rng.integers(len(records.SYMPTOMS))])
     lr = str(_get(truth, "lung_rads", "lungRads", default=lung_rads_case(nodules)))

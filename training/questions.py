@@ -43,6 +43,7 @@ QUESTIONS: Dict[str, Tuple[str, List[str], List[str]]] = {
     "lung_rads": ("image", ["What is the Lung-RADS category?", "Which Lung-RADS category applies?"],
                   ["Lung-RADS分类是什么？"]),
     "age": ("record", ["How old is the patient?", "What is the patient's age?"], ["患者多大年龄？"]),
+    "sex": ("record", ["What is the sex of the patient?"], ["患者的性别是什么？"]),
     "smoking": ("record", ["Does the patient smoke?", "What is the smoking status?"], ["患者吸烟吗？"]),
     "pack_years": ("record", ["How many pack-years?", "What is the smoking history in pack-years?"],
                    ["吸烟史是多少包年？"]),
@@ -57,16 +58,59 @@ QUESTIONS: Dict[str, Tuple[str, List[str], List[str]]] = {
 }
 
 
-def load_shared(path: str = "resources/questions/questions.json") -> None:
-    """Adds the audio issue's English phrasings by kind, when the file exists."""
+# Intent ids of resources/questions/questions.json -> question kinds here. Intents whose
+# answer depends on a slot value or on data the phantom lacks (nodule_in_lobe,
+# slice_content, finding_presence, nodule_growth) are not trained yet; neither are the
+# slot templates of the mapped intents ("is it a {nodule_type} nodule").
+INTENT_KIND = {"nodule_presence": "presence", "nodule_count": "count", "nodule_location": "location",
+               "nodule_slice": "location", "nodule_size": "size", "nodule_type": "type",
+               "lung_rads": "lung_rads", "patient_age": "age", "patient_sex": "sex",
+               "smoking_status": "smoking", "pack_years": "pack_years", "years_since_quit": "smoking",
+               "prior_cancer": "prior_cancer", "screening_eligibility": "eligible",
+               "follow_up": "next_step", "summary": "summary"}
+
+
+def expand_template(t: str, limit: int = 16) -> List[str]:
+    """All sentences of a template: (a|b) one alternative, [a] optional (no slots)."""
+    out = [""]
+    i = 0
+    while i < len(t):
+        c = t[i]
+        if c in "([":
+            close = ")" if c == "(" else "]"
+            j = t.index(close, i)
+            alts = t[i + 1:j].split("|") + ([""] if c == "[" else [])
+            out = [o + a for o in out for a in alts][:limit]
+            i = j + 1
+        else:
+            out = [o + c for o in out]
+            i += 1
+    return [" ".join(o.split()) for o in out]
+
+
+def load_shared(path: str = "resources/questions/questions.json") -> int:
+    """Adds the phrasings of the audio issue's shared question list (the same file the
+    speech grammar is generated from); returns how many were added. English templates
+    are written lowercase without punctuation for the grammar; typed forms get a
+    capital and a question mark, spoken forms are synthesized as written."""
     if not os.path.exists(path):
-        return
-    items = json.load(open(path, encoding="utf-8"))
-    items = items.get("questions", items) if isinstance(items, dict) else items
-    for it in items:
-        kind, text = it.get("kind") or it.get("category"), it.get("text") or it.get("en")
-        if kind in QUESTIONS and text and text not in QUESTIONS[kind][1]:
-            QUESTIONS[kind][1].append(text)
+        return 0
+    d = json.load(open(path, encoding="utf-8"))
+    added = 0
+    for it in d.get("intents", []):
+        kind = INTENT_KIND.get(it.get("id"))
+        if kind is None:
+            continue
+        for lang, idx in (("en", 1), ("zh", 2)):
+            for tpl in it.get(lang, []):
+                if "{" in tpl or (kind == "sex" and tpl.startswith("is the patient")):
+                    continue  # slot values / yes-no forms need answers not trained yet
+                for q in expand_template(tpl):
+                    q = (q[0].upper() + q[1:] + "?") if lang == "en" else q + "？"
+                    if q not in QUESTIONS[kind][idx]:
+                        QUESTIONS[kind][idx].append(q)
+                        added += 1
+    return added
 
 
 def _largest(case: Case):
@@ -96,6 +140,8 @@ def answer(case: Case, kind: str, lang: str) -> str:
         return f"Lung-RADS {case.lung_rads}." if en else f"Lung-RADS {case.lung_rads}类。"
     if kind == "age":
         return f"{f.age} years." if en else f"{f.age}岁。"
+    if kind == "sex":
+        return ("Male." if f.sex == "male" else "Female.") if en else ("男性。" if f.sex == "male" else "女性。")
     if kind == "smoking":
         if en:
             return {"never": "Never smoker.", "current": "Current smoker.",
