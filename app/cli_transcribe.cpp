@@ -15,16 +15,6 @@
 namespace consilium::app {
 namespace {
 
-// The first existing `relative` path under the resource roots, or "".
-std::string locateResource(const std::string& relative) {
-    for (const auto& root : resourceRoots()) {
-        const auto candidate = std::filesystem::path(root) / relative;
-        std::error_code ec;
-        if (std::filesystem::is_regular_file(candidate, ec)) return candidate.string();
-    }
-    return {};
-}
-
 int fail(int code, const std::string& message) {
     std::fprintf(stderr, "consilium-cli transcribe: %s\n", message.c_str());
     return code;

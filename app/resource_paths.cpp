@@ -40,6 +40,15 @@ std::string locateModel(const std::string& explicitPath, std::vector<std::string
     return {};
 }
 
+std::string locateResource(const std::string& relative) {
+    for (const auto& root : resourceRoots()) {
+        const fs::path candidate = fs::path(root) / relative;
+        std::error_code ec;
+        if (fs::is_regular_file(candidate, ec)) return candidate.string();
+    }
+    return {};
+}
+
 std::string locateDemoStudy() {
     for (const auto& root : resourceRoots()) {
         const fs::path candidate = fs::path(root) / "demo-study";

@@ -17,6 +17,10 @@ std::vector<std::string> resourceRoots();
 // `searched` receives every path tried. Returns "" when none exists.
 std::string locateModel(const std::string& explicitPath, std::vector<std::string>* searched);
 
+// The first existing file `relative` (e.g. "questions/questions.json") under the resource
+// roots, or "".
+std::string locateResource(const std::string& relative);
+
 // The demo study folder (made by `consilium-cli synth` at build time), or "".
 std::string locateDemoStudy();
 

@@ -13,6 +13,7 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -27,6 +28,9 @@
 #include <QToolButton>
 #include <QTreeView>
 #include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
 
 #include "app/record_file.h"
 #include "ui/ct_viewer.h"
@@ -176,20 +180,95 @@ void MainWindow::buildDocks() {
     auto* record = addDock(tr("Record"), "RecordDock", m_record, Qt::LeftDockWidgetArea);
     splitDockWidget(studies, record, Qt::Vertical);
 
-    // Voice question.
+    // Voice question: record or load a file, see the level, edit the transcript.
+    m_voice = new consilium::app::VoiceService(this);
     auto* voice = new QWidget;
-    auto* voiceLayout = new QHBoxLayout(voice);
+    auto* voiceLayout = new QVBoxLayout(voice);
+    voiceLayout->setContentsMargins(2, 2, 2, 2);
+    auto* voiceRow = new QHBoxLayout;
     m_recordButton = new QPushButton(tr("● Record"));
     m_recordButton->setObjectName("RecordButton");
-    m_recordButton->setEnabled(false);
-    m_recordButton->setToolTip(tr("Voice capture arrives with the audio work."));
+    m_recordButton->setToolTip(
+        tr("Record a spoken question from the microphone chosen in Settings"));
+    connect(m_recordButton, &QPushButton::clicked, this, &MainWindow::toggleRecording);
+    m_audioFileButton = new QPushButton(tr("Audio file…"));
+    m_audioFileButton->setObjectName("AudioFileButton");
+    connect(m_audioFileButton, &QPushButton::clicked, this, [this] {
+        const QString file =
+            QFileDialog::getOpenFileName(this, tr("Spoken question"), QString(),
+                                         tr("Audio (*.wav *.flac *.ogg);;All files (*)"));
+        if (!file.isEmpty()) transcribeAudioFile(file);
+    });
     m_levelMeter = new QProgressBar;
     m_levelMeter->setObjectName("LevelMeter");
     m_levelMeter->setRange(0, 100);
     m_levelMeter->setValue(0);
-    m_levelMeter->setFormat(tr("level"));
-    voiceLayout->addWidget(m_recordButton);
-    voiceLayout->addWidget(m_levelMeter, 1);
+    m_levelMeter->setTextVisible(false);
+    voiceRow->addWidget(m_recordButton);
+    voiceRow->addWidget(m_audioFileButton);
+    voiceRow->addWidget(m_levelMeter, 1);
+    m_voiceStatus = new QLabel;
+    m_voiceStatus->setObjectName("VoiceStatus");
+    m_voiceStatus->setWordWrap(true);
+    m_transcript = new QLineEdit;
+    m_transcript->setObjectName("TranscriptEdit");
+    m_transcript->setPlaceholderText(
+        tr("The transcript appears here; edit it, then press Enter to ask."));
+    connect(m_transcript, &QLineEdit::returnPressed, this, [this] {
+        if (!m_transcript->text().trimmed().isEmpty())
+            m_question->setPlainText(m_transcript->text().trimmed());
+    });
+    voiceLayout->addLayout(voiceRow);
+    voiceLayout->addWidget(m_voiceStatus);
+    voiceLayout->addWidget(m_transcript);
+
+    connect(m_voice, &consilium::app::VoiceService::recordingStarted, this,
+            [this](const QString& device) {
+                m_recordButton->setText(tr("■ Stop"));
+                m_recordButton->setEnabled(true);
+                m_voiceStatus->setText(tr("Recording from %1…").arg(device));
+            });
+    connect(m_voice, &consilium::app::VoiceService::levelChanged, this,
+            [this](float rms, float, double seconds) {
+                // Meter in dB over a 60 dB range, as audio meters show it.
+                const double db = 20.0 * std::log10(std::max(1e-6f, rms));
+                m_levelMeter->setValue(int(std::clamp((db + 60.0) / 60.0 * 100.0, 0.0, 100.0)));
+                m_voiceStatus->setText(tr("Recording… %1 s").arg(seconds, 0, 'f', 1));
+            });
+    connect(m_voice, &consilium::app::VoiceService::recorded, this,
+            [this](double seconds, const QString& warning) {
+                m_recordButton->setText(tr("● Record"));
+                m_recordButton->setEnabled(true);
+                m_levelMeter->setValue(0);
+                m_voiceStatus->setText(
+                    warning.isEmpty()
+                        ? tr("Recorded %1 s").arg(seconds, 0, 'f', 1)
+                        : tr("Recorded %1 s — %2").arg(seconds, 0, 'f', 1).arg(warning));
+            });
+    connect(m_voice, &consilium::app::VoiceService::transcribing, this,
+            [this] { m_voiceStatus->setText(m_voiceStatus->text() + tr(" · transcribing…")); });
+    connect(m_voice, &consilium::app::VoiceService::transcribed, this,
+            [this](const consilium::app::VoiceTranscript& t) {
+                if (t.understood) {
+                    m_transcript->setText(t.text);
+                    m_voiceStatus->setText(tr("Understood (confidence %1, %2 s of speech)")
+                                               .arg(t.confidence, 0, 'f', 2)
+                                               .arg(t.audioSeconds, 0, 'f', 1));
+                } else {
+                    m_transcript->setText(t.bestGuess);
+                    m_voiceStatus->setText(
+                        tr("Not understood (%1). Best guess shown: edit it or record again.")
+                            .arg(t.reason));
+                }
+                emit transcriptReady(m_transcript->text(), t.understood);
+            });
+    connect(m_voice, &consilium::app::VoiceService::failed, this, [this](const QString& message) {
+        m_recordButton->setText(tr("● Record"));
+        m_recordButton->setEnabled(true);
+        m_levelMeter->setValue(0);
+        m_voiceStatus->setText(message);
+        emit transcriptReady(QString(), false);
+    });
     auto* voiceDock = addDock(tr("Voice"), "VoiceDock", voice, Qt::RightDockWidgetArea);
 
     // Ask: question and streamed answer.
@@ -312,6 +391,22 @@ bool MainWindow::openRecord(const QString& path) {
 
 QString MainWindow::recordText() const {
     return m_record->toPlainText();
+}
+
+void MainWindow::toggleRecording() {
+    if (m_voice->isRecording()) {
+        m_recordButton->setEnabled(false);
+        m_voice->stopRecording();
+    } else {
+        m_recordButton->setEnabled(false);
+        m_voiceStatus->setText(tr("Opening the microphone…"));
+        m_voice->startRecording(m_settings.audioInputDevice);
+    }
+}
+
+void MainWindow::transcribeAudioFile(const QString& path) {
+    m_voiceStatus->setText(tr("Transcribing %1…").arg(QFileInfo(path).fileName()));
+    m_voice->transcribeFile(path);
 }
 
 void MainWindow::openStudy(const QString& path) {

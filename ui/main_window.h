@@ -11,10 +11,12 @@
 #include "app/ct_view_model.h"
 #include "app/study_service.h"
 #include "app/system_report.h"
+#include "app/voice_service.h"
 
 class QComboBox;
 class QDockWidget;
 class QLabel;
+class QLineEdit;
 class QPlainTextEdit;
 class QProgressBar;
 class QPushButton;
@@ -55,6 +57,7 @@ class MainWindow : public QMainWindow {
     void settingsChanged(const consilium::app::AppSettings& settings);
     void studyShown(const QString& seriesUid);  // the viewer shows a new series
     void studyLoadFailed(const QString& message);
+    void transcriptReady(const QString& text, bool understood);
 
   public slots:
     void showAbout();
@@ -63,6 +66,9 @@ class MainWindow : public QMainWindow {
     void showLoadReport();
     void chooseStudyFolder();
     void chooseRecordFile();
+    void toggleRecording();
+    // Transcribes an audio file into the transcript box (asynchronously).
+    void transcribeAudioFile(const QString& path);
 
   protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
@@ -103,7 +109,11 @@ class MainWindow : public QMainWindow {
     QTextBrowser* m_answer = nullptr;
     QPushButton* m_askButton = nullptr;
     QPushButton* m_recordButton = nullptr;
+    QPushButton* m_audioFileButton = nullptr;
     QProgressBar* m_levelMeter = nullptr;
+    QLabel* m_voiceStatus = nullptr;
+    QLineEdit* m_transcript = nullptr;
+    consilium::app::VoiceService* m_voice = nullptr;
     QLabel* m_evidence = nullptr;
     QLabel* m_deviceLabel = nullptr;
     QLabel* m_modelLabel = nullptr;

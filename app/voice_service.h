@@ -1,0 +1,74 @@
+// Voice questions for the GUI: record from a microphone (PortAudio, through audio/) with a
+// live level and elapsed time, or load an audio file, then transcribe with the question
+// grammar. All blocking work (opening the device, stopping and resampling, loading the
+// acoustic model once, decoding) runs on one dedicated worker thread; the GUI thread only
+// polls the level at ~20 Hz and receives results as queued signals with value types.
+//
+// Thread safety: a VoiceService lives on the GUI thread. The destructor cancels a running
+// recording and waits for the worker.
+#pragma once
+
+#include <QObject>
+#include <QString>
+#include <QThreadPool>
+#include <QTimer>
+
+#include <memory>
+
+namespace consilium::audio {
+class AudioCapture;
+class Transcriber;
+}  // namespace consilium::audio
+
+namespace consilium::app {
+
+struct VoiceTranscript {
+    bool understood = false;
+    QString text;       // transcript when understood
+    QString bestGuess;  // closest question when not understood
+    QString reason;     // why not understood
+    double confidence = 0;
+    double audioSeconds = 0;
+    double decodeSeconds = 0;
+};
+
+class VoiceService : public QObject {
+    Q_OBJECT
+  public:
+    explicit VoiceService(QObject* parent = nullptr);
+    ~VoiceService() override;
+
+    // Starts recording from the named input ("" = the default input). Emits
+    // recordingStarted or failed.
+    void startRecording(const QString& deviceName, double maxSeconds = 30.0);
+    // Stops, then transcribes what was recorded (emits recorded, then transcribed).
+    void stopRecording();
+    void cancelRecording();
+    bool isRecording() const;
+    // Transcribes an audio file (WAV, FLAC, OGG).
+    void transcribeFile(const QString& path);
+    // The last recording as 16 kHz mono samples (empty before the first one).
+    const std::vector<float>& lastRecording() const { return m_lastRecording; }
+
+  signals:
+    void recordingStarted(const QString& deviceName);
+    void levelChanged(float rms, float peak, double seconds);  // ~20 Hz while recording
+    void recorded(double seconds, const QString& warning);     // warning: e.g. device lost
+    void transcribing();
+    void transcribed(const consilium::app::VoiceTranscript& transcript);
+    void failed(const QString& message);
+
+  private:
+    void transcribeSamples(std::vector<float> samples, int sampleRate);
+    void pollLevel();
+
+    QThreadPool m_worker;  // one thread: the capture and the decoder are used serially
+    QTimer m_levelTimer;
+    std::shared_ptr<audio::AudioCapture> m_capture;
+    std::shared_ptr<std::unique_ptr<audio::Transcriber>> m_transcriber;  // created on first use
+    std::vector<float> m_lastRecording;
+};
+
+}  // namespace consilium::app
+
+Q_DECLARE_METATYPE(consilium::app::VoiceTranscript)
