@@ -212,13 +212,15 @@ bool looksLikeDicom(const std::string& path, std::string* why) {
 }
 
 std::string convertText(DcmSpecificCharacterSet* cs, bool csOk, const std::string& raw,
-                        const char* delimiters) {
+                        const char* delimiters, const std::string& charset) {
     if (raw.empty()) return raw;
     if (csOk) {
         OFString out;
         if (cs->convertString(OFString(raw.c_str(), raw.size()), out, delimiters).good())
             return detail::sanitizeUtf8(std::string(out.c_str(), out.length()));
     }
+    // DCMTK's iconv back end refuses the ISO 2022 multi-byte sets (Japanese, Korean).
+    if (charset.find("2022") != std::string::npos) return detail::decodeIso2022(raw, charset);
     return detail::sanitizeUtf8(raw);
 }
 
@@ -323,18 +325,21 @@ void parseHeader(ParsedFile& f) {
     // Text, decoded from SpecificCharacterSet to UTF-8.
     DcmSpecificCharacterSet cs;
     const bool csOk = cs.selectCharacterSet(*ds).good();
-    f.patientName = convertText(&cs, csOk, trim(getString(ds, DCM_PatientName)), "\\^=");
-    f.patientId = convertText(&cs, csOk, trim(getString(ds, DCM_PatientID)), "\\");
+    const std::string charset = getString(ds, DCM_SpecificCharacterSet);
+    f.patientName = convertText(&cs, csOk, trim(getString(ds, DCM_PatientName)), "\\^=", charset);
+    f.patientId = convertText(&cs, csOk, trim(getString(ds, DCM_PatientID)), "\\", charset);
     f.birthDate = trim(getString(ds, DCM_PatientBirthDate));
     f.sex = trim(getString(ds, DCM_PatientSex));
     f.studyUid = trim(getString(ds, DCM_StudyInstanceUID));
-    f.studyDescription = convertText(&cs, csOk, trim(getString(ds, DCM_StudyDescription)), "\\");
+    f.studyDescription =
+        convertText(&cs, csOk, trim(getString(ds, DCM_StudyDescription)), "\\", charset);
     f.studyDate = trim(getString(ds, DCM_StudyDate));
-    f.accession = convertText(&cs, csOk, trim(getString(ds, DCM_AccessionNumber)), "\\");
+    f.accession = convertText(&cs, csOk, trim(getString(ds, DCM_AccessionNumber)), "\\", charset);
     f.seriesUid = trim(getString(ds, DCM_SeriesInstanceUID));
     if (f.seriesUid.empty())
         f.seriesUid = "no-series-uid:" + (f.sopUid.empty() ? f.path : f.sopUid);
-    f.seriesDescription = convertText(&cs, csOk, trim(getString(ds, DCM_SeriesDescription)), "\\");
+    f.seriesDescription =
+        convertText(&cs, csOk, trim(getString(ds, DCM_SeriesDescription)), "\\", charset);
     f.modality = trim(getString(ds, DCM_Modality));
     f.frameOfReference = trim(getString(ds, DCM_FrameOfReferenceUID));
     f.seriesNumber = getInt(ds, DCM_SeriesNumber, 0);
@@ -1232,10 +1237,13 @@ Result<FileSummary> readFileSummary(const std::string& path) {
     s.specificCharacterSet = trim(getString(ds, DCM_SpecificCharacterSet));
     DcmSpecificCharacterSet cs;
     const bool csOk = cs.selectCharacterSet(*ds).good();
-    s.patientName = convertText(&cs, csOk, trim(getString(ds, DCM_PatientName)), "\\^=");
-    s.patientId = convertText(&cs, csOk, trim(getString(ds, DCM_PatientID)), "\\");
-    s.studyDescription = convertText(&cs, csOk, trim(getString(ds, DCM_StudyDescription)), "\\");
-    s.seriesDescription = convertText(&cs, csOk, trim(getString(ds, DCM_SeriesDescription)), "\\");
+    const std::string charset = getString(ds, DCM_SpecificCharacterSet);
+    s.patientName = convertText(&cs, csOk, trim(getString(ds, DCM_PatientName)), "\\^=", charset);
+    s.patientId = convertText(&cs, csOk, trim(getString(ds, DCM_PatientID)), "\\", charset);
+    s.studyDescription =
+        convertText(&cs, csOk, trim(getString(ds, DCM_StudyDescription)), "\\", charset);
+    s.seriesDescription =
+        convertText(&cs, csOk, trim(getString(ds, DCM_SeriesDescription)), "\\", charset);
     s.hasPixelData = ds->tagExists(DCM_PixelData);
     return s;
 }
