@@ -13,6 +13,7 @@
 #include <dcmtk/dcmdata/dcxfer.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -204,9 +205,22 @@ bool looksLikeDicom(const std::string& path, std::string* why) {
         *why = "not a DICOM file (too short)";
         return false;
     }
-    const unsigned groupLe = unsigned(head[0]) | (unsigned(head[1]) << 8);
-    const unsigned groupBe = (unsigned(head[0]) << 8) | unsigned(head[1]);
-    if (groupLe <= 0x0028 || groupBe <= 0x0028) return true;
+    // A data set without preamble starts with an even group <= 0x0028, followed by a VR
+    // (two capital letters, explicit VR) or a 32-bit length that fits the file (implicit).
+    in.clear();
+    in.seekg(0, std::ios::end);
+    const auto fileSize = uint64_t(in.tellg());
+    const bool vrLetters = std::isupper(head[4]) && std::isupper(head[5]);
+    for (int bigEndian = 0; bigEndian < 2; ++bigEndian) {
+        const unsigned group = bigEndian ? (unsigned(head[0]) << 8) | head[1]
+                                         : unsigned(head[0]) | (unsigned(head[1]) << 8);
+        const uint64_t length = bigEndian
+                                    ? (uint64_t(head[4]) << 24) | (uint64_t(head[5]) << 16) |
+                                          (uint64_t(head[6]) << 8) | head[7]
+                                    : uint64_t(head[4]) | (uint64_t(head[5]) << 8) |
+                                          (uint64_t(head[6]) << 16) | (uint64_t(head[7]) << 24);
+        if (group <= 0x0028 && group % 2 == 0 && (vrLetters || length + 8 <= fileSize)) return true;
+    }
     *why = "not a DICOM file (no DICM prefix and no data set at the start)";
     return false;
 }
