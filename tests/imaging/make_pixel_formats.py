@@ -92,6 +92,30 @@ def series(out, name, positions, sizes=None, orientations=None, names=None, inst
         save(ds, os.path.join(folder, file_name), pixels, 16, 16, True)
 
 
+def encapsulated(out, name, transfer_syntax):
+    """A file whose pixel data use a transfer syntax the loader does not decode. pydicom 2.3
+    refuses to write UIDs it does not know, so the file is written as MPEG2 (same UID length)
+    and the meta header's UID is patched afterwards."""
+    from pydicom.encaps import encapsulate
+    mpeg2 = "1.2.840.10008.1.2.4.100"
+    assert len(transfer_syntax) == len(mpeg2)
+    ds = base(8, 8, generate_uid(), generate_uid())
+    ds.file_meta.TransferSyntaxUID = mpeg2
+    ds.BitsAllocated = 16
+    ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 0
+    ds.PixelData = encapsulate([b"\xff\x0a" + bytes(30)])
+    ds["PixelData"].is_undefined_length = True
+    ds["PixelData"].VR = "OB"
+    path = os.path.join(out, name + ".dcm")
+    ds.save_as(path, write_like_original=False)
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data.replace(mpeg2.encode(), transfer_syntax.encode(), 1))
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -108,6 +132,8 @@ def main():
     single(out, "u16_no_slope", np.uint16, 16, 16, False, rng.integers(0, 65536, shape), intercept="-1024")
     single(out, "float_rescale", np.int16, 16, 16, True, rng.integers(-3000, 3000, shape), slope="0.5", intercept="-10.25")
     single(out, "s32", np.int32, 32, 32, True, rng.integers(-2**31, 2**31 - 1, shape, dtype=np.int64))
+    encapsulated(out, "jpeg_xl", "1.2.840.10008.1.2.4.110")
+    encapsulated(out, "mpeg2", "1.2.840.10008.1.2.4.100")
     # Series whose geometry the loader must report.
     order = [7, 2, 9, 0, 4, 1, 8, 3, 6, 5]
     series(out, "shuffled", [float(k) * 2.5 for k in order], names=["x%d" % ((k * 7919) % 97) for k in order],

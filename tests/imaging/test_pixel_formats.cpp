@@ -83,6 +83,21 @@ class TestPixelFormats : public QObject {
         QCOMPARE(v->invertedDisplay, name == "mono1_u12");
     }
 
+    void unsupportedTransferSyntaxesSaySoAndNameTheFile() {
+        for (const char* name : {"jpeg_xl", "mpeg2"}) {
+            const QString path = m_dir.filePath(QString(name) + ".dcm");
+            auto v = loadVolume(path.toStdString());
+            QVERIFY(!v.ok());
+            QCOMPARE(errorCodeName(v.error().code), "UnsupportedTransferSyntax");
+            const QString message = QString::fromStdString(v.error().message);
+            QVERIFY2(message.startsWith("unsupported transfer syntax "), qPrintable(message));
+            QVERIFY2(message.endsWith("in file " + path), qPrintable(message));
+            QVERIFY2(message.contains(name == QString("jpeg_xl") ? "1.2.840.10008.1.2.4.110"
+                                                                 : "1.2.840.10008.1.2.4.100"),
+                     qPrintable(message));
+        }
+    }
+
     void slicesAreSortedByPositionNotByNameOrInstanceNumber() {
         auto s = loadStudies(m_dir.filePath("series_shuffled").toStdString());
         QVERIFY(s.ok());
