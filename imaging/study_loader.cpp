@@ -181,6 +181,23 @@ bool isSupportedEncapsulated(E_TransferSyntax x) {
     }
 }
 
+// Names of transfer syntaxes defined after DCMTK 3.6.7 (PS3.6 Table A-1), for messages.
+std::string unknownTransferSyntaxName(const std::string& uid) {
+    static const std::pair<const char*, const char*> kNames[] = {
+        {"1.2.840.10008.1.2.4.110", "JPEG XL Lossless"},
+        {"1.2.840.10008.1.2.4.111", "JPEG XL JPEG Recompression"},
+        {"1.2.840.10008.1.2.4.112", "JPEG XL"},
+        {"1.2.840.10008.1.2.4.201", "High-Throughput JPEG 2000 Lossless"},
+        {"1.2.840.10008.1.2.4.202", "High-Throughput JPEG 2000 with RPCL Options Lossless"},
+        {"1.2.840.10008.1.2.4.203", "High-Throughput JPEG 2000"},
+        {"1.2.840.10008.1.2.4.204", "JPIP HTJ2K Referenced"},
+        {"1.2.840.10008.1.2.4.205", "JPIP HTJ2K Referenced Deflate"},
+    };
+    for (const auto& [key, name] : kNames)
+        if (uid == key) return std::string(name) + " (" + uid + ")";
+    return uid;
+}
+
 bool isJpeg2000(E_TransferSyntax x) {
     return x == EXS_JPEG2000LosslessOnly || x == EXS_JPEG2000;
 }
@@ -255,7 +272,7 @@ void parseHeader(ParsedFile& f) {
         const DcmXfer metaXfer(metaTs.c_str());
         if (metaXfer.getXfer() == EXS_Unknown) {
             f.skip = skipped(f.path, ErrorCode::UnsupportedTransferSyntax,
-                             "unsupported transfer syntax " + metaTs);
+                             "unsupported transfer syntax " + unknownTransferSyntaxName(metaTs));
             return;
         }
     }
@@ -1235,7 +1252,8 @@ Result<FileSummary> readFileSummary(const std::string& path) {
     const std::string metaTs = trim(getString(dicom.getMetaInfo(), DCM_TransferSyntaxUID));
     if (!metaTs.empty() && DcmXfer(metaTs.c_str()).getXfer() == EXS_Unknown)
         return makeError(ErrorCode::UnsupportedTransferSyntax,
-                         "unsupported transfer syntax " + metaTs + " in file " + path);
+                         "unsupported transfer syntax " + unknownTransferSyntaxName(metaTs) +
+                             " in file " + path);
     if (cond.bad())
         return makeError(ErrorCode::CorruptFile,
                          std::string("unreadable DICOM (") + cond.text() + ") in file " + path);
