@@ -352,6 +352,29 @@ void parseHeader(ParsedFile& f) {
         pf.bitsStored = pf.bitsAllocated;
         pf.highBit = pf.bitsAllocated - 1;
     }
+    // Sizes must fit the data before anything is allocated for them (a corrupt
+    // NumberOfFrames must not become a multi-terabyte volume).
+    const uint64_t totalSamples = uint64_t(pf.rows) * uint64_t(pf.cols) * uint64_t(pf.frames);
+    if (pf.frames > 1000000 || totalSamples > (uint64_t(1) << 32)) {
+        f.skip = skipped(f.path, ErrorCode::CorruptFile,
+                         "implausible image size " + std::to_string(pf.cols) + "x" +
+                             std::to_string(pf.rows) + "x" + std::to_string(pf.frames) + " frames");
+        return;
+    }
+    if (!xfer.isEncapsulated()) {
+        DcmElement* pixels = nullptr;
+        const uint64_t needed =
+            pf.bitsAllocated == 1 ? (totalSamples + 7) / 8 : totalSamples * uint64_t(pf.bitsAllocated / 8);
+        if (ds->findAndGetElement(DCM_PixelData, pixels).good() && pixels &&
+            pixels->getLengthField() < needed && pixels->getLengthField() != DCM_UndefinedLength) {
+            f.skip = skipped(f.path, ErrorCode::CorruptFile,
+                             "pixel data is " + std::to_string(pixels->getLengthField()) +
+                                 " bytes, expected " + std::to_string(needed) + " for " +
+                                 std::to_string(pf.cols) + "x" + std::to_string(pf.rows) + "x" +
+                                 std::to_string(pf.frames));
+            return;
+        }
+    }
 
     // Text, decoded from SpecificCharacterSet to UTF-8.
     DcmSpecificCharacterSet cs;
@@ -1122,7 +1145,18 @@ Result<LoadedStudies> loadStudies(const std::string& path, const LoadOptions& op
         p.info.frameOfReferenceUid = f.frameOfReference;
         p.patientKey = f.patientId + "\x1f" + f.patientName;
         p.studyUid = f.studyUid;
-        assembleSeries(files, members, &p.info, &p.order, &result.report, options.loadPixels);
+        try {
+            assembleSeries(files, members, &p.info, &p.order, &result.report, options.loadPixels);
+        } catch (const std::bad_alloc&) {
+            for (size_t i : members) {
+                result.report.skipped.push_back(
+                    skipped(files[i].path, ErrorCode::OutOfMemory,
+                            "not enough memory for the volume of series " + files[i].seriesUid));
+                files[i].usable = false;
+                files[i].dicom.reset();
+            }
+            continue;
+        }
         pending.push_back(std::move(p));
     }
 
