@@ -14,4 +14,11 @@ void ensureDcmtkInitialized();
 // `text` as valid UTF-8: returned unchanged when it already is, else read as ISO 8859-1.
 std::string sanitizeUtf8(const std::string& text);
 
+// Decodes text that uses ISO 2022 code extensions (PS3.5 6.1.2.5) to UTF-8: the Japanese
+// (IR 13, 87, 159), Korean (IR 149), Chinese (IR 58) and ISO 8859 G1 sets, switched by
+// escape sequences and reset at the PN/multi-value delimiters ^ = \. `specificCharacterSet`
+// is the attribute's value ("\\ISO 2022 IR 87", ...). Fallback for what DCMTK's iconv back
+// end refuses; bytes that cannot be converted are read as ISO 8859-1.
+std::string decodeIso2022(const std::string& raw, const std::string& specificCharacterSet);
+
 }  // namespace consilium::imaging::detail

@@ -13,6 +13,7 @@
 #include <dcmtk/dcmdata/dcxfer.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -180,6 +181,23 @@ bool isSupportedEncapsulated(E_TransferSyntax x) {
     }
 }
 
+// Names of transfer syntaxes defined after DCMTK 3.6.7 (PS3.6 Table A-1), for messages.
+std::string unknownTransferSyntaxName(const std::string& uid) {
+    static const std::pair<const char*, const char*> kNames[] = {
+        {"1.2.840.10008.1.2.4.110", "JPEG XL Lossless"},
+        {"1.2.840.10008.1.2.4.111", "JPEG XL JPEG Recompression"},
+        {"1.2.840.10008.1.2.4.112", "JPEG XL"},
+        {"1.2.840.10008.1.2.4.201", "High-Throughput JPEG 2000 Lossless"},
+        {"1.2.840.10008.1.2.4.202", "High-Throughput JPEG 2000 with RPCL Options Lossless"},
+        {"1.2.840.10008.1.2.4.203", "High-Throughput JPEG 2000"},
+        {"1.2.840.10008.1.2.4.204", "JPIP HTJ2K Referenced"},
+        {"1.2.840.10008.1.2.4.205", "JPIP HTJ2K Referenced Deflate"},
+    };
+    for (const auto& [key, name] : kNames)
+        if (uid == key) return std::string(name) + " (" + uid + ")";
+    return uid;
+}
+
 bool isJpeg2000(E_TransferSyntax x) {
     return x == EXS_JPEG2000LosslessOnly || x == EXS_JPEG2000;
 }
@@ -204,21 +222,36 @@ bool looksLikeDicom(const std::string& path, std::string* why) {
         *why = "not a DICOM file (too short)";
         return false;
     }
-    const unsigned groupLe = unsigned(head[0]) | (unsigned(head[1]) << 8);
-    const unsigned groupBe = (unsigned(head[0]) << 8) | unsigned(head[1]);
-    if (groupLe <= 0x0028 || groupBe <= 0x0028) return true;
+    // A data set without preamble starts with an even group <= 0x0028, followed by a VR
+    // (two capital letters, explicit VR) or a 32-bit length that fits the file (implicit).
+    in.clear();
+    in.seekg(0, std::ios::end);
+    const auto fileSize = uint64_t(in.tellg());
+    const bool vrLetters = std::isupper(head[4]) && std::isupper(head[5]);
+    for (int bigEndian = 0; bigEndian < 2; ++bigEndian) {
+        const unsigned group = bigEndian ? (unsigned(head[0]) << 8) | head[1]
+                                         : unsigned(head[0]) | (unsigned(head[1]) << 8);
+        const uint64_t length = bigEndian
+                                    ? (uint64_t(head[4]) << 24) | (uint64_t(head[5]) << 16) |
+                                          (uint64_t(head[6]) << 8) | head[7]
+                                    : uint64_t(head[4]) | (uint64_t(head[5]) << 8) |
+                                          (uint64_t(head[6]) << 16) | (uint64_t(head[7]) << 24);
+        if (group <= 0x0028 && group % 2 == 0 && (vrLetters || length + 8 <= fileSize)) return true;
+    }
     *why = "not a DICOM file (no DICM prefix and no data set at the start)";
     return false;
 }
 
 std::string convertText(DcmSpecificCharacterSet* cs, bool csOk, const std::string& raw,
-                        const char* delimiters) {
+                        const char* delimiters, const std::string& charset) {
     if (raw.empty()) return raw;
     if (csOk) {
         OFString out;
         if (cs->convertString(OFString(raw.c_str(), raw.size()), out, delimiters).good())
             return detail::sanitizeUtf8(std::string(out.c_str(), out.length()));
     }
+    // DCMTK's iconv back end refuses the ISO 2022 multi-byte sets (Japanese, Korean).
+    if (charset.find("2022") != std::string::npos) return detail::decodeIso2022(raw, charset);
     return detail::sanitizeUtf8(raw);
 }
 
@@ -239,7 +272,7 @@ void parseHeader(ParsedFile& f) {
         const DcmXfer metaXfer(metaTs.c_str());
         if (metaXfer.getXfer() == EXS_Unknown) {
             f.skip = skipped(f.path, ErrorCode::UnsupportedTransferSyntax,
-                             "unsupported transfer syntax " + metaTs);
+                             "unsupported transfer syntax " + unknownTransferSyntaxName(metaTs));
             return;
         }
     }
@@ -319,22 +352,48 @@ void parseHeader(ParsedFile& f) {
         pf.bitsStored = pf.bitsAllocated;
         pf.highBit = pf.bitsAllocated - 1;
     }
+    // Sizes must fit the data before anything is allocated for them (a corrupt
+    // NumberOfFrames must not become a multi-terabyte volume).
+    const uint64_t totalSamples = uint64_t(pf.rows) * uint64_t(pf.cols) * uint64_t(pf.frames);
+    if (pf.frames > 1000000 || totalSamples > (uint64_t(1) << 32)) {
+        f.skip = skipped(f.path, ErrorCode::CorruptFile,
+                         "implausible image size " + std::to_string(pf.cols) + "x" +
+                             std::to_string(pf.rows) + "x" + std::to_string(pf.frames) + " frames");
+        return;
+    }
+    if (!xfer.isEncapsulated()) {
+        DcmElement* pixels = nullptr;
+        const uint64_t needed =
+            pf.bitsAllocated == 1 ? (totalSamples + 7) / 8 : totalSamples * uint64_t(pf.bitsAllocated / 8);
+        if (ds->findAndGetElement(DCM_PixelData, pixels).good() && pixels &&
+            pixels->getLengthField() < needed && pixels->getLengthField() != DCM_UndefinedLength) {
+            f.skip = skipped(f.path, ErrorCode::CorruptFile,
+                             "pixel data is " + std::to_string(pixels->getLengthField()) +
+                                 " bytes, expected " + std::to_string(needed) + " for " +
+                                 std::to_string(pf.cols) + "x" + std::to_string(pf.rows) + "x" +
+                                 std::to_string(pf.frames));
+            return;
+        }
+    }
 
     // Text, decoded from SpecificCharacterSet to UTF-8.
     DcmSpecificCharacterSet cs;
     const bool csOk = cs.selectCharacterSet(*ds).good();
-    f.patientName = convertText(&cs, csOk, trim(getString(ds, DCM_PatientName)), "\\^=");
-    f.patientId = convertText(&cs, csOk, trim(getString(ds, DCM_PatientID)), "\\");
+    const std::string charset = getString(ds, DCM_SpecificCharacterSet);
+    f.patientName = convertText(&cs, csOk, trim(getString(ds, DCM_PatientName)), "\\^=", charset);
+    f.patientId = convertText(&cs, csOk, trim(getString(ds, DCM_PatientID)), "\\", charset);
     f.birthDate = trim(getString(ds, DCM_PatientBirthDate));
     f.sex = trim(getString(ds, DCM_PatientSex));
     f.studyUid = trim(getString(ds, DCM_StudyInstanceUID));
-    f.studyDescription = convertText(&cs, csOk, trim(getString(ds, DCM_StudyDescription)), "\\");
+    f.studyDescription =
+        convertText(&cs, csOk, trim(getString(ds, DCM_StudyDescription)), "\\", charset);
     f.studyDate = trim(getString(ds, DCM_StudyDate));
-    f.accession = convertText(&cs, csOk, trim(getString(ds, DCM_AccessionNumber)), "\\");
+    f.accession = convertText(&cs, csOk, trim(getString(ds, DCM_AccessionNumber)), "\\", charset);
     f.seriesUid = trim(getString(ds, DCM_SeriesInstanceUID));
     if (f.seriesUid.empty())
         f.seriesUid = "no-series-uid:" + (f.sopUid.empty() ? f.path : f.sopUid);
-    f.seriesDescription = convertText(&cs, csOk, trim(getString(ds, DCM_SeriesDescription)), "\\");
+    f.seriesDescription =
+        convertText(&cs, csOk, trim(getString(ds, DCM_SeriesDescription)), "\\", charset);
     f.modality = trim(getString(ds, DCM_Modality));
     f.frameOfReference = trim(getString(ds, DCM_FrameOfReferenceUID));
     f.seriesNumber = getInt(ds, DCM_SeriesNumber, 0);
@@ -1086,7 +1145,18 @@ Result<LoadedStudies> loadStudies(const std::string& path, const LoadOptions& op
         p.info.frameOfReferenceUid = f.frameOfReference;
         p.patientKey = f.patientId + "\x1f" + f.patientName;
         p.studyUid = f.studyUid;
-        assembleSeries(files, members, &p.info, &p.order, &result.report, options.loadPixels);
+        try {
+            assembleSeries(files, members, &p.info, &p.order, &result.report, options.loadPixels);
+        } catch (const std::bad_alloc&) {
+            for (size_t i : members) {
+                result.report.skipped.push_back(
+                    skipped(files[i].path, ErrorCode::OutOfMemory,
+                            "not enough memory for the volume of series " + files[i].seriesUid));
+                files[i].usable = false;
+                files[i].dicom.reset();
+            }
+            continue;
+        }
         pending.push_back(std::move(p));
     }
 
@@ -1216,7 +1286,8 @@ Result<FileSummary> readFileSummary(const std::string& path) {
     const std::string metaTs = trim(getString(dicom.getMetaInfo(), DCM_TransferSyntaxUID));
     if (!metaTs.empty() && DcmXfer(metaTs.c_str()).getXfer() == EXS_Unknown)
         return makeError(ErrorCode::UnsupportedTransferSyntax,
-                         "unsupported transfer syntax " + metaTs + " in file " + path);
+                         "unsupported transfer syntax " + unknownTransferSyntaxName(metaTs) +
+                             " in file " + path);
     if (cond.bad())
         return makeError(ErrorCode::CorruptFile,
                          std::string("unreadable DICOM (") + cond.text() + ") in file " + path);
@@ -1232,10 +1303,13 @@ Result<FileSummary> readFileSummary(const std::string& path) {
     s.specificCharacterSet = trim(getString(ds, DCM_SpecificCharacterSet));
     DcmSpecificCharacterSet cs;
     const bool csOk = cs.selectCharacterSet(*ds).good();
-    s.patientName = convertText(&cs, csOk, trim(getString(ds, DCM_PatientName)), "\\^=");
-    s.patientId = convertText(&cs, csOk, trim(getString(ds, DCM_PatientID)), "\\");
-    s.studyDescription = convertText(&cs, csOk, trim(getString(ds, DCM_StudyDescription)), "\\");
-    s.seriesDescription = convertText(&cs, csOk, trim(getString(ds, DCM_SeriesDescription)), "\\");
+    const std::string charset = getString(ds, DCM_SpecificCharacterSet);
+    s.patientName = convertText(&cs, csOk, trim(getString(ds, DCM_PatientName)), "\\^=", charset);
+    s.patientId = convertText(&cs, csOk, trim(getString(ds, DCM_PatientID)), "\\", charset);
+    s.studyDescription =
+        convertText(&cs, csOk, trim(getString(ds, DCM_StudyDescription)), "\\", charset);
+    s.seriesDescription =
+        convertText(&cs, csOk, trim(getString(ds, DCM_SeriesDescription)), "\\", charset);
     s.hasPixelData = ds->tagExists(DCM_PixelData);
     return s;
 }
