@@ -236,26 +236,33 @@ Result<Transcription> Transcriber::transcribe(const AudioBuffer& audio) {
         return out;
     }
 
-    // 16-bit PCM for pocketsphinx, framed by kEdgeSeconds of faint noise: the decoder needs
-    // silence before and after the words (the trimmed clip may end right on a consonant),
-    // and zeros or a DC offset there make the grammar search miss its final state, so a
-    // deterministic zero-mean +-3 LSB white noise.
+    // 16-bit PCM for pocketsphinx, framed by faint noise: the decoder needs silence before
+    // and after the words (the trimmed clip may end right on a consonant), and zeros or a
+    // DC offset there make the grammar search miss its final state, so deterministic
+    // zero-mean +-3 LSB white noise. Even so, pocketsphinx 5prealpha's grammar search
+    // sometimes ends without reaching the grammar's final state on clear in-grammar speech,
+    // and whether it does flips with the exact frame alignment: when no sentence comes
+    // back, the utterance is decoded again with other framings before giving up.
     Decoder& d = *m_decoder;
-    constexpr double kEdgeSeconds = 0.2;
-    const size_t edge = size_t(kEdgeSeconds * kSpeechSampleRate);
-    d.pcm.assign(trimmed.samples.size() + 2 * edge, 0);
-    uint32_t seed = 12345;
-    for (auto& v : d.pcm) {
-        seed = seed * 1664525u + 1013904223u;
-        v = int16_t(int((seed >> 16) % 7) - 3);  // -3..3, zero mean
-    }
-    for (size_t i = 0; i < trimmed.samples.size(); ++i) {
-        d.pcm[edge + i] =
-            int16_t(std::lround(std::clamp(trimmed.samples[i], -1.0f, 1.0f) * 32767.0f));
-    }
+    constexpr double kEdgeSeconds[] = {0.2, 0.1, 0.35};
     const auto start = std::chrono::steady_clock::now();
-    auto grammar = d.decode(kGrammarSearch);
-    if (!grammar) return grammar.error();
+    Result<DecodeResult> grammar = DecodeResult{};
+    for (double edgeSeconds : kEdgeSeconds) {
+        const size_t edge = size_t(edgeSeconds * kSpeechSampleRate);
+        d.pcm.assign(trimmed.samples.size() + 2 * edge, 0);
+        uint32_t seed = 12345;
+        for (auto& v : d.pcm) {
+            seed = seed * 1664525u + 1013904223u;
+            v = int16_t(int((seed >> 16) % 7) - 3);  // -3..3, zero mean
+        }
+        for (size_t i = 0; i < trimmed.samples.size(); ++i) {
+            d.pcm[edge + i] =
+                int16_t(std::lround(std::clamp(trimmed.samples[i], -1.0f, 1.0f) * 32767.0f));
+        }
+        grammar = d.decode(kGrammarSearch);
+        if (!grammar) return grammar.error();
+        if (!grammar->hyp.empty()) break;
+    }
     auto phones = d.decode(kPhoneSearch);
     if (!phones) return phones.error();
     out.decodeSeconds =
