@@ -14,7 +14,7 @@ const CliCommand* cliCommands(int* count) {
     static const CliCommand kCommands[] = {
         {"doctor", "report CPU features, CUDA plugin and GPUs, audio inputs, model file, versions",
          runDoctor},
-        {"transcribe", "transcribe a spoken question (--audio FILE) with the question grammar",
+        {"transcribe", "transcribe a spoken question (--audio FILE or --record SECONDS)",
          runTranscribe},
     };
     *count = int(sizeof kCommands / sizeof kCommands[0]);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -74,6 +75,13 @@ struct DecodeResult {
     int speechFrames = 0;  // frames inside words (not silence or fillers)
     double posterior = 0.0;
 };
+
+// CPU time of the calling thread (independent of other load on the machine).
+double threadCpuSeconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
 
 }  // namespace
 
@@ -246,6 +254,7 @@ Result<Transcription> Transcriber::transcribe(const AudioBuffer& audio) {
     Decoder& d = *m_decoder;
     constexpr double kEdgeSeconds[] = {0.2, 0.1, 0.35};
     const auto start = std::chrono::steady_clock::now();
+    const double cpuStart = threadCpuSeconds();
     Result<DecodeResult> grammar = DecodeResult{};
     for (double edgeSeconds : kEdgeSeconds) {
         const size_t edge = size_t(edgeSeconds * kSpeechSampleRate);
@@ -267,6 +276,7 @@ Result<Transcription> Transcriber::transcribe(const AudioBuffer& audio) {
     if (!phones) return phones.error();
     out.decodeSeconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    out.decodeCpuSeconds = threadCpuSeconds() - cpuStart;
 
     out.bestGuess = grammar->hyp;
     out.posterior = grammar->posterior;

@@ -62,6 +62,7 @@ struct Transcription {
     std::map<std::string, std::string> slotValues;  // slot name -> value id
     double audioSeconds = 0.0;                      // after silence trimming
     double decodeSeconds = 0.0;                     // wall time of the two decodes
+    double decodeCpuSeconds = 0.0;                  // CPU time of those decodes (this thread)
 };
 
 class Transcriber {
