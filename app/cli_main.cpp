@@ -19,7 +19,7 @@ const CliCommand* cliCommands(int* count) {
         {"inspect",
          "list the series of a DICOM study: geometry, values, transfer syntaxes, skipped files",
          runInspect},
-        {"transcribe", "transcribe a spoken question (--audio FILE) with the question grammar",
+        {"transcribe", "transcribe a spoken question (--audio FILE or --record SECONDS)",
          runTranscribe},
     };
     *count = int(sizeof kCommands / sizeof kCommands[0]);

@@ -79,4 +79,12 @@ Result<std::vector<AudioInputDevice>> listInputDevices() {
     return devices;
 }
 
+Result<int> findInputDevice(const std::string& name) {
+    auto devices = listInputDevices();
+    if (!devices) return devices.error();
+    for (const auto& d : devices.value())
+        if (d.name == name) return d.index;
+    return makeError(ErrorCode::NotFound, "no audio input called \"" + name + "\" is connected");
+}
+
 }  // namespace consilium::audio

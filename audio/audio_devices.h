@@ -27,4 +27,9 @@ std::string portAudioVersion();  // "PortAudio V19.7.0-devel, revision ..."
 // empty list is returned; PortAudio failing to initialise is (IoError with its text).
 Result<std::vector<AudioInputDevice>> listInputDevices();
 
+// The current index of the input device called `name` (AudioInputDevice::name). Indices
+// change when hardware comes and goes; the name is what an app remembers between runs.
+// Errors: NotFound (no input of that name now), IoError (PortAudio failed to initialise).
+Result<int> findInputDevice(const std::string& name);
+
 }  // namespace consilium::audio

@@ -2,6 +2,7 @@
 
 #include <portaudio.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -44,7 +45,7 @@ struct AudioCapture::Impl {
     uint64_t maxFrames = 0;
 
     std::unique_ptr<SpscRingBuffer> ring;
-    std::vector<float> mixScratch;  // callback scratch for multi-channel mixdown, preallocated
+    std::vector<float> scratch;  // callback scratch (mixdown, sanitising), preallocated
 
     // Written by the callback, read anywhere.
     std::atomic<uint64_t> framesSeen{0};
@@ -55,6 +56,7 @@ struct AudioCapture::Impl {
     // Drain thread state.
     std::thread drainThread;
     std::atomic<bool> stopRequested{false};
+    std::atomic<bool> stopping{false};  // stop() is stopping the stream: inactivity is expected
     std::atomic<bool> finished{false};  // max length reached or device lost
     std::atomic<bool> started{false};
     std::vector<float> captured;  // native rate, owned by the drain thread until joined
@@ -84,29 +86,33 @@ struct AudioCapture::Impl {
             frames = (unsigned long)(self->maxFrames - seen);
             last = true;
         }
-        const float* mono = static_cast<const float*>(input);
-        if (input && self->channels > 1) {
-            const float* in = static_cast<const float*>(input);
-            frames = std::min<unsigned long>(frames, (unsigned long)self->mixScratch.size());
-            for (unsigned long f = 0; f < frames; ++f) {
+        // Mix down (or copy) into the preallocated scratch block by block, sanitising as we
+        // go: some host APIs hand over buffers they never filled (ALSA's null device does),
+        // and NaN/inf or out-of-range values must not reach the resampler or the decoder.
+        const float* in = static_cast<const float*>(input);
+        const int channels = self->channels;
+        float sumSq = 0.0f, peak = 0.0f;
+        for (unsigned long done = 0; in && done < frames;) {
+            const unsigned long n =
+                std::min<unsigned long>(frames - done, (unsigned long)self->scratch.size());
+            float* out = self->scratch.data();
+            for (unsigned long f = 0; f < n; ++f) {
                 float sum = 0.0f;
-                for (int c = 0; c < self->channels; ++c)
-                    sum += in[f * self->channels + c];
-                self->mixScratch[f] = sum / float(self->channels);
+                for (int c = 0; c < channels; ++c)
+                    sum += in[(done + f) * channels + c];
+                float v = sum / float(channels);
+                v = std::isfinite(v) ? std::clamp(v, -1.0f, 1.0f) : 0.0f;
+                out[f] = v;
+                sumSq += v * v;
+                peak = std::max(peak, std::fabs(v));
             }
-            mono = self->mixScratch.data();
+            const size_t written = self->ring->write(out, n);
+            if (written < n) self->dropped.fetch_add(n - written, std::memory_order_relaxed);
+            done += n;
         }
-        if (mono && frames > 0) {
-            float sumSq = 0.0f, peak = 0.0f;
-            for (unsigned long f = 0; f < frames; ++f) {
-                sumSq += mono[f] * mono[f];
-                peak = std::max(peak, std::fabs(mono[f]));
-            }
+        if (in && frames > 0) {
             self->levelRms.store(std::sqrt(sumSq / float(frames)), std::memory_order_relaxed);
             self->levelPeak.store(peak, std::memory_order_relaxed);
-            const size_t written = self->ring->write(mono, frames);
-            if (written < frames)
-                self->dropped.fetch_add(frames - written, std::memory_order_relaxed);
         }
         self->framesSeen.store(seen + frames, std::memory_order_release);
         if (last) {
@@ -153,13 +159,13 @@ struct AudioCapture::Impl {
             const PaError active = Pa_IsStreamActive(stream);
             const double stalled =
                 std::chrono::duration<double>(Clock::now() - lastProgress).count();
-            if (active < 0) {
+            if (active < 0 && !stopping.load()) {
                 markFinished("the audio device \"" + deviceName +
                              "\" failed mid-recording: " + paText(active));
-            } else if (active == 0 && !stopRequested.load()) {
+            } else if (active == 0 && !stopping.load()) {
                 markFinished("the audio device \"" + deviceName +
                              "\" stopped delivering audio mid-recording");
-            } else if (stalled > kStallSeconds) {
+            } else if (stalled > kStallSeconds && !stopping.load()) {
                 markFinished("the audio device \"" + deviceName + "\" delivered no audio for " +
                              std::to_string(int(kStallSeconds)) + " s (unplugged?)");
             }
@@ -218,7 +224,7 @@ Result<std::unique_ptr<AudioCapture>> AudioCapture::open(const CaptureOptions& o
         in.sampleFormat = paFloat32;
         in.suggestedLatency = info->defaultLowInputLatency;
         impl->channels = channels;
-        impl->mixScratch.assign(channels > 1 ? 16384 : 0, 0.0f);
+        impl->scratch.assign(4096, 0.0f);
         detail::QuietStderr quiet;
         err = Pa_OpenStream(&impl->stream, &in, nullptr, impl->rate, paFramesPerBufferUnspecified,
                             paNoFlag, &Impl::callback, impl.get());
@@ -263,6 +269,13 @@ Result<Recording> AudioCapture::stop() {
     Impl& d = *m_impl;
     if (!d.started.load())
         return makeError(ErrorCode::InvalidArgument, "capture: stop() without start()");
+    // Stop the stream first (Pa_StopStream returns after the last callback), then let the
+    // drain thread empty the ring buffer one final time.
+    d.stopping.store(true);
+    if (d.stream) {
+        detail::QuietStderr quiet;
+        Pa_StopStream(d.stream);
+    }
     d.stopRequested.store(true);
     if (d.drainThread.joinable()) d.drainThread.join();
     d.closeStream();

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <locale>
 #include <sstream>
 
 namespace consilium::audio {
@@ -364,6 +365,9 @@ Result<QuestionSet> QuestionSet::loadJson(const std::string& text, const std::st
             where = "intent \"" + intent.id + "\": ";
             if (!validId(intent.id)) throw std::runtime_error("intent ids are [a-z][a-z0-9_]*");
             if (!ids.insert(intent.id).second) throw std::runtime_error("duplicate id");
+            intent.weight = j.value("weight", 1.0);
+            if (!(intent.weight > 0.0) || intent.weight > 100.0)
+                throw std::runtime_error("\"weight\" must lie in (0, 100]");
             intent.en = stringList(j.value("en", Json()), "\"en\"");
             intent.zh = stringList(j.value("zh", Json()), "\"zh\"");
             if (intent.en.empty()) throw std::runtime_error("no English template");
@@ -404,8 +408,17 @@ const Slot* QuestionSet::slot(const std::string& name) const {
 
 std::string QuestionSet::jsgf(const std::string& grammarName) const {
     std::string out = "#JSGF V1.0;\n\ngrammar " + grammarName + ";\n\npublic <question> = ";
-    for (size_t i = 0; i < m_intents.size(); ++i)
-        out += (i ? " | " : "") + ("<" + m_intents[i].id + ">");
+    for (size_t i = 0; i < m_intents.size(); ++i) {
+        out += i ? " | " : "";
+        // JSGF weight: the relative prior of the intent (left out when 1).
+        if (m_intents[i].weight != 1.0) {
+            std::ostringstream w;
+            w.imbue(std::locale::classic());
+            w << "/" << m_intents[i].weight << "/ ";
+            out += w.str();
+        }
+        out += "<" + m_intents[i].id + ">";
+    }
     out += ";\n\n";
     for (const auto& intent : m_intents) {
         out += "<" + intent.id + "> = ";

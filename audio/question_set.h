@@ -8,7 +8,7 @@
 //       "<slot>": { "values": [ { "id": "RUL", "en": ["right upper lobe"], "zh": ["右上叶"] } ] },
 //       "<slot>": { "integer": { "min": 1, "max": 400 } }      // spoken as English words
 //     },
-//     "intents": [ { "id": "nodule_in_lobe",
+//     "intents": [ { "id": "nodule_in_lobe", "weight": 1.0,          // weight optional
 //                    "en": ["is there a nodule in the {lobe}", ...],
 //                    "zh": ["{lobe}有结节吗", ...] } ] }
 // Template syntax (both languages): "(a|b)" one alternative, "[a]" optional, "{slot}"
@@ -54,7 +54,8 @@ struct Slot {
 
 struct Intent {
     std::string id;
-    std::vector<std::string> en, zh;               // templates as written
+    double weight = 1.0;              // relative prior in the speech grammar ("weight"; JSGF /w/)
+    std::vector<std::string> en, zh;  // templates as written
     std::vector<TemplateNode> enParsed, zhParsed;  // one tree per template
 };
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -74,6 +75,13 @@ struct DecodeResult {
     int speechFrames = 0;  // frames inside words (not silence or fillers)
     double posterior = 0.0;
 };
+
+// CPU time of the calling thread (independent of other load on the machine).
+double threadCpuSeconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
 
 }  // namespace
 
@@ -236,30 +244,39 @@ Result<Transcription> Transcriber::transcribe(const AudioBuffer& audio) {
         return out;
     }
 
-    // 16-bit PCM for pocketsphinx, framed by kEdgeSeconds of faint noise: the decoder needs
-    // silence before and after the words (the trimmed clip may end right on a consonant),
-    // and zeros or a DC offset there make the grammar search miss its final state, so a
-    // deterministic zero-mean +-3 LSB white noise.
+    // 16-bit PCM for pocketsphinx, framed by faint noise: the decoder needs silence before
+    // and after the words (the trimmed clip may end right on a consonant), and zeros or a
+    // DC offset there make the grammar search miss its final state, so deterministic
+    // zero-mean +-3 LSB white noise. Even so, pocketsphinx 5prealpha's grammar search
+    // sometimes ends without reaching the grammar's final state on clear in-grammar speech,
+    // and whether it does flips with the exact frame alignment: when no sentence comes
+    // back, the utterance is decoded again with other framings before giving up.
     Decoder& d = *m_decoder;
-    constexpr double kEdgeSeconds = 0.2;
-    const size_t edge = size_t(kEdgeSeconds * kSpeechSampleRate);
-    d.pcm.assign(trimmed.samples.size() + 2 * edge, 0);
-    uint32_t seed = 12345;
-    for (auto& v : d.pcm) {
-        seed = seed * 1664525u + 1013904223u;
-        v = int16_t(int((seed >> 16) % 7) - 3);  // -3..3, zero mean
-    }
-    for (size_t i = 0; i < trimmed.samples.size(); ++i) {
-        d.pcm[edge + i] =
-            int16_t(std::lround(std::clamp(trimmed.samples[i], -1.0f, 1.0f) * 32767.0f));
-    }
+    constexpr double kEdgeSeconds[] = {0.2, 0.1, 0.35};
     const auto start = std::chrono::steady_clock::now();
-    auto grammar = d.decode(kGrammarSearch);
-    if (!grammar) return grammar.error();
+    const double cpuStart = threadCpuSeconds();
+    Result<DecodeResult> grammar = DecodeResult{};
+    for (double edgeSeconds : kEdgeSeconds) {
+        const size_t edge = size_t(edgeSeconds * kSpeechSampleRate);
+        d.pcm.assign(trimmed.samples.size() + 2 * edge, 0);
+        uint32_t seed = 12345;
+        for (auto& v : d.pcm) {
+            seed = seed * 1664525u + 1013904223u;
+            v = int16_t(int((seed >> 16) % 7) - 3);  // -3..3, zero mean
+        }
+        for (size_t i = 0; i < trimmed.samples.size(); ++i) {
+            d.pcm[edge + i] =
+                int16_t(std::lround(std::clamp(trimmed.samples[i], -1.0f, 1.0f) * 32767.0f));
+        }
+        grammar = d.decode(kGrammarSearch);
+        if (!grammar) return grammar.error();
+        if (!grammar->hyp.empty()) break;
+    }
     auto phones = d.decode(kPhoneSearch);
     if (!phones) return phones.error();
     out.decodeSeconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    out.decodeCpuSeconds = threadCpuSeconds() - cpuStart;
 
     out.bestGuess = grammar->hyp;
     out.posterior = grammar->posterior;

@@ -22,6 +22,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "audio/audio_buffer.h"
@@ -61,6 +62,7 @@ struct Transcription {
     std::map<std::string, std::string> slotValues;  // slot name -> value id
     double audioSeconds = 0.0;                      // after silence trimming
     double decodeSeconds = 0.0;                     // wall time of the two decodes
+    double decodeCpuSeconds = 0.0;                  // CPU time of those decodes (this thread)
 };
 
 class Transcriber {

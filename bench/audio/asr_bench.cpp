@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
 
     QJsonArray failures;
     int exact = 0, intentOk = 0, rejected = 0, outAccepted = 0, outTotal = 0;
-    double audioSeconds = 0, decodeSeconds = 0;
+    double audioSeconds = 0, decodeSeconds = 0, decodeCpuSeconds = 0;
     std::vector<double> gaps;
     auto transcribeOne = [&](const QString& text, const QString& voice, int wpm,
                              const QString& noise, Transcription* result) -> bool {
@@ -151,6 +151,7 @@ int main(int argc, char** argv) {
         }
         audioSeconds += t.audioSeconds;
         decodeSeconds += t.decodeSeconds;
+        decodeCpuSeconds += t.decodeCpuSeconds;
         gaps.push_back(t.gapPerFrame);
         const bool ok = t.understood && t.text == text.toStdString();
         exact += ok;
@@ -202,6 +203,8 @@ int main(int argc, char** argv) {
         {"audio_seconds", audioSeconds},
         {"decode_seconds", decodeSeconds},
         {"decode_seconds_per_audio_second", audioSeconds > 0 ? decodeSeconds / audioSeconds : 0.0},
+        {"decode_cpu_seconds_per_audio_second",
+         audioSeconds > 0 ? decodeCpuSeconds / audioSeconds : 0.0},
         {"model_load_seconds", loadSeconds},
         {"gap_per_frame_in_grammar",
          QJsonObject{{"p50", quantile(0.5)}, {"p95", quantile(0.95)}, {"max", quantile(1.0)}}},
@@ -222,8 +225,10 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr,
                  "exact match %d/%d (%.1f%%), out-of-grammar false accepts %d/%d, %.3f s decode "
+                 "(%.3f s CPU) "
                  "per s audio\n",
                  exact, n, n ? 100.0 * exact / n : 0.0, outAccepted, outTotal,
-                 audioSeconds > 0 ? decodeSeconds / audioSeconds : 0.0);
+                 audioSeconds > 0 ? decodeSeconds / audioSeconds : 0.0,
+                 audioSeconds > 0 ? decodeCpuSeconds / audioSeconds : 0.0);
     return 0;
 }

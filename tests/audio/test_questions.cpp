@@ -87,6 +87,19 @@ class TestQuestions : public QObject {
         QVERIFY(g.find("<nodule_in_lobe> = ( is there a | are there any ) ( nodule | nodules ) in "
                        "the <slot_lobe>") != std::string::npos);
         QVERIFY(g.find("[ lung cancer ]") != std::string::npos);
+        QVERIFY(g.find("/") == std::string::npos);  // no weights in the shipped list
+
+        auto weighted = QuestionSet::loadJson(
+            minimal("[{\"id\": \"a\", \"en\": [\"yes\"]}, {\"id\": \"b\", \"weight\": 0.25, "
+                    "\"en\": [\"no\"]}]"),
+            "weighted.json");
+        QVERIFY(weighted.ok());
+        QVERIFY2(
+            weighted->jsgf().find("public <question> = <a> | /0.25/ <b>;") != std::string::npos,
+            weighted->jsgf().c_str());
+        auto badWeight = QuestionSet::loadJson(
+            minimal("[{\"id\": \"a\", \"weight\": 0, \"en\": [\"yes\"]}]"), "w.json");
+        QVERIFY(!badWeight.ok());
     }
 
     void matchesIntentsAndSlots() {
