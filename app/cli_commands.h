@@ -14,6 +14,9 @@ struct CliCommand {
 };
 
 int runDoctor(const QStringList& args);
+int runGenerate(const QStringList& args);
+int runBenchLlm(const QStringList& args);
+int runMakeTestModel(const QStringList& args);
 
 // Every command, in the order `consilium-cli --help` lists them.
 const CliCommand* cliCommands(int* count);
