@@ -520,9 +520,10 @@ void matmul(const MatrixView& w, const float* x, int64_t nTokens, int64_t xStrid
     }
     const QuantTiles qt = quant ? quantTiles(path, w.type) : QuantTiles{};
 
-    // Row chunks of whole tiles, a few per thread so uneven cores balance out.
+    // Row chunks of whole tiles, many per thread: a thread the OS deschedules while it holds
+    // a chunk (a shared machine) delays the matmul by one small chunk only.
     const int64_t rowTiles = (w.rows + kTileRows - 1) / kTileRows;
-    const int64_t tasks = std::max<int64_t>(1, std::min<int64_t>(rowTiles, int64_t(threads) * 4));
+    const int64_t tasks = std::max<int64_t>(1, std::min<int64_t>(rowTiles, int64_t(threads) * 16));
     const int64_t tilesPerTask = (rowTiles + tasks - 1) / tasks;
     auto work = [&](int task) {
         const int64_t rBegin = int64_t(task) * tilesPerTask * kTileRows;
