@@ -17,6 +17,9 @@ int runDoctor(const QStringList& args);
 int runSynth(const QStringList& args);
 int runInspect(const QStringList& args);
 int runTranscribe(const QStringList& args);
+int runGenerate(const QStringList& args);
+int runBenchLlm(const QStringList& args);
+int runMakeTestModel(const QStringList& args);
 
 // Every command, in the order `consilium-cli --help` lists them.
 const CliCommand* cliCommands(int* count);

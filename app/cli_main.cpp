@@ -21,6 +21,9 @@ const CliCommand* cliCommands(int* count) {
          runInspect},
         {"transcribe", "transcribe a spoken question (--audio FILE or --record SECONDS)",
          runTranscribe},
+        {"generate", "generate text with a llama GGUF model, streaming tokens", runGenerate},
+        {"bench-llm", "prompt-processing and generation tokens/s of a GGUF model (as llama-bench)", runBenchLlm},
+        {"make-test-model", "write a random-weight llama GGUF model for tests and benchmarks", runMakeTestModel},
     };
     *count = int(sizeof kCommands / sizeof kCommands[0]);
     return kCommands;

@@ -61,3 +61,21 @@ Result<GenerateResult> generate(LlamaSession& session, const Tokenizer& tokenize
 }
 
 }  // namespace consilium::inference
+
+namespace consilium::inference {
+
+Result<LlamaBundle> openLlamaFile(const std::string& path) {
+    LlamaBundle b;
+    auto store = WeightStore::open(path);
+    if (!store) return store.error();
+    b.store = std::move(store.value());
+    auto model = LlamaModel::load(b.store);
+    if (!model) return model.error();
+    b.model = std::move(model.value());
+    auto tok = Tokenizer::fromGguf(b.store->file());
+    if (!tok) return tok.error();
+    b.tokenizer = std::move(tok.value());
+    return b;
+}
+
+}  // namespace consilium::inference

@@ -39,3 +39,18 @@ Result<GenerateResult> generate(LlamaSession& session, const Tokenizer& tokenize
                                 const std::string& prompt, const GenerateOptions& options);
 
 }  // namespace consilium::inference
+
+namespace consilium::inference {
+
+// A llama file opened for generation: the weights, the graph's views and the tokenizer.
+struct LlamaBundle {
+    std::shared_ptr<WeightStore> store;
+    std::shared_ptr<LlamaModel> model;
+    std::unique_ptr<Tokenizer> tokenizer;
+};
+
+// IoError/CorruptModel/UnsupportedModel as WeightStore::open, LlamaModel::load and
+// Tokenizer::fromGguf report them.
+Result<LlamaBundle> openLlamaFile(const std::string& path);
+
+}  // namespace consilium::inference

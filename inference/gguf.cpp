@@ -247,7 +247,13 @@ bool Parser::getValue(GgufType t, GgufValue* v, std::string* why) {
         *why = "array count " + std::to_string(v->arrayCount) + " exceeds the file";
         return false;
     }
-    if (v->arrayType == GgufType::String) {
+    if (v->arrayType == GgufType::U8) {
+        v->bytes.resize(v->arrayCount);
+        if (!m_src.read(v->bytes.data(), v->arrayCount)) {
+            *why = "truncated byte array";
+            return false;
+        }
+    } else if (v->arrayType == GgufType::String) {
         v->strings.resize(v->arrayCount);
         for (auto& s : v->strings)
             if (!getString(&s, why)) return false;

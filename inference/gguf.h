@@ -55,7 +55,8 @@ struct GgufValue {
     double f = 0;    // every numeric scalar as double
     std::string str;
     GgufType arrayType = GgufType::U8;
-    std::vector<double> numbers;       // numeric arrays
+    std::vector<double> numbers;       // numeric arrays (except U8)
+    std::string bytes;                 // U8 arrays, raw (e.g. an embedded tokenizer model)
     std::vector<std::string> strings;  // string arrays
     uint64_t arrayCount = 0;
 

@@ -106,6 +106,17 @@ void GgufWriter::setI32Array(const std::string& key, const std::vector<int32_t>&
     put(key, std::move(e));
 }
 
+void GgufWriter::setU8Array(const std::string& key, const std::string& bytes) {
+    std::vector<uint8_t> e;
+    append<uint32_t>(&e, uint32_t(GgufType::Array));
+    append<uint32_t>(&e, uint32_t(GgufType::U8));
+    append<uint64_t>(&e, bytes.size());
+    const size_t at = e.size();
+    e.resize(at + bytes.size());
+    if (!bytes.empty()) std::memcpy(e.data() + at, bytes.data(), bytes.size());
+    put(key, std::move(e));
+}
+
 void GgufWriter::addTensor(const std::string& name, DType type, const std::vector<int64_t>& ne,
                            const void* data, size_t bytes) {
     const auto* p = static_cast<const uint8_t*>(data);

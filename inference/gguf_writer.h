@@ -32,6 +32,7 @@ class GgufWriter {
     void setStringArray(const std::string& key, const std::vector<std::string>& v);
     void setF32Array(const std::string& key, const std::vector<float>& v);
     void setI32Array(const std::string& key, const std::vector<int32_t>& v);
+    void setU8Array(const std::string& key, const std::string& bytes);
 
     // Adds a tensor of shape ne (ne[0] innermost) whose data is already in `type`'s layout.
     void addTensor(const std::string& name, DType type, const std::vector<int64_t>& ne,

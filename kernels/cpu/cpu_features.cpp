@@ -104,7 +104,8 @@ CpuFeatures detect() {
         }
         f.brand = brand;
         const auto first = f.brand.find_first_not_of(' ');
-        f.brand = first == std::string::npos ? "" : f.brand.substr(first);
+        const auto last = f.brand.find_last_not_of(' ');
+        f.brand = first == std::string::npos ? "" : f.brand.substr(first, last - first + 1);
     }
 
     Regs l1 = cpuid(1);

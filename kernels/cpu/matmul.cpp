@@ -27,15 +27,26 @@ struct QActs {
     int8_t* qs = nullptr;  // [nTokens][paddedCols(cols)]
     float* d = nullptr;    // [nTokens][cols / 32]
     int64_t cols = 0;
+    // AVX-512 path only: per token and pair of blocks, the accumulator start value
+    // (-offset * sum of each 4 activations, 16 x int32) and the two block scales (16 x float),
+    // computed once per matmul instead of once per row tile.
+    uint8_t* pre = nullptr;  // [nTokens][cols / 64][128 bytes]
     const int8_t* q(int64_t t) const { return qs + t * paddedCols(cols); }
     const float* s(int64_t t) const { return d + t * (cols / 32); }
+    const uint8_t* p(int64_t t) const { return pre + t * (cols / 64) * 128; }
 };
+
+size_t preBytes(int64_t cols, int64_t nTokens) {
+    return size_t(nTokens * (cols / 64) * 128);
+}
 
 QActs layoutActs(void* scratch, int64_t cols, int64_t nTokens) {
     QActs a;
     a.cols = cols;
     a.qs = static_cast<int8_t*>(scratch);
     a.d = reinterpret_cast<float*>(a.qs + nTokens * paddedCols(cols));
+    const uintptr_t end = reinterpret_cast<uintptr_t>(a.d + nTokens * (cols / 32));
+    a.pre = reinterpret_cast<uint8_t*>((end + 63) / 64 * 64);
     return a;
 }
 
@@ -300,6 +311,19 @@ CONSILIUM_AVX512 inline __m512 scalePair(float s0, float s1) {
     return _mm512_insertf32x8(_mm512_set1_ps(s0), _mm256_set1_ps(s1), 1);
 }
 
+// Fills QActs::pre for one token (see there).
+CONSILIUM_AVX512 void precomputeAvx512(const QActs& a, int64_t t, bool q4) {
+    const __m512i offset = _mm512_set1_epi8(q4 ? 8 : char(0x80));
+    const __m512i zero = _mm512_setzero_si512();
+    uint8_t* pre = a.pre + t * (a.cols / 64) * 128;
+    for (int64_t b = 0; b + 2 <= a.cols / 32; b += 2) {
+        const __m512i av = _mm512_loadu_si512(a.q(t) + b * 32);
+        _mm512_store_si512(pre, _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, offset, av)));
+        _mm512_store_ps(pre + 64, scalePair(a.s(t)[b], a.s(t)[b + 1]));
+        pre += 128;
+    }
+}
+
 // Integer dots with VPDPBUSD (u8 x s8): the weight operand is made unsigned (Q4_0: the raw
 // nibble q = w + 8; Q8_0: w + 128) and the offset is removed by starting the accumulator at
 // -offset * sum(a), itself a VPDPBUSD of a constant with the activations.
@@ -315,15 +339,15 @@ CONSILIUM_AVX512 void tileQuantAvx512(const MatrixView& w, int64_t r0, const QAc
         for (int n = 0; n < RN; ++n)
             acc[r][n] = _mm512_setzero_ps();
     const __m512i offset = _mm512_set1_epi8(kQ4 ? 8 : char(0x80));
-    const __m512i zero = _mm512_setzero_si512();
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
         __m512i av[RN], corr[RN];
         __m512 as[RN];
         for (int n = 0; n < RN; ++n) {
             av[n] = _mm512_loadu_si512(a.q(t0 + n) + b * 32);
-            corr[n] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, offset, av[n]));
-            as[n] = scalePair(a.s(t0 + n)[b], a.s(t0 + n)[b + 1]);
+            const uint8_t* pre = a.p(t0 + n) + (b / 2) * 128;
+            corr[n] = _mm512_load_si512(pre);
+            as[n] = _mm512_load_ps(pre + 64);
         }
         for (int r = 0; r < RM; ++r) {
             __m512i wv;
@@ -468,7 +492,8 @@ const char* kernelPathName(KernelPath p) {
 
 size_t matmulScratchBytes(DType weightType, int64_t cols, int64_t nTokens) {
     if (weightType != DType::Q4_0 && weightType != DType::Q8_0) return 0;
-    return size_t(nTokens) * (size_t(paddedCols(cols)) + size_t(cols / 32) * sizeof(float)) + 64;
+    return size_t(nTokens) * (size_t(paddedCols(cols)) + size_t(cols / 32) * sizeof(float)) + 64 +
+           preBytes(cols, nTokens) + 64;
 }
 
 void matmul(const MatrixView& w, const float* x, int64_t nTokens, int64_t xStride, float* y,
@@ -483,7 +508,10 @@ void matmul(const MatrixView& w, const float* x, int64_t nTokens, int64_t xStrid
             int8_t* q = acts.qs + t * paddedCols(w.cols);
             float* d = acts.d + t * (w.cols / 32);
 #ifdef CONSILIUM_X86_KERNELS
-            if (path == KernelPath::Avx512) return quantizeActAvx512(x + t * xStride, q, d, w.cols);
+            if (path == KernelPath::Avx512) {
+                quantizeActAvx512(x + t * xStride, q, d, w.cols);
+                return precomputeAvx512(acts, t, w.type == DType::Q4_0);
+            }
             if (path == KernelPath::Avx2) return quantizeActAvx2(x + t * xStride, q, d, w.cols);
 #endif
             quantizeActRef(x + t * xStride, q, d, w.cols);
@@ -492,9 +520,10 @@ void matmul(const MatrixView& w, const float* x, int64_t nTokens, int64_t xStrid
     }
     const QuantTiles qt = quant ? quantTiles(path, w.type) : QuantTiles{};
 
-    // Row chunks of whole tiles, a few per thread so uneven cores balance out.
+    // Row chunks of whole tiles, many per thread: a thread the OS deschedules while it holds
+    // a chunk (a shared machine) delays the matmul by one small chunk only.
     const int64_t rowTiles = (w.rows + kTileRows - 1) / kTileRows;
-    const int64_t tasks = std::max<int64_t>(1, std::min<int64_t>(rowTiles, int64_t(threads) * 4));
+    const int64_t tasks = std::max<int64_t>(1, std::min<int64_t>(rowTiles, int64_t(threads) * 16));
     const int64_t tilesPerTask = (rowTiles + tasks - 1) / tasks;
     auto work = [&](int task) {
         const int64_t rBegin = int64_t(task) * tilesPerTask * kTileRows;

@@ -1,9 +1,13 @@
 // Element-wise, normalisation, position and routing kernels on float rows.
 //
-// Every op has a plain reference (`...Ref`) and a dispatching fast entry point (AVX-512
-// where cpuFeatures() reports it usable, else the reference); tests/kernels compares them
-// with per-op error limits. Pointers may alias only where stated (in-place allowed: y == x).
-// No allocation, no threads; callers split rows across a ThreadPool themselves.
+// Ops on the hot path (norms, fused LayerNorm+GeLU, activations, softmax; attention in
+// attention.h) have a plain reference (`...Ref`) and a dispatching fast entry point
+// (AVX-512 where cpuFeatures() reports it usable, else the reference); tests/kernels
+// compares them with per-op error limits. RoPE, MoE routing/dispatch, embedding lookup and
+// conv1d are single plain implementations (negligible next to the matmuls), tested against
+// direct formulas; patch embedding runs on the matmul kernels. Pointers may alias only where
+// stated (in-place allowed: y == x). No allocation, no threads; callers split rows across a
+// ThreadPool themselves.
 #pragma once
 
 #include <cstdint>

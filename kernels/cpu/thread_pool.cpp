@@ -12,9 +12,22 @@
 namespace consilium::kernels {
 
 namespace {
-// About 0.1-0.5 ms of spinning before a worker sleeps: long enough to cover the gaps
-// between the matmuls of one token, short enough not to burn an idle core.
-constexpr int kSpinIterations = 20000;
+// A worker spins briefly, then yields its core (other processes may share the machine),
+// then sleeps on the condition variable: the gaps between the matmuls of one token are
+// covered without burning an idle core or starving a busy one.
+constexpr int kSpinIterations = 2000;
+constexpr int kYieldIterations = 200;
+
+// Waits until pred() holds: a short spin, then yielding.
+template <typename P>
+void spinThenYield(P&& pred) {
+    for (int i = 0; i < kSpinIterations; ++i) {
+        if (pred()) return;
+        CONSILIUM_PAUSE();
+    }
+    while (!pred())
+        std::this_thread::yield();
+}
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
@@ -28,37 +41,44 @@ ThreadPool::~ThreadPool() {
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_stop.store(true, std::memory_order_release);
-        m_generation.fetch_add(1, std::memory_order_release);
+        m_ticket.fetch_add(uint64_t(1) << 32, std::memory_order_release);
     }
     m_wake.notify_all();
     for (auto& t : m_workers)
         t.join();
 }
 
-void ThreadPool::doTasks() {
+void ThreadPool::doTasks(uint32_t gen) {
+    uint64_t t = m_ticket.load(std::memory_order_acquire);
     for (;;) {
-        const int t = m_next.fetch_add(1, std::memory_order_relaxed);
-        if (t >= m_nTasks) return;
-        m_fn(m_ctx, t);
+        const uint32_t g = uint32_t(t >> 32);
+        const int next = int((t >> 16) & 0xFFFF), count = int(t & 0xFFFF);
+        if (g != gen || next >= count) return;
+        if (!m_ticket.compare_exchange_weak(t, t + (uint64_t(1) << 16), std::memory_order_acq_rel))
+            continue;
+        // The claimed task keeps this generation current (the caller waits for it), so
+        // m_fn/m_ctx are this generation's.
+        m_fn(m_ctx, next);
+        m_done.fetch_add(1, std::memory_order_acq_rel);
+        t = m_ticket.load(std::memory_order_acquire);
     }
 }
 
 void ThreadPool::workerLoop() {
-    uint64_t seen = 0;
+    uint32_t seen = 0;
+    auto current = [&] { return uint32_t(m_ticket.load(std::memory_order_acquire) >> 32); };
     for (;;) {
-        int spins = 0;
-        while (m_generation.load(std::memory_order_acquire) == seen && spins < kSpinIterations) {
+        for (int i = 0; i < kSpinIterations && current() == seen; ++i)
             CONSILIUM_PAUSE();
-            ++spins;
-        }
-        if (m_generation.load(std::memory_order_acquire) == seen) {
+        for (int y = 0; y < kYieldIterations && current() == seen; ++y)
+            std::this_thread::yield();
+        if (current() == seen) {
             std::unique_lock<std::mutex> lock(m_mutex);
-            m_wake.wait(lock, [&] { return m_generation.load(std::memory_order_acquire) != seen; });
+            m_wake.wait(lock, [&] { return current() != seen; });
         }
-        seen = m_generation.load(std::memory_order_acquire);
+        seen = current();
         if (m_stop.load(std::memory_order_acquire)) return;
-        doTasks();
-        m_busyWorkers.fetch_sub(1, std::memory_order_acq_rel);
+        doTasks(seen);
     }
 }
 
@@ -69,19 +89,30 @@ void ThreadPool::run(int nTasks, void (*fn)(void*, int), void* ctx) {
             fn(ctx, t);
         return;
     }
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        m_fn = fn;
-        m_ctx = ctx;
-        m_nTasks = nTasks;
-        m_next.store(0, std::memory_order_relaxed);
-        m_busyWorkers.store(int(m_workers.size()), std::memory_order_relaxed);
-        m_generation.fetch_add(1, std::memory_order_release);
+    // More tasks than one word can count run as several rounds.
+    for (int base = 0; base < nTasks; base += kMaxTasks) {
+        const int count = std::min(kMaxTasks, nTasks - base);
+        struct Offset {
+            void (*fn)(void*, int);
+            void* ctx;
+            int base;
+        } off{fn, ctx, base};
+        uint32_t gen;
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_fn = [](void* c, int t) {
+                auto* o = static_cast<Offset*>(c);
+                o->fn(o->ctx, o->base + t);
+            };
+            m_ctx = &off;
+            m_done.store(0, std::memory_order_relaxed);
+            gen = uint32_t(m_ticket.load(std::memory_order_relaxed) >> 32) + 1;
+            m_ticket.store((uint64_t(gen) << 32) | uint64_t(count), std::memory_order_release);
+        }
+        m_wake.notify_all();
+        doTasks(gen);
+        spinThenYield([&] { return m_done.load(std::memory_order_acquire) == count; });
     }
-    m_wake.notify_all();
-    doTasks();
-    while (m_busyWorkers.load(std::memory_order_acquire) != 0)
-        CONSILIUM_PAUSE();
 }
 
 }  // namespace consilium::kernels

@@ -38,15 +38,19 @@ class ThreadPool {
 
   private:
     void workerLoop();
-    void doTasks();
+    // Claims and runs tasks of generation `gen` until none is left.
+    void doTasks(uint32_t gen);
 
+    // One word holds the generation (high 32 bits), the next unclaimed task (bits 16..31)
+    // and the task count (bits 0..15), so a thread that wakes late can never claim a task
+    // of a newer run with a stale count. The caller waits for m_done == task count, not for
+    // every worker: workers the OS has not scheduled never delay a run.
+    static constexpr int kMaxTasks = 0xFFFF;
     std::vector<std::thread> m_workers;
     std::mutex m_mutex;
     std::condition_variable m_wake;
-    std::atomic<uint64_t> m_generation{0};
-    std::atomic<int> m_next{0};
-    std::atomic<int> m_busyWorkers{0};
-    int m_nTasks = 0;
+    std::atomic<uint64_t> m_ticket{0};
+    std::atomic<int> m_done{0};
     void (*m_fn)(void*, int) = nullptr;
     void* m_ctx = nullptr;
     std::atomic<bool> m_stop{false};
