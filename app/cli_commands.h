@@ -16,6 +16,7 @@ struct CliCommand {
 int runDoctor(const QStringList& args);
 int runSynth(const QStringList& args);
 int runInspect(const QStringList& args);
+int runAsk(const QStringList& args);
 
 // Every command, in the order `consilium-cli --help` lists them.
 const CliCommand* cliCommands(int* count);

@@ -19,6 +19,8 @@ const CliCommand* cliCommands(int* count) {
         {"inspect",
          "list the series of a DICOM study: geometry, values, transfer syntaxes, skipped files",
          runInspect},
+        {"ask", "ask the consilium model about a CT study (record, audio, question); JSON answer",
+         runAsk},
     };
     *count = int(sizeof kCommands / sizeof kCommands[0]);
     return kCommands;
