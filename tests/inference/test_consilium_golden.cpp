@@ -13,6 +13,7 @@
 #include <map>
 
 #include "inference/consilium_graph.h"
+#include "inference/consilium_session.h"
 #include "inference/consilium_tokenizer.h"
 
 using namespace consilium;
@@ -293,6 +294,77 @@ class TestConsiliumGolden : public QObject {
         QCOMPARE(q, g.i32.at("in.question_ids"));
         const std::string text = tok.value()->decode(rec);
         QCOMPARE(QString::fromStdString(text), g.inputs["record_text"].toString());
+    }
+
+    // The session API on the golden inputs: greedy answer = gen.ids, streaming callback per
+    // token, explanations normalised, cancellation by flag and by callback.
+    void session() {
+        Golden g;
+        QVERIFY(loadGolden("golden", &g));
+        auto engine = ConsiliumEngine::open((kDir + "consilium-golden-f32.gguf").toStdString());
+        QVERIFY2(engine.ok(), engine.ok() ? "" : engine.error().message.c_str());
+        const ConsiliumConfig& c = engine.value()->model().config();
+        ConsiliumSessionOptions so;
+        so.cpu.threads = 2;
+        so.maxAnswerTokens = int64_t(g.i32.at("gen.ids").size());
+        auto session = ConsiliumSession::create(engine.value(), so);
+        QVERIFY(session.ok());
+        ConsiliumInputs in;
+        // The session windows HU itself (section 3.1): undo the window of the golden input.
+        const float lo = c.windowCenter - c.windowWidth / 2;
+        for (float v : g.f32.at("in.ct"))
+            in.ctHu.push_back(v * c.windowWidth + lo);
+        in.mel = g.f32.at("in.mel");
+        in.melFrames = g.shape.at("in.mel")[1];
+        in.recordIds = g.i32.at("in.record_ids");
+        in.questionIds = g.i32.at("in.question_ids");
+        std::vector<int32_t> streamed;
+        auto a = session.value()->ask(in, [&](int32_t id, const std::string&) {
+            streamed.push_back(id);
+            return true;
+        });
+        QVERIFY2(a.ok(), a.ok() ? "" : a.error().message.c_str());
+        const auto& gen = g.i32.at("gen.ids");
+        QCOMPARE(a.value().ids, std::vector<int32_t>(gen.begin() + 1, gen.end()));
+        QCOMPARE(streamed, a.value().ids);
+        QCOMPARE(a.value().experts.size(), a.value().ids.size());
+        const auto& w = g.f32.at("fusion.weights");
+        for (size_t m = 0; m < 4; ++m)
+            QVERIFY(std::fabs(a.value().modalityWeights[m] - w[m]) < 1e-4);
+        double sum = 0;
+        for (float v : a.value().imageAttention)
+            sum += v;
+        QVERIFY(std::fabs(sum - 1.0) < 1e-4);
+        sum = 0;
+        for (float v : a.value().recordAttention)
+            sum += v;
+        QVERIFY(std::fabs(sum - 1.0) < 1e-4);
+        QVERIFY(a.value().peakPatch >= 0 && a.value().peakPatch < c.nImg());
+        QVERIFY(a.value().lungRads >= 0 && a.value().lungRads < 5);
+        for (const auto& f : a.value().findings)
+            QVERIFY(f.score >= c.detThreshold);
+        // Without a CT: no findings, no image weight.
+        ConsiliumInputs textOnly;
+        textOnly.questionIds = in.questionIds;
+        auto t = session.value()->ask(textOnly);
+        QVERIFY(t.ok());
+        QVERIFY(t.value().findings.empty() && t.value().imageAttention.empty());
+        QCOMPARE(t.value().modalityWeights[0], 0.0f);
+        QCOMPARE(t.value().modalityWeights[3], 1.0f);
+        // Cancellation.
+        auto stop = session.value()->ask(in, [](int32_t, const std::string&) { return false; });
+        QVERIFY(!stop.ok());
+        QCOMPARE(stop.error().code, ErrorCode::Cancelled);
+        std::atomic<bool> cancel{true};
+        auto flagged = session.value()->ask(in, {}, &cancel);
+        QVERIFY(!flagged.ok());
+        QCOMPARE(flagged.error().code, ErrorCode::Cancelled);
+        // No query at all is refused.
+        ConsiliumInputs none;
+        none.recordIds = in.recordIds;
+        auto refused = session.value()->ask(none);
+        QVERIFY(!refused.ok());
+        QCOMPARE(refused.error().code, ErrorCode::InvalidArgument);
     }
 
     // Missing or ill-shaped tensors are refused with the tensor's name.
