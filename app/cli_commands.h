@@ -20,6 +20,7 @@ int runTranscribe(const QStringList& args);
 int runGenerate(const QStringList& args);
 int runBenchLlm(const QStringList& args);
 int runMakeTestModel(const QStringList& args);
+int runAsk(const QStringList& args);
 
 // Every command, in the order `consilium-cli --help` lists them.
 const CliCommand* cliCommands(int* count);

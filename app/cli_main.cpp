@@ -24,6 +24,8 @@ const CliCommand* cliCommands(int* count) {
         {"generate", "generate text with a llama GGUF model, streaming tokens", runGenerate},
         {"bench-llm", "prompt-processing and generation tokens/s of a GGUF model (as llama-bench)", runBenchLlm},
         {"make-test-model", "write a random-weight llama GGUF model for tests and benchmarks", runMakeTestModel},
+        {"ask", "ask the consilium model about a CT study (record, audio, question); JSON answer",
+         runAsk},
     };
     *count = int(sizeof kCommands / sizeof kCommands[0]);
     return kCommands;

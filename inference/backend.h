@@ -45,6 +45,15 @@ class Backend {
     virtual void add(float* y, const float* x, int64_t count) = 0;
     virtual bool embed(const kernels::MatrixView& table, const int32_t* ids, int64_t n,
                        float* y) = 0;
+    // LayerNorm over rows of `dim` (w, b may be null); y may alias x.
+    virtual void layerNorm(const float* x, const float* w, const float* b, float* y, int64_t n,
+                           int64_t dim, float eps) = 0;
+    // NeoX RoPE with a precomputed table: row i of x (stride rowStride) rotates with
+    // cos/sin row i ([n, headDim/2] each).
+    virtual void ropeTable(float* x, int64_t n, int64_t rowStride, int64_t heads, int64_t headDim,
+                           const float* cos, const float* sin) = 0;
+    // y = gelu(x), tanh form, over `count` floats; y may alias x.
+    virtual void gelu(const float* x, float* y, int64_t count) = 0;
 };
 
 struct CpuBackendOptions {

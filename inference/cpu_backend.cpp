@@ -76,6 +76,29 @@ class CpuBackend final : public Backend {
         return kernels::embeddingLookup(table, ids, n, y);
     }
 
+    void layerNorm(const float* x, const float* w, const float* b, float* y, int64_t n, int64_t dim,
+                   float eps) override {
+        forRows(n,
+                [&](int64_t i) { kernels::layerNorm(x + i * dim, w, b, y + i * dim, dim, eps); });
+    }
+
+    void ropeTable(float* x, int64_t n, int64_t rowStride, int64_t heads, int64_t headDim,
+                   const float* cos, const float* sin) override {
+        const int64_t half = headDim / 2;
+        forRows(n, [&](int64_t i) {
+            kernels::ropeNeoxTable(x + i * rowStride, heads, headDim, cos + i * half,
+                                   sin + i * half);
+        });
+    }
+
+    void gelu(const float* x, float* y, int64_t count) override {
+        constexpr int64_t kChunk = 4096;
+        forRows((count + kChunk - 1) / kChunk, [&](int64_t i) {
+            const int64_t begin = i * kChunk;
+            kernels::gelu(x + begin, y + begin, std::min(kChunk, count - begin));
+        });
+    }
+
   private:
     kernels::KernelPath resolvedPath() const {
         return m_options.path == kernels::KernelPath::Auto ||

@@ -50,6 +50,10 @@ void softmax(float* x, int64_t n);
 enum class RopeStyle { Normal, Neox };
 void rope(float* x, int64_t nHeads, int64_t headDim, int64_t rotDims, int64_t pos, float base,
           RopeStyle style);
+// NeoX rotation of all headDim dimensions with precomputed cos/sin ([headDim/2] each, for this
+// token's position): x'[i] = x[i] c_i - x[i+h] s_i, x'[i+h] = x[i] s_i + x[i+h] c_i. Callers
+// that need angles in double precision (docs/MODEL.md section 4) build the table themselves.
+void ropeNeoxTable(float* x, int64_t nHeads, int64_t headDim, const float* cos, const float* sin);
 
 // ---- moe.cpp: top-k routing as Mixtral (softmax over all experts, keep the k largest,
 // renormalise the kept weights to sum 1). ids/weights have k entries, largest first.

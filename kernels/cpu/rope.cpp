@@ -23,4 +23,16 @@ void rope(float* x, int64_t nHeads, int64_t headDim, int64_t rotDims, int64_t po
     }
 }
 
+void ropeNeoxTable(float* x, int64_t nHeads, int64_t headDim, const float* cos, const float* sin) {
+    const int64_t half = headDim / 2;
+    for (int64_t h = 0; h < nHeads; ++h) {
+        float* v = x + h * headDim;
+        for (int64_t i = 0; i < half; ++i) {
+            const float x0 = v[i], x1 = v[i + half];
+            v[i] = x0 * cos[i] - x1 * sin[i];
+            v[i + half] = x0 * sin[i] + x1 * cos[i];
+        }
+    }
+}
+
 }  // namespace consilium::kernels

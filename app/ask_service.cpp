@@ -1,0 +1,316 @@
+#include "app/ask_service.h"
+
+#include <QCryptographicHash>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QThread>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "app/resource_paths.h"
+#include "audio/audio_file.h"
+#include "audio/log_mel.h"
+#include "audio/resample.h"
+#include "imaging/reslice.h"
+#include "imaging/study_loader.h"
+#include "inference/consilium_session.h"
+
+namespace consilium::app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double msSince(Clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+Error prefixed(const Error& e, const QString& file) {
+    const std::string f = file.toStdString();
+    if (e.message.find(f) != std::string::npos) return e;
+    return makeError(e.code, f + ": " + e.message);
+}
+
+QString sha256(const QString& path) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) return {};
+    QCryptographicHash h(QCryptographicHash::Sha256);
+    h.addData(&f);
+    return QString::fromLatin1(h.result().toHex());
+}
+
+// docs/MODEL.md section 3.1: grid coordinate -> source voxel -> LPS mm, slice UID, row, col.
+struct GridMapper {
+    const imaging::Volume& v;
+    std::array<int64_t, 3> grid;  // D, H, W
+
+    std::array<double, 3> source(const std::array<double, 3>& g) const {
+        const double Sx = v.dims[0], Sy = v.dims[1], Sz = v.dims[2];
+        const double sx = (g[2] + 0.5) * Sx / double(grid[2]) - 0.5;
+        const double sy = (g[1] + 0.5) * Sy / double(grid[1]) - 0.5;
+        const double sz = grid[0] > 1 ? g[0] * (Sz - 1) / double(grid[0] - 1) : (Sz - 1) / 2;
+        return {sx, sy, sz};
+    }
+    QJsonObject locate(const std::array<double, 3>& g, const char* centreKey) const {
+        const auto s = source(g);
+        const imaging::Vec3 mm = v.toPatient({s[0], s[1], s[2]});
+        const int slice = std::clamp(int(std::lround(s[2])), 0, v.dims[2] - 1);
+        const int row = std::clamp(int(std::lround(s[1])), 0, v.dims[1] - 1);
+        const int col = std::clamp(int(std::lround(s[0])), 0, v.dims[0] - 1);
+        QJsonObject o;
+        o[centreKey] = QJsonArray{mm[0], mm[1], mm[2]};
+        o["sop_instance_uid"] = size_t(slice) < v.slices.size()
+                                    ? QString::fromStdString(v.slices[size_t(slice)].sopInstanceUid)
+                                    : QString();
+        o["row"] = row;
+        o["col"] = col;
+        return o;
+    }
+    // In-plane grid voxel size in mm (sp_yx).
+    double spYx() const {
+        return 0.5 * (v.spacing[0] * v.dims[0] / double(grid[2]) +
+                      v.spacing[1] * v.dims[1] / double(grid[1]));
+    }
+};
+
+QString readText(const QString& path, Error* err) {
+    QFile f(path);
+    if (!QFileInfo::exists(path)) {
+        *err = makeError(ErrorCode::NotFound, path.toStdString() + ": no such file");
+        return {};
+    }
+    if (!f.open(QIODevice::ReadOnly)) {
+        *err = makeError(ErrorCode::IoError, path.toStdString() + ": cannot be read");
+        return {};
+    }
+    const QByteArray bytes = f.readAll();
+    const QString text = QString::fromUtf8(bytes);
+    if (text.toUtf8() != bytes) {
+        *err = makeError(ErrorCode::InvalidArgument, path.toStdString() + ": not UTF-8 text");
+        return {};
+    }
+    return text;
+}
+
+}  // namespace
+
+Result<AskOutcome> askQuestion(const AskRequest& req,
+                               const std::function<bool(const QString& piece)>& onToken,
+                               const std::atomic<bool>* cancel) {
+    const auto tStart = Clock::now();
+    AskOutcome out;
+    QJsonObject timings;
+    const QString question = req.question.trimmed();
+    if (question.isEmpty() && req.audioFile.isEmpty()) {
+        return makeError(ErrorCode::InvalidArgument,
+                         "no question: give --question TEXT or --audio FILE");
+    }
+    if (req.device != "auto" && req.device != "cpu" && req.device != "cuda") {
+        return makeError(ErrorCode::InvalidArgument, "--device must be auto, cpu or cuda, not '" +
+                                                         req.device.toStdString() + "'");
+    }
+
+    // Model.
+    auto t0 = Clock::now();
+    std::vector<std::string> searched;
+    const std::string modelPath = locateModel(req.modelFile.toStdString(), &searched);
+    if (modelPath.empty()) {
+        return makeError(ErrorCode::NotFound,
+                         req.modelFile.isEmpty()
+                             ? "no consilium model found (give --model FILE)"
+                             : req.modelFile.toStdString() + ": no such model file");
+    }
+    auto engine = inference::ConsiliumEngine::open(modelPath);
+    if (!engine) return prefixed(engine.error(), QString::fromStdString(modelPath));
+    const inference::ConsiliumConfig& c = engine.value()->model().config();
+    timings["load_model"] = msSince(t0);
+
+    // CT study (section 3.1): the first series, resampled to the model grid, in HU.
+    t0 = Clock::now();
+    inference::ConsiliumInputs in;
+    if (!QFileInfo(req.studyDir).exists()) {
+        return makeError(ErrorCode::NotFound,
+                         req.studyDir.toStdString() + ": no such study folder");
+    }
+    imaging::LoadOptions lo;
+    lo.cancel = cancel;
+    auto volume = imaging::loadVolume(req.studyDir.toStdString(), lo);
+    if (!volume) return prefixed(volume.error(), req.studyDir);
+    const imaging::Volume& vol = volume.value();
+    if (vol.empty()) {
+        return makeError(ErrorCode::CorruptFile,
+                         req.studyDir.toStdString() + ": no CT image found");
+    }
+    timings["load_study"] = msSince(t0);
+    t0 = Clock::now();
+    auto grid = imaging::resampleToGrid(vol, {int(c.grid[2]), int(c.grid[1]), int(c.grid[0])});
+    if (!grid) return prefixed(grid.error(), req.studyDir);
+    in.ctHu = std::move(grid.value());
+
+    // Record and question text (section 3.3).
+    const inference::ConsiliumTokenizer& tok = engine.value()->tokenizer();
+    QString recordText;
+    if (!req.recordFile.isEmpty()) {
+        Error err;
+        recordText = readText(req.recordFile, &err);
+        if (!err.message.empty()) return err;
+        in.recordIds = tok.encodeWithBos(recordText.toStdString());
+        if (int64_t(in.recordIds.size()) > c.textMaxTokens) {
+            in.recordIds.resize(size_t(c.textMaxTokens));
+            out.notes << QStringLiteral("%1: record cut to its first %2 tokens")
+                             .arg(req.recordFile)
+                             .arg(c.textMaxTokens);
+        }
+    }
+    if (!question.isEmpty()) in.questionIds = tok.encodeWithBos(question.toStdString());
+
+    // Audio (section 3.2): mono 16 kHz, log-mel with the model's filter bank.
+    if (!req.audioFile.isEmpty()) {
+        audio::AudioFileInfo info;
+        auto buf = audio::readAudioFile(req.audioFile.toStdString(), &info);
+        if (!buf) return prefixed(buf.error(), req.audioFile);
+        auto mono = audio::resampleTo(buf.value(), int(c.sampleRate));
+        if (!mono) return prefixed(mono.error(), req.audioFile);
+        const auto& mf = engine.value()->model().melFilters;
+        std::vector<float> filters(mf.f32(), mf.f32() + c.nMels * (c.nFft / 2 + 1));
+        audio::LogMelConfig mc;
+        mc.sampleRate = int(c.sampleRate);
+        mc.nFft = int(c.nFft);
+        mc.hopLength = int(c.hopLength);
+        mc.nMels = int(c.nMels);
+        auto lm = audio::LogMelSpectrogram::create(mc, filters);
+        if (!lm) return prefixed(lm.error(), QString::fromStdString(modelPath));
+        auto mel = lm.value().compute(mono.value().samples.data(), mono.value().samples.size());
+        if (!mel) return prefixed(mel.error(), req.audioFile);
+        if (mel.value().nFrames < 1 || mel.value().nFrames > c.maxFrames) {
+            return makeError(ErrorCode::InvalidArgument,
+                             req.audioFile.toStdString() + ": " +
+                                 std::to_string(mono.value().durationSeconds()) +
+                                 " s of audio, the model takes up to " +
+                                 std::to_string(c.maxFrames * c.hopLength / c.sampleRate) + " s");
+        }
+        in.mel = std::move(mel.value().values);
+        in.melFrames = mel.value().nFrames;
+        out.notes << QStringLiteral(
+            "no speech recogniser on this build: transcript left empty, the audio goes to the "
+            "model as log-mel frames");
+    }
+    timings["preprocess"] = msSince(t0);
+
+    // Device: the consilium graph runs on the CPU backend; CUDA falls back, said once.
+    if (req.device == "cuda") {
+        out.notes << QStringLiteral(
+            "CUDA backend not available for the consilium graph: "
+            "running on the CPU");
+    }
+    inference::ConsiliumSessionOptions so;
+    so.cpu.threads = req.threads > 0 ? req.threads : std::max(1, QThread::idealThreadCount());
+    so.limits.maxRecordTokens = std::max<int64_t>(1, int64_t(in.recordIds.size()));
+    so.limits.maxQuestionTokens = std::max<int64_t>(1, int64_t(in.questionIds.size()));
+    so.limits.maxAudioFrames = std::max<int64_t>(1, in.melFrames);
+    auto session = inference::ConsiliumSession::create(engine.value(), so);
+    if (!session) return session.error();
+    inference::ConsiliumSession::TokenCallback cb;
+    if (onToken) {
+        cb = [&](int32_t, const std::string& piece) {
+            return onToken(QString::fromStdString(piece));
+        };
+    }
+    auto answer = session.value()->ask(in, cb, cancel);
+    if (!answer) return answer.error();
+    const inference::ConsiliumAnswer& a = answer.value();
+    timings["encode"] = a.encodeMs;
+    timings["fuse"] = a.fuseMs;
+    timings["decode"] = a.decodeMs;
+    timings["explain"] = a.headsMs;
+
+    // The JSON contract.
+    const GridMapper map{vol, c.grid};
+    QJsonObject j;
+    j["question"] = question;
+    if (!req.audioFile.isEmpty()) j["transcript"] = QString();
+    j["answer"] = QString::fromStdString(a.text);
+    QJsonArray findings;
+    for (const auto& f : a.findings) {
+        QJsonObject o = map.locate(f.grid, "center_mm");
+        o["diameter_mm"] = f.diameterGridVoxels * map.spYx();
+        o["type"] = QString::fromStdString(c.detTypes[size_t(f.type)]);
+        o["lobe"] = QString::fromStdString(c.detLobes[size_t(f.lobe)]);
+        o["score"] = double(f.score);
+        findings.append(o);
+    }
+    j["findings"] = findings;
+    j["lung_rads"] =
+        a.lungRads >= 0
+            ? QJsonValue(QString::fromStdString(c.lungRadsCategories[size_t(a.lungRads)]))
+            : QJsonValue();
+    QJsonObject weights;
+    const char* names[4] = {"image", "record", "voice", "question"};
+    for (int m = 0; m < 4; ++m)
+        weights[names[m]] = double(a.modalityWeights[size_t(m)]);
+    j["modality_weights"] = weights;
+    if (a.peakPatch >= 0) {
+        QJsonObject att = map.locate(a.peakGrid, "peak_mm");
+        att["patch"] = qint64(a.peakPatch);
+        att["weight"] = double(a.imageAttention[size_t(a.peakPatch)]);
+        j["attention"] = att;
+    } else {
+        j["attention"] = QJsonValue();
+    }
+    if (!a.recordAttention.empty()) {
+        // Evidence: the five most attended record tokens (section 13.3), as character spans.
+        const auto spans = tok.encodeWithSpans(recordText.toStdString());
+        std::vector<size_t> order(a.recordAttention.size());
+        for (size_t i = 0; i < order.size(); ++i)
+            order[i] = i;
+        std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+            return a.recordAttention[x] > a.recordAttention[y];
+        });
+        const std::string utf8 = recordText.toStdString();
+        QJsonArray evidence;
+        for (size_t k = 0; k < std::min<size_t>(5, order.size()); ++k) {
+            const size_t t = order[k];
+            if (t >= spans.size()) continue;
+            QJsonObject e;
+            e["token"] = qint64(t);
+            e["weight"] = double(a.recordAttention[t]);
+            e["text"] =
+                QString::fromStdString(utf8.substr(spans[t].begin, spans[t].end - spans[t].begin));
+            e["begin"] = QString::fromStdString(utf8.substr(0, spans[t].begin)).size();
+            e["end"] = QString::fromStdString(utf8.substr(0, spans[t].end)).size();
+            evidence.append(e);
+        }
+        j["record_evidence"] = evidence;
+    }
+    QJsonArray experts;
+    for (size_t t = 0; t < a.experts.size(); ++t) {
+        QJsonObject tokenObj;
+        tokenObj["token"] = QString::fromStdString(tok.decode({a.ids[t]}));
+        tokenObj["id"] = a.ids[t];
+        QJsonArray layers;
+        for (const auto& e : a.experts[t]) {
+            QJsonObject lo2;
+            lo2["experts"] = QJsonArray{e.experts[0], e.experts[1]};
+            lo2["weights"] = QJsonArray{double(e.weights[0]), double(e.weights[1])};
+            layers.append(lo2);
+        }
+        tokenObj["layers"] = layers;
+        experts.append(tokenObj);
+    }
+    j["experts"] = experts;
+    QJsonObject model;
+    model["file"] = QFileInfo(QString::fromStdString(modelPath)).absoluteFilePath();
+    model["sha256"] = sha256(QString::fromStdString(modelPath));
+    j["model"] = model;
+    j["device"] = QStringLiteral("cpu");
+    j["device_detail"] = QString::fromStdString(session.value()->deviceName());
+    j["precision"] = QString::fromStdString(engine.value()->model().precision());
+    timings["total"] = msSince(tStart);
+    j["timings_ms"] = timings;
+    out.json = j;
+    return out;
+}
+
+}  // namespace consilium::app

@@ -1,0 +1,241 @@
+// The `consilium` tri-modal MoE architecture, exactly as docs/MODEL.md (contract version 1)
+// writes it: CT encoder (section 5), audio encoder (6), text encoder with RoPE and a causal
+// sliding window (7), fusion with cross-modal attention and dynamic per-modality weights (8),
+// MoE decoder with 8 experts and top-2 renormalised routing (9), findings heads (10) and the
+// explanation outputs of section 13, captured during the single forward pass.
+//
+// ConsiliumModel holds views into a WeightStore (immutable after load(), shared by any number
+// of runs and threads). ConsiliumGraph is one run's state: every activation, the decoder's
+// self-attention KV cache and the cross-attention K/V of the fusion memory, allocated once at
+// create() for the limits given; the forward steps allocate nothing. A graph is used by one
+// thread at a time.
+//
+// Layouts are row-major, outermost first, as docs/MODEL.md writes shapes: a sequence is
+// [n, d]; the CT input is [D, H, W]; the log-mel input is [80, T].
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "inference/backend.h"
+#include "inference/weight_store.h"
+
+namespace consilium::inference {
+
+enum ConsiliumModality { kModImage = 0, kModRecord = 1, kModVoice = 2, kModQuestion = 3 };
+constexpr int kConsiliumModalities = 4;
+
+struct ConsiliumConfig {
+    int64_t dim = 0;      // consilium.embedding_length (d)
+    int64_t headDim = 0;  // consilium.head_dim (hd)
+    float eps = 1e-5f;    // consilium.layer_norm_epsilon
+    float ropeBase = 10000.0f;
+    int64_t vocab = 0;
+    std::array<int64_t, 3> grid{};   // D, H, W
+    std::array<int64_t, 3> patch{};  // pd, ph, pw
+    float windowCenter = -600.0f;    // HU
+    float windowWidth = 1500.0f;     // HU
+    std::vector<int64_t> ctHeads;    // per layer
+    int64_t ctFfn = 0;
+    int64_t sampleRate = 16000, nFft = 400, hopLength = 160, nMels = 80, maxFrames = 3000;
+    std::vector<int64_t> audioHeads;
+    int64_t audioFfn = 0;
+    std::vector<int64_t> textHeads;
+    int64_t textFfn = 0;
+    int64_t slidingWindow = 0;  // Wn, keys visible to a query including itself
+    int64_t textMaxTokens = 0;
+    std::array<int64_t, 4> fusionHeads{};  // modality order
+    int64_t fusionFfn = 0;
+    std::vector<int64_t> decHeads, decCrossHeads;
+    int64_t experts = 0, expertsUsed = 0, expertFfn = 0;
+    int64_t decMaxTokens = 0;
+    float detThreshold = 0.5f;
+    int64_t detMaxCandidates = 16;
+    std::vector<std::string> detTypes, detLobes, lungRadsCategories;
+    int32_t unkId = 0, bosId = 1, eosId = 2, padId = 3;
+
+    int64_t nz() const { return grid[0] / patch[0]; }
+    int64_t ny() const { return grid[1] / patch[1]; }
+    int64_t nx() const { return grid[2] / patch[2]; }
+    int64_t nImg() const { return nz() * ny() * nx(); }
+    int64_t patchElems() const { return patch[0] * patch[1] * patch[2]; }
+};
+
+struct LinearWeights {
+    TensorView w;  // [out, in]  (ne {in, out})
+    TensorView b;  // [out] F32, may be invalid (no bias)
+};
+
+struct NormWeights {
+    TensorView w, b;  // [d] F32 each
+};
+
+// One pre-LN block (attention + FFN), or the attention part alone for fusion (ffn unused).
+struct ConsiliumAttention {
+    int64_t heads = 0;
+    LinearWeights q, k, v, o;  // q/k/v [heads*hd, d], o [d, heads*hd]
+};
+
+struct ConsiliumEncoderBlock {
+    NormWeights attnNorm, ffnNorm;
+    ConsiliumAttention attn;
+    LinearWeights up, down;  // [ff, d], [d, ff]
+};
+
+struct ConsiliumDecoderBlock {
+    NormWeights attnNorm, crossNorm, ffnNorm;
+    ConsiliumAttention self, cross;
+    TensorView router;              // [E, d] F32
+    TensorView upExps, upBias;      // [E, ff_e, d], [E, ff_e]
+    TensorView downExps, downBias;  // [E, d, ff_e], [E, d]
+};
+
+class ConsiliumModel {
+  public:
+    // CorruptModel naming the key or tensor that is missing, ill-shaped or unknown;
+    // UnsupportedModel for another architecture, contract version or a limit of section 2.
+    static Result<std::shared_ptr<ConsiliumModel>> load(std::shared_ptr<WeightStore> store);
+
+    const ConsiliumConfig& config() const { return m_c; }
+    const WeightStore& store() const { return *m_store; }
+    // The serialized SentencePiece ModelProto of consilium.tokenizer.spm_model.
+    const std::string& tokenizerModel() const { return m_spm; }
+    // Dominant storage type of the transformer matrices ("F32", "Q4_0", ...).
+    std::string precision() const;
+
+    // Views (public for the graph; immutable).
+    TensorView tokenEmbd;   // [V, d]
+    LinearWeights ctPatch;  // [d, P]
+    TensorView ctPos;       // [N_img, d]
+    std::vector<ConsiliumEncoderBlock> ct, audio, text;
+    NormWeights ctOut, audioOut, textOut;
+    TensorView melFilters;       // [80, 201]
+    LinearWeights conv1, conv2;  // [d, 80*3], [d, d*3] viewed as matrices
+    TensorView typeEmbd;         // [4, d]
+    NormWeights gateNorm, qNorm, fusionFfnNorm, fusionOut;
+    LinearWeights gateUp, gateOut;  // [d, d], [4, d]
+    std::array<ConsiliumAttention, 4> fusion;
+    LinearWeights fusionUp, fusionDown;
+    std::vector<ConsiliumDecoderBlock> dec;
+    NormWeights decOut;
+    LinearWeights detUp, detOut;  // [d, d], [13, d]
+    LinearWeights lrUp, lrOut;    // [d, 2d], [5, d]
+
+  private:
+    std::shared_ptr<WeightStore> m_store;
+    ConsiliumConfig m_c;
+    std::string m_spm;
+};
+
+// Named intermediate tensors (docs/MODEL.md section 15) as they are computed. `shape` is
+// row-major; attention probabilities are reported in the kernel layout [n_q, heads, n_kv]
+// (the golden dump writes [heads, n_q, n_kv]). The data is valid during the call only.
+using ConsiliumTap =
+    std::function<void(const std::string& name, const float* data, std::vector<int64_t> shape)>;
+
+struct ConsiliumLimits {
+    int64_t maxRecordTokens = 4096;  // clamped to text.max_tokens
+    int64_t maxQuestionTokens = 512;
+    int64_t maxAudioFrames = 3000;  // clamped to audio.max_frames
+    int64_t maxAnswerTokens = 0;    // 0 = decoder.max_tokens
+};
+
+class ConsiliumGraph {
+  public:
+    // OutOfMemory when the activations do not fit.
+    static Result<std::unique_ptr<ConsiliumGraph>> create(
+        std::shared_ptr<const ConsiliumModel> model, const ConsiliumLimits& limits,
+        const CpuBackendOptions& cpu);
+
+    void setTap(ConsiliumTap tap) { m_tap = std::move(tap); }
+    void setCancelFlag(const std::atomic<bool>* cancel) { m_cancel = cancel; }
+    // Forgets every modality and the decoder state.
+    void reset();
+
+    // Each encode step marks its modality present. Cancelled between layers.
+    // ct: [D, H, W] lung-windowed values in [0, 1] (section 3.1 step 2).
+    Status encodeImage(const float* ct);
+    // mel: [80, T] log-mel frames (section 3.2), 1 <= T <= maxAudioFrames.
+    Status encodeVoice(const float* mel, int64_t frames);
+    // ids: [bos] + encode(text), 1 <= n <= the limit. InvalidArgument for an id outside V.
+    Status encodeRecord(const int32_t* ids, int64_t n);
+    Status encodeQuestion(const int32_t* ids, int64_t n);
+    // Section 8; needs voice or question. Resets the decoder.
+    Status fuse();
+    // Section 9: runs n answer tokens at positions position()..+n-1 through the decoder with
+    // its KV cache; logits of each are then available. InvalidArgument past the limit.
+    Status decode(const int32_t* ids, int64_t n);
+    // Section 10, from H_img (needs encodeImage): detection rows and Lung-RADS logits.
+    Status runHeads();
+
+    const ConsiliumModel& model() const { return *m_model; }
+    Backend& backend() { return *m_backend; }
+    bool present(int m) const { return m_present[size_t(m)]; }
+    int64_t position() const { return m_pos; }
+    int64_t queryRows() const { return m_nq; }
+    int64_t recordTokens() const { return m_nRec; }
+    // Logits [V] of decoded position t (t < position()).
+    const float* logits(int64_t t) const { return m_logits.data() + t * m_model->config().vocab; }
+    const std::array<float, 4>& modalityWeights() const { return m_weights; }
+    const std::array<float, 4>& gateLogits() const { return m_gateLogits; }
+    // Fusion attention averaged over heads, [N_q, N_m] (image: N_img, record: N_rec).
+    const float* fusionImageAttention() const { return m_avgImg.data(); }
+    const float* fusionRecordAttention() const { return m_avgRec.data(); }
+    // Decoder cross-attention of position t averaged over layers and heads, [N_q].
+    const float* decoderCrossAttention(int64_t t) const { return m_decCross.data() + t * m_nq; }
+    // Router choice of position t, layer l: experts[2], weights[2] (largest first).
+    const int32_t* experts(int64_t t, int64_t l) const {
+        return m_expertIds.data() + (t * int64_t(m_model->dec.size()) + l) * 2;
+    }
+    const float* expertWeights(int64_t t, int64_t l) const {
+        return m_expertW.data() + (t * int64_t(m_model->dec.size()) + l) * 2;
+    }
+    const float* detection() const { return m_det.data(); }      // [N_img, 13]
+    const float* lungRadsLogits() const { return m_lr.data(); }  // [5]
+
+  private:
+    ConsiliumGraph() = default;
+    Status checkCancel() const;
+    void linear(const LinearWeights& l, const float* x, int64_t n, int64_t xStride, float* y,
+                int64_t yStride);
+    void norm(const NormWeights& w, const float* x, float* y, int64_t n);
+    // MHA from query rows xq [n, d] to key/value rows y [m, d]; output added to `out`
+    // scaled by `scale` (residual), probabilities into probs [n, heads, m] when not null.
+    void mha(const ConsiliumAttention& a, const float* xq, int64_t n, const float* y, int64_t m,
+             bool rope, bool causal, int64_t window, float* out, float scale, float* probs);
+    Status encoderBlocks(const std::vector<ConsiliumEncoderBlock>& blocks, float* x, int64_t n,
+                         bool text, const std::string& tapPrefix);
+    Status encodeText(const int32_t* ids, int64_t n, float* out, const std::string& name);
+    void moe(const ConsiliumDecoderBlock& b, int64_t layer, const float* z, int64_t n, float* out);
+    void tap(const std::string& name, const float* data, std::vector<int64_t> shape) const {
+        if (m_tap) m_tap(name, data, std::move(shape));
+    }
+
+    std::shared_ptr<const ConsiliumModel> m_model;
+    std::unique_ptr<Backend> m_backend;
+    ConsiliumTap m_tap;
+    const std::atomic<bool>* m_cancel = nullptr;
+    ConsiliumLimits m_limits;
+    std::array<bool, 4> m_present{};
+    int64_t m_nRec = 0, m_nTq = 0, m_nV = 0, m_nq = 0, m_pos = 0, m_maxRows = 0;
+    // Encoder outputs: [N_img, d], [N_rec, d], [N_v, d], [N_tq, d].
+    std::vector<float> m_hImg, m_hRec, m_hVoice, m_hQ;
+    // Working rows [maxRows, *].
+    std::vector<float> m_x, m_xn, m_q, m_k, m_v, m_o, m_ff, m_tmp, m_probs, m_col;
+    // Fusion: query rows, memory, per-modality head-averaged attention.
+    std::vector<float> m_mem, m_avgImg, m_avgRec;
+    std::array<float, 4> m_weights{}, m_gateLogits{};
+    // Decoder: self K/V cache [L][maxAns][h*hd], cross K/V [L][N_q][c*hd].
+    std::vector<float> m_selfK, m_selfV, m_crossK, m_crossV, m_logits, m_decCross, m_expertW;
+    std::vector<float> m_router, m_routeW, m_gathered, m_expertHidden, m_expertOut;
+    // RoPE cos/sin per position [maxPositions, hd/2], angles in double (section 4).
+    std::vector<float> m_ropeCos, m_ropeSin;
+    std::vector<int32_t> m_expertIds, m_routes, m_offsets, m_order;
+    std::vector<float> m_det, m_lr;
+};
+
+}  // namespace consilium::inference

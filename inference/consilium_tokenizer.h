@@ -1,0 +1,48 @@
+// SentencePiece tokenizer of a `consilium` model (docs/MODEL.md section 3.3): the unigram
+// model stored as a serialized ModelProto in `consilium.tokenizer.spm_model`, loaded with
+// sentencepiece::SentencePieceProcessor::LoadFromSerializedProto, encoded without sampling.
+//
+// Errors: CorruptModel when the stored model does not load. Thread safety: encode/decode are
+// const and may be called from several threads (SentencePiece's processor is read-only after
+// loading).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "inference/consilium_graph.h"
+
+namespace sentencepiece {
+class SentencePieceProcessor;
+}
+
+namespace consilium::inference {
+
+// One token of an encoded text and the byte range [begin, end) of the input it came from.
+struct TokenSpan {
+    int32_t id = 0;
+    size_t begin = 0, end = 0;
+};
+
+class ConsiliumTokenizer {
+  public:
+    static Result<std::unique_ptr<ConsiliumTokenizer>> create(const std::string& serializedModel,
+                                                              const ConsiliumConfig& config);
+    ~ConsiliumTokenizer();
+
+    // [bos] + encode(text).
+    std::vector<int32_t> encodeWithBos(const std::string& text) const;
+    // The same with byte spans into `text` (the bos entry has an empty span at 0).
+    std::vector<TokenSpan> encodeWithSpans(const std::string& text) const;
+    // UTF-8 text of ids; the special ids 0..3 (unk, bos, eos, pad) are never printed.
+    std::string decode(const std::vector<int32_t>& ids) const;
+    int vocabSize() const;
+
+  private:
+    ConsiliumTokenizer() = default;
+    std::unique_ptr<sentencepiece::SentencePieceProcessor> m_sp;
+    ConsiliumConfig m_config;
+};
+
+}  // namespace consilium::inference

@@ -1,0 +1,422 @@
+// The consilium graph against the PyTorch mirror of docs/MODEL.md: every named intermediate
+// tensor of section 15 (tests/data/consilium_golden, written by training/dump_golden.py) is
+// recomputed by the engine from the golden inputs and compared with per-tensor limits.
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+
+#include "inference/consilium_graph.h"
+#include "inference/consilium_session.h"
+#include "inference/consilium_tokenizer.h"
+
+using namespace consilium;
+using namespace consilium::inference;
+
+namespace {
+
+const QString kDir = QStringLiteral(CONSILIUM_SOURCE_DIR "/tests/data/consilium_golden/");
+
+struct Golden {
+    std::map<std::string, std::vector<float>> f32;
+    std::map<std::string, std::vector<int32_t>> i32;
+    std::map<std::string, std::vector<int64_t>> shape;
+    QJsonObject inputs;
+};
+
+bool loadGolden(const QString& stem, Golden* g) {
+    QFile jf(kDir + stem + ".json"), bf(kDir + stem + ".bin");
+    if (!jf.open(QIODevice::ReadOnly) || !bf.open(QIODevice::ReadOnly)) return false;
+    const QJsonObject root = QJsonDocument::fromJson(jf.readAll()).object();
+    const QByteArray bin = bf.readAll();
+    const QJsonObject tensors = root["tensors"].toObject();
+    for (auto it = tensors.begin(); it != tensors.end(); ++it) {
+        const QJsonObject e = it.value().toObject();
+        const std::string name = it.key().toStdString();
+        const qint64 off = qint64(e["offset"].toDouble()), count = qint64(e["count"].toDouble());
+        if (off < 0 || off + count * 4 > bin.size()) return false;
+        std::vector<int64_t> shape;
+        for (const auto& v : e["shape"].toArray())
+            shape.push_back(int64_t(v.toDouble()));
+        g->shape[name] = shape;
+        if (e["dtype"].toString() == "i32") {
+            std::vector<int32_t> v(static_cast<size_t>(count));
+            std::memcpy(v.data(), bin.constData() + off, size_t(count) * 4);
+            g->i32[name] = v;
+        } else {
+            std::vector<float> v(static_cast<size_t>(count));
+            std::memcpy(v.data(), bin.constData() + off, size_t(count) * 4);
+            g->f32[name] = v;
+        }
+    }
+    g->inputs = root["inputs"].toObject();
+    return true;
+}
+
+// Attention probabilities come out as [n_q, heads, n_kv]; the dump writes [heads, n_q, n_kv].
+std::vector<float> headsFirst(const float* data, const std::vector<int64_t>& s) {
+    std::vector<float> out(size_t(s[0] * s[1] * s[2]));
+    for (int64_t i = 0; i < s[0]; ++i)
+        for (int64_t h = 0; h < s[1]; ++h)
+            for (int64_t j = 0; j < s[2]; ++j)
+                out[size_t((h * s[0] + i) * s[2] + j)] = data[(i * s[1] + h) * s[2] + j];
+    return out;
+}
+
+struct Captured {
+    std::map<std::string, std::vector<float>> data;
+    std::map<std::string, std::vector<int64_t>> shape;
+};
+
+struct Run {
+    std::shared_ptr<ConsiliumModel> model;
+    std::unique_ptr<ConsiliumGraph> graph;
+    Captured cap;
+    std::vector<int32_t> experts[2];
+    std::vector<float> expertWeights[2];
+    std::vector<float> imageAttn, recordAttn;
+    std::vector<int32_t> genIds;
+};
+
+// Runs the whole golden recipe (training/reference_numpy.py main()) on the engine.
+QString runGolden(const QString& modelFile, const Golden& g, Run* r) {
+    auto store = WeightStore::open((kDir + modelFile).toStdString());
+    if (!store) return QString::fromStdString(store.error().toString());
+    auto model = ConsiliumModel::load(std::shared_ptr<WeightStore>(std::move(store.value())));
+    if (!model) return QString::fromStdString(model.error().toString());
+    r->model = model.value();
+    CpuBackendOptions cpu;
+    cpu.threads = 2;
+    auto graph = ConsiliumGraph::create(r->model, ConsiliumLimits{}, cpu);
+    if (!graph) return QString::fromStdString(graph.error().toString());
+    r->graph = std::move(graph.value());
+    ConsiliumGraph& G = *r->graph;
+    G.setTap([r](const std::string& name, const float* data, std::vector<int64_t> shape) {
+        int64_t n = 1;
+        for (int64_t s : shape)
+            n *= s;
+        if (shape.size() == 3) {
+            r->cap.data[name] = headsFirst(data, shape);
+            std::swap(shape[0], shape[1]);
+        } else {
+            r->cap.data[name].assign(data, data + n);
+        }
+        r->cap.shape[name] = shape;
+    });
+    auto ids = [&](const char* name) {
+        const auto& v = g.i32.at(name);
+        return std::make_pair(v.data(), int64_t(v.size()));
+    };
+    Status s = G.encodeImage(g.f32.at("in.ct").data());
+    if (s) s = G.runHeads();
+    if (s) s = G.encodeRecord(ids("in.record_ids").first, ids("in.record_ids").second);
+    if (s) s = G.encodeVoice(g.f32.at("in.mel").data(), g.shape.at("in.mel")[1]);
+    if (s) s = G.encodeQuestion(ids("in.question_ids").first, ids("in.question_ids").second);
+    if (s) s = G.fuse();
+    const auto answer = ids("in.answer_ids");
+    if (s) s = G.decode(answer.first, answer.second);
+    if (!s) return QString::fromStdString(s.error().toString());
+    const int64_t n = answer.second, L = int64_t(r->model->dec.size());
+    for (int64_t l = 0; l < L; ++l)
+        for (int64_t t = 0; t < n; ++t)
+            for (int j = 0; j < 2; ++j) {
+                r->experts[l].push_back(G.experts(t, l)[j]);
+                r->expertWeights[l].push_back(G.expertWeights(t, l)[j]);
+            }
+    // Rollout over the teacher-forced positions (section 13).
+    const int64_t nq = G.queryRows(), nImg = r->model->config().nImg(), nRec = G.recordTokens();
+    std::vector<double> aDec(size_t(nq), 0.0);
+    for (int64_t t = 0; t < n; ++t)
+        for (int64_t j = 0; j < nq; ++j)
+            aDec[size_t(j)] += G.decoderCrossAttention(t)[j] / double(n);
+    r->imageAttn.assign(size_t(nImg), 0.f);
+    r->recordAttn.assign(size_t(nRec), 0.f);
+    for (int64_t j = 0; j < nq; ++j) {
+        for (int64_t p = 0; p < nImg; ++p)
+            r->imageAttn[size_t(p)] +=
+                float(aDec[size_t(j)] * G.fusionImageAttention()[j * nImg + p]);
+        for (int64_t p = 0; p < nRec; ++p)
+            r->recordAttn[size_t(p)] +=
+                float(aDec[size_t(j)] * G.fusionRecordAttention()[j * nRec + p]);
+    }
+    // Greedy generation from [bos] (max as many ids as the dump), with the KV cache.
+    G.setTap(nullptr);
+    const size_t maxGen = g.i32.at("gen.ids").size();
+    const int32_t eos = r->model->config().eosId;
+    s = G.fuse();
+    if (!s) return QString::fromStdString(s.error().toString());
+    r->genIds = {r->model->config().bosId};
+    while (r->genIds.size() < maxGen && (r->genIds.size() == 1 || r->genIds.back() != eos)) {
+        s = G.decode(&r->genIds.back(), 1);
+        if (!s) return QString::fromStdString(s.error().toString());
+        const float* lg = G.logits(G.position() - 1);
+        int32_t best = 0;
+        for (int32_t v = 1; v < r->model->config().vocab; ++v)
+            if (lg[v] > lg[best]) best = v;
+        r->genIds.push_back(best);
+    }
+    return {};
+}
+
+double maxAbs(const std::vector<float>& v) {
+    double m = 0;
+    for (float x : v)
+        m = std::max(m, double(std::fabs(x)));
+    return m;
+}
+
+}  // namespace
+
+class TestConsiliumGolden : public QObject {
+    Q_OBJECT
+  private slots:
+    void everyTensor_data() {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<QString>("stem");
+        QTest::addColumn<double>("limit");  // max|a - b| <= limit * max(1, max|b|)
+        QTest::addColumn<bool>("exactInts");
+        // F32 file: float32 engine against the float32 PyTorch mirror, limit of golden.json.
+        QTest::newRow("f32") << "consilium-golden-f32.gguf"
+                             << "golden" << 1e-4 << true;
+        // Q4_0 file: the engine rounds activations to Q8_0 blocks for its integer dot
+        // products (kernels/cpu/matmul.h), the dump keeps float32 activations: measured worst
+        // 1.8e-2 (record.blk.1.out) on AVX-512; limit with a 2x margin. Router and argmax decisions
+        // may flip where the reference logits are close, so integer outputs are checked only with a
+        // margin.
+        QTest::newRow("q4_0") << "consilium-golden-q4_0.gguf"
+                              << "golden_q4_0" << 4e-2 << false;
+    }
+
+    void everyTensor() {
+        QFETCH(QString, model);
+        QFETCH(QString, stem);
+        QFETCH(double, limit);
+        QFETCH(bool, exactInts);
+        Golden g;
+        QVERIFY2(loadGolden(stem, &g), qPrintable("cannot read the golden set " + kDir + stem));
+        Run r;
+        const QString err = runGolden(model, g, &r);
+        QVERIFY2(err.isEmpty(), qPrintable(err));
+        r.cap.data["expl.image_attn"] = r.imageAttn;
+        r.cap.data["expl.record_attn"] = r.recordAttn;
+        int compared = 0;
+        double worst = 0;
+        QString worstName;
+        for (const auto& [name, want] : g.f32) {
+            if (name.rfind("in.", 0) == 0) continue;
+            std::vector<float> got;
+            if (name.find(".expert_weights") != std::string::npos) {
+                got = r.expertWeights[name[8] - '0'];
+            } else {
+                auto it = r.cap.data.find(name);
+                QVERIFY2(it != r.cap.data.end(),
+                         qPrintable("engine did not produce " + QString::fromStdString(name)));
+                got = it->second;
+            }
+            QCOMPARE(got.size(), want.size());
+            double err = 0;
+            for (size_t i = 0; i < want.size(); ++i)
+                err = std::max(err, double(std::fabs(got[i] - want[i])));
+            const double rel = err / std::max(1.0, maxAbs(want));
+            if (rel > worst) {
+                worst = rel;
+                worstName = QString::fromStdString(name);
+            }
+            if (exactInts || name.find(".expert_weights") == std::string::npos) {
+                QVERIFY2(rel <= limit,
+                         qPrintable(QStringLiteral("%1: max abs error %2 (relative %3) > %4")
+                                        .arg(QString::fromStdString(name))
+                                        .arg(err)
+                                        .arg(rel)
+                                        .arg(limit)));
+            }
+            ++compared;
+        }
+        // Integer outputs: experts per layer and the greedy answer.
+        for (int l = 0; l < 2; ++l) {
+            const std::string key = "dec.blk." + std::to_string(l) + ".experts";
+            const auto& want = g.i32.at(key);
+            const auto& logits = g.f32.at("dec.blk." + std::to_string(l) + ".router_logits");
+            QCOMPARE(r.experts[l].size(), want.size());
+            for (size_t i = 0; i < want.size(); ++i) {
+                if (r.experts[l][i] == want[i]) continue;
+                const size_t t = i / 2;
+                const float a = logits[t * 8 + size_t(want[i])];
+                const float b = logits[t * 8 + size_t(r.experts[l][i])];
+                const bool close = std::fabs(a - b) < limit * 4;
+                QVERIFY2(!exactInts && close,
+                         qPrintable(QStringLiteral("%1 token %2: expert %3 instead of %4 "
+                                                   "(reference logits %5 vs %6)")
+                                        .arg(QString::fromStdString(key))
+                                        .arg(t)
+                                        .arg(r.experts[l][i])
+                                        .arg(want[i])
+                                        .arg(b)
+                                        .arg(a)));
+            }
+            ++compared;
+        }
+        const auto& gen = g.i32.at("gen.ids");
+        if (exactInts) {
+            QCOMPARE(r.genIds, gen);
+        } else {
+            QVERIFY(!r.genIds.empty());
+            QCOMPARE(r.genIds[0], gen[0]);
+        }
+        ++compared;
+        qInfo("%s: %d tensors compared, worst relative error %.3g at %s", qPrintable(model),
+              compared, worst, qPrintable(worstName));
+        QCOMPARE(compared, int(g.f32.size() + g.i32.size()) - 5);
+    }
+
+    // The SentencePiece model stored in the file reproduces the golden ids of the texts.
+    void tokenizer() {
+        Golden g;
+        QVERIFY(loadGolden("golden", &g));
+        auto store = WeightStore::open((kDir + "consilium-golden-f32.gguf").toStdString());
+        QVERIFY(store.ok());
+        auto model = ConsiliumModel::load(std::shared_ptr<WeightStore>(std::move(store.value())));
+        QVERIFY(model.ok());
+        auto tok =
+            ConsiliumTokenizer::create(model.value()->tokenizerModel(), model.value()->config());
+        QVERIFY2(tok.ok(), tok.ok() ? "" : tok.error().message.c_str());
+        const std::vector<int32_t> rec =
+            tok.value()->encodeWithBos(g.inputs["record_text"].toString().toStdString());
+        QCOMPARE(rec, g.i32.at("in.record_ids"));
+        const std::vector<int32_t> q =
+            tok.value()->encodeWithBos(g.inputs["question_text"].toString().toStdString());
+        QCOMPARE(q, g.i32.at("in.question_ids"));
+        const std::string text = tok.value()->decode(rec);
+        QCOMPARE(QString::fromStdString(text), g.inputs["record_text"].toString());
+    }
+
+    // The session API on the golden inputs: greedy answer = gen.ids, streaming callback per
+    // token, explanations normalised, cancellation by flag and by callback.
+    void session() {
+        Golden g;
+        QVERIFY(loadGolden("golden", &g));
+        auto engine = ConsiliumEngine::open((kDir + "consilium-golden-f32.gguf").toStdString());
+        QVERIFY2(engine.ok(), engine.ok() ? "" : engine.error().message.c_str());
+        const ConsiliumConfig& c = engine.value()->model().config();
+        ConsiliumSessionOptions so;
+        so.cpu.threads = 2;
+        so.maxAnswerTokens = int64_t(g.i32.at("gen.ids").size());
+        auto session = ConsiliumSession::create(engine.value(), so);
+        QVERIFY(session.ok());
+        ConsiliumInputs in;
+        // The session windows HU itself (section 3.1): undo the window of the golden input.
+        const float lo = c.windowCenter - c.windowWidth / 2;
+        for (float v : g.f32.at("in.ct"))
+            in.ctHu.push_back(v * c.windowWidth + lo);
+        in.mel = g.f32.at("in.mel");
+        in.melFrames = g.shape.at("in.mel")[1];
+        in.recordIds = g.i32.at("in.record_ids");
+        in.questionIds = g.i32.at("in.question_ids");
+        std::vector<int32_t> streamed;
+        auto a = session.value()->ask(in, [&](int32_t id, const std::string&) {
+            streamed.push_back(id);
+            return true;
+        });
+        QVERIFY2(a.ok(), a.ok() ? "" : a.error().message.c_str());
+        const auto& gen = g.i32.at("gen.ids");
+        QCOMPARE(a.value().ids, std::vector<int32_t>(gen.begin() + 1, gen.end()));
+        QCOMPARE(streamed, a.value().ids);
+        QCOMPARE(a.value().experts.size(), a.value().ids.size());
+        const auto& w = g.f32.at("fusion.weights");
+        for (size_t m = 0; m < 4; ++m)
+            QVERIFY(std::fabs(a.value().modalityWeights[m] - w[m]) < 1e-4);
+        double sum = 0;
+        for (float v : a.value().imageAttention)
+            sum += v;
+        QVERIFY(std::fabs(sum - 1.0) < 1e-4);
+        sum = 0;
+        for (float v : a.value().recordAttention)
+            sum += v;
+        QVERIFY(std::fabs(sum - 1.0) < 1e-4);
+        QVERIFY(a.value().peakPatch >= 0 && a.value().peakPatch < c.nImg());
+        QVERIFY(a.value().lungRads >= 0 && a.value().lungRads < 5);
+        for (const auto& f : a.value().findings)
+            QVERIFY(f.score >= c.detThreshold);
+        // Without a CT: no findings, no image weight.
+        ConsiliumInputs textOnly;
+        textOnly.questionIds = in.questionIds;
+        auto t = session.value()->ask(textOnly);
+        QVERIFY(t.ok());
+        QVERIFY(t.value().findings.empty() && t.value().imageAttention.empty());
+        QCOMPARE(t.value().modalityWeights[0], 0.0f);
+        QCOMPARE(t.value().modalityWeights[3], 1.0f);
+        // Cancellation.
+        auto stop = session.value()->ask(in, [](int32_t, const std::string&) { return false; });
+        QVERIFY(!stop.ok());
+        QCOMPARE(stop.error().code, ErrorCode::Cancelled);
+        std::atomic<bool> cancel{true};
+        auto flagged = session.value()->ask(in, {}, &cancel);
+        QVERIFY(!flagged.ok());
+        QCOMPARE(flagged.error().code, ErrorCode::Cancelled);
+        // No query at all is refused.
+        ConsiliumInputs none;
+        none.recordIds = in.recordIds;
+        auto refused = session.value()->ask(none);
+        QVERIFY(!refused.ok());
+        QCOMPARE(refused.error().code, ErrorCode::InvalidArgument);
+    }
+
+    // Missing or ill-shaped tensors are refused with the tensor's name.
+    void refusesBadFiles() {
+        auto open = [](const QString& f) {
+            return std::shared_ptr<WeightStore>(
+                std::move(WeightStore::open(f.toStdString()).value()));
+        };
+        auto good = ConsiliumModel::load(open(kDir + "consilium-golden-f32.gguf"));
+        QVERIFY(good.ok());
+        QCOMPARE(good.value()->precision(), std::string("F32"));
+        auto q4 = ConsiliumModel::load(open(kDir + "consilium-golden-q4_0.gguf"));
+        QVERIFY(q4.ok());
+        QCOMPARE(q4.value()->precision(), std::string("Q4_0"));
+
+        QFile f(kDir + "consilium-golden-f32.gguf");
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray bytes = f.readAll();
+        QTemporaryDir tmp;
+        auto patched = [&](const QByteArray& from, const QByteArray& to, int extra) {
+            QByteArray b = bytes;
+            const int at = b.indexOf(from);
+            if (at < 0) return QString();
+            b.replace(at, from.size(), to);
+            if (extra >= 0) {
+                // ne[0] of a 1-D tensor: u32 n_dims follows the name, then u64 ne[0].
+                const int ne = at + to.size() + 4;
+                b[ne] = char(extra);
+            }
+            const QString path = tmp.filePath("bad.gguf");
+            QFile out(path);
+            if (!out.open(QIODevice::WriteOnly) || out.write(b) != b.size()) return QString();
+            return path;
+        };
+        // A tensor renamed: the expected one is missing and the new name is unknown.
+        QString path = patched("lung_rads.out.bias", "lung_rads.out.biaz", -1);
+        QVERIFY(!path.isEmpty());
+        auto missing = ConsiliumModel::load(open(path));
+        QVERIFY(!missing.ok());
+        QCOMPARE(missing.error().code, ErrorCode::CorruptModel);
+        QVERIFY2(missing.error().message.find("lung_rads.out.bias") != std::string::npos,
+                 missing.error().message.c_str());
+        // A bias one element short: its shape disagrees with the keys.
+        path = patched("fusion.gate_out.bias", "fusion.gate_out.bias", 3);
+        QVERIFY(!path.isEmpty());
+        auto shape = ConsiliumModel::load(open(path));
+        QVERIFY(!shape.ok());
+        QCOMPARE(shape.error().code, ErrorCode::CorruptModel);
+        QVERIFY2(shape.error().message.find("fusion.gate_out.bias") != std::string::npos,
+                 shape.error().message.c_str());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestConsiliumGolden)
+#include "test_consilium_golden.moc"
