@@ -81,6 +81,7 @@ CudaProbe load(const std::string& overridePath) {
         return probe;
     }
     probe.pluginLoaded = true;
+    probe.api = api;
     probe.loadError.clear();
     probe.buildInfo = api->build_info();
     probe.runtimeVersion = api->runtime_version();
@@ -115,6 +116,27 @@ const CudaProbe& probeCuda(const std::string& overridePath) {
     static CudaProbe probe;
     std::call_once(once, [&] { probe = load(overridePath); });
     return probe;
+}
+
+Error cudaPluginError(int status, const std::string& message) {
+    ErrorCode code = ErrorCode::Internal;
+    switch (status) {
+        case CONSILIUM_CUDA_ERR_INVALID_ARGUMENT:
+            code = ErrorCode::InvalidArgument;
+            break;
+        case CONSILIUM_CUDA_ERR_OUT_OF_MEMORY:
+            code = ErrorCode::OutOfDeviceMemory;
+            break;
+        case CONSILIUM_CUDA_ERR_NO_DEVICE:
+            code = ErrorCode::NoGpu;
+            break;
+        case CONSILIUM_CUDA_ERR_UNSUPPORTED:
+            code = ErrorCode::UnsupportedModel;
+            break;
+        default:
+            break;
+    }
+    return makeError(code, "CUDA: " + message);
 }
 
 std::string formatCudaVersion(int version) {

@@ -12,6 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "kernels/status.h"
+
+struct ConsiliumCudaPlugin;  // kernels/cuda/plugin_api.h (plain C)
+
 namespace consilium::inference {
 
 struct GpuDevice {
@@ -33,6 +37,9 @@ struct CudaProbe {
     int cublasVersion = 0;              // 130100 = 13.1.0
     std::vector<GpuDevice> gpus;
     std::string gpuError;  // why enumeration failed (e.g. no driver, error 35)
+    // The plugin's function table (ABI CONSILIUM_CUDA_PLUGIN_ABI) when pluginLoaded, else
+    // null. Owned by the plugin, valid for the life of the process.
+    const ConsiliumCudaPlugin* api = nullptr;
 };
 
 // Loads the plugin (once; later calls return the same result). `overridePath`, when not
@@ -48,6 +55,10 @@ struct DeviceChoice {
 };
 
 DeviceChoice chooseDevice(DevicePreference preference, const CudaProbe& probe);
+
+// The engine's error for a CONSILIUM_CUDA_* status of the plugin (OUT_OF_MEMORY becomes
+// OutOfDeviceMemory, NO_DEVICE NoGpu, ...), with the plugin's message.
+Error cudaPluginError(int status, const std::string& message);
 
 // "13.0" from 13000.
 std::string formatCudaVersion(int version);
