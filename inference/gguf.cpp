@@ -277,9 +277,13 @@ Result<GgufHeader> Parser::run() {
     if (std::memcmp(magic, "GGUF", 4) != 0) return corrupt("not a GGUF file (bad magic)");
     uint64_t nTensors = 0, nKv = 0;
     if (!get(&h.version)) return corrupt("truncated GGUF header (version)");
-    if (h.version != 3) {
-        return corrupt("GGUF version " + std::to_string(h.version) + ", only version 3 is read");
+    if (h.version == 1 || h.version == 2) {
+        return makeError(ErrorCode::UnsupportedModel,
+                         m_name + ": GGUF version " + std::to_string(h.version) +
+                             ", only version 3 is read (convert the file)");
     }
+    if (h.version != 3)
+        return corrupt("GGUF version " + std::to_string(h.version) + " does not exist");
     if (!get(&nTensors) || !get(&nKv)) return corrupt("truncated GGUF header (counts)");
     // Counts beyond the limits are rejected outright; counts the file is too short for are
     // caught as truncation of the region where the file ends. Containers grow as records

@@ -12,8 +12,8 @@
 // GgufFile::open() parses and checks the whole header, metadata and tensor table against
 // the file size BEFORE mapping anything, then maps the file read-only (mmap). Errors:
 // IoError (cannot open/read/map), CorruptModel (truncated or malformed; the message names
-// the file, the region and the problem). Architecture is not judged here (see
-// isKnownArchitecture()).
+// the file, the region and the problem), UnsupportedModel (GGUF version 1 or 2). Architecture is
+// not judged here (see isKnownArchitecture()).
 //
 // Thread safety: a GgufFile is immutable after open(); any number of threads may read it.
 #pragma once
