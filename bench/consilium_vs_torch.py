@@ -34,6 +34,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-ids", type=int, default=24)
     ap.add_argument("--json")
+    ap.add_argument("--keep", help="write the model and inputs here instead of a temporary folder")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(7)
@@ -45,7 +46,9 @@ def main() -> int:
     cfg.vocab = sp.get_piece_size()
     model = M.Consilium(cfg, torch.from_numpy(G.mel_filters())).eval()
     randomize(model, torch.Generator().manual_seed(7))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = a.keep or scratch
+        os.makedirs(tmp, exist_ok=True)
         path = os.path.join(tmp, "consilium-bench-q4_0.gguf")
         G.export_model(model, path, "q4_0", spm_bytes, "consilium-bench")
         _, tq = G.read_gguf(path)
