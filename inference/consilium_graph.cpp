@@ -397,8 +397,10 @@ Result<std::unique_ptr<ConsiliumGraph>> ConsiliumGraph::create(
             v->resize(size_t(rows * hh));
         g->m_ff.resize(size_t(rows * ffMax));
         g->m_col.resize(size_t(colMax));
-        // Attention probabilities: fusion [N_q, h, N_m] and decoder cross [n, c, N_q].
-        g->m_probs.resize(size_t(nqMax * hMax * keysMax));
+        // Attention probabilities: fusion query chunks [rows, h, N_m] within a budget of
+        // lim.probsBudgetFloats (at least one row), and decoder cross [n, c, N_q].
+        g->m_probs.resize(size_t(std::max({std::min(nqMax * hMax * keysMax, lim.probsBudgetFloats),
+                                           hMax * keysMax, lim.maxAnswerTokens * hMax * nqMax})));
         g->m_mem.resize(size_t(nqMax * d));
         g->m_avgImg.resize(size_t(nqMax * c.nImg()));
         g->m_avgRec.resize(size_t(nqMax * lim.maxRecordTokens));
@@ -473,10 +475,12 @@ void ConsiliumGraph::norm(const NormWeights& w, const float* x, float* y, int64_
 }
 
 // docs/MODEL.md section 4, multi-head attention. Leaves the projected output (before the
-// residual scale) in m_tmp.
+// residual scale) in m_tmp. With probabilities wanted, the query rows run in chunks that fit
+// m_probs (rows are independent without a mask), so a long record needs no [N_q, h, N_rec]
+// buffer; the tap sees the whole tensor only when one chunk holds every row.
 void ConsiliumGraph::mha(const ConsiliumAttention& a, const float* xq, int64_t n, const float* y,
                          int64_t m, bool rope, bool causal, int64_t window, float* out, float scale,
-                         float* probs) {
+                         float* headAvg, const std::string& probsTap) {
     const ConsiliumConfig& c = m_model->config();
     const int64_t hh = a.heads * c.headDim;
     linear(a.q, xq, n, c.dim, m_q.data(), hh);
@@ -494,7 +498,29 @@ void ConsiliumGraph::mha(const ConsiliumAttention& a, const float* xq, int64_t n
     p.scale = 1.0f / std::sqrt(float(c.headDim));
     p.causal = causal;
     p.window = window;
-    m_backend->attention(m_q.data(), n, 0, m_k.data(), m_v.data(), m, p, m_o.data(), probs);
+    const bool wantProbs = headAvg || (!probsTap.empty() && m_tap);
+    if (!wantProbs) {
+        m_backend->attention(m_q.data(), n, 0, m_k.data(), m_v.data(), m, p, m_o.data(), nullptr);
+    } else {
+        const int64_t perRow = a.heads * m;
+        const int64_t room = std::min(int64_t(m_probs.size()), m_limits.probsBudgetFloats);
+        const int64_t chunk = std::clamp<int64_t>(room / perRow, 1, n);
+        for (int64_t r0 = 0; r0 < n; r0 += chunk) {
+            const int64_t nc = std::min(chunk, n - r0);
+            m_backend->attention(m_q.data() + r0 * hh, nc, r0, m_k.data(), m_v.data(), m, p,
+                                 m_o.data() + r0 * hh, m_probs.data());
+            if (chunk == n && !probsTap.empty()) tap(probsTap, m_probs.data(), {n, a.heads, m});
+            if (!headAvg) continue;
+            const float inv = 1.0f / float(a.heads);
+            for (int64_t i = 0; i < nc; ++i)
+                for (int64_t j = 0; j < m; ++j) {
+                    float acc = 0.f;
+                    for (int64_t h = 0; h < a.heads; ++h)
+                        acc += m_probs[size_t((i * a.heads + h) * m + j)];
+                    headAvg[(r0 + i) * m + j] = acc * inv;
+                }
+        }
+    }
     linear(a.o, m_o.data(), n, hh, m_tmp.data(), c.dim);
     const int64_t count = n * c.dim;
     if (scale == 1.0f) {
@@ -516,7 +542,7 @@ Status ConsiliumGraph::encoderBlocks(const std::vector<ConsiliumEncoderBlock>& b
         const ConsiliumEncoderBlock& b = blocks[l];
         norm(b.attnNorm, x, m_xn.data(), n);
         mha(b.attn, m_xn.data(), n, m_xn.data(), n, text, text, text ? c.slidingWindow : 0, x, 1.0f,
-            nullptr);
+            nullptr, {});
         norm(b.ffnNorm, x, m_xn.data(), n);
         const int64_t ff = b.up.w.shape[1];
         linear(b.up, m_xn.data(), n, d, m_ff.data(), ff);
@@ -722,19 +748,10 @@ Status ConsiliumGraph::fuse() {
         if (!m_present[size_t(m)]) continue;
         const ConsiliumAttention& a = m_model->fusion[size_t(m)];
         const int64_t nm = counts[m];
-        mha(a, xq, nq, keys[m], nm, false, false, 0, q, m_weights[size_t(m)], m_probs.data());
-        tap(std::string("fusion.attn.") + kModalityNames[m], m_probs.data(), {nq, a.heads, nm});
-        tap(std::string("fusion.z.") + kModalityNames[m], m_tmp.data(), {nq, d});
         float* avg = m == kModImage ? m_avgImg.data() : m == kModRecord ? m_avgRec.data() : nullptr;
-        if (avg) {
-            for (int64_t i = 0; i < nq; ++i)
-                for (int64_t j = 0; j < nm; ++j) {
-                    float acc = 0.f;
-                    for (int64_t h = 0; h < a.heads; ++h)
-                        acc += m_probs[size_t((i * a.heads + h) * nm + j)];
-                    avg[i * nm + j] = acc / float(a.heads);
-                }
-        }
+        mha(a, xq, nq, keys[m], nm, false, false, 0, q, m_weights[size_t(m)], avg,
+            std::string("fusion.attn.") + kModalityNames[m]);
+        tap(std::string("fusion.z.") + kModalityNames[m], m_tmp.data(), {nq, d});
     }
     // F2 = F + FFN(LN(F)); Mem = LN(F2).
     norm(m_model->fusionFfnNorm, q, m_xn.data(), nq);

@@ -142,6 +142,9 @@ struct ConsiliumLimits {
     int64_t maxQuestionTokens = 512;
     int64_t maxAudioFrames = 3000;  // clamped to audio.max_frames
     int64_t maxAnswerTokens = 0;    // 0 = decoder.max_tokens
+    // Fusion attention probabilities are computed in query-row chunks within this many floats
+    // (16 MiB by default); smaller values only cost speed.
+    int64_t probsBudgetFloats = int64_t(1) << 22;
 };
 
 class ConsiliumGraph {
@@ -204,9 +207,11 @@ class ConsiliumGraph {
                 int64_t yStride);
     void norm(const NormWeights& w, const float* x, float* y, int64_t n);
     // MHA from query rows xq [n, d] to key/value rows y [m, d]; output added to `out`
-    // scaled by `scale` (residual), probabilities into probs [n, heads, m] when not null.
+    // scaled by `scale` (residual); head-averaged probabilities into headAvg [n, m] when not
+    // null; the probabilities [n, heads, m] tapped as `probsTap` when not empty.
     void mha(const ConsiliumAttention& a, const float* xq, int64_t n, const float* y, int64_t m,
-             bool rope, bool causal, int64_t window, float* out, float scale, float* probs);
+             bool rope, bool causal, int64_t window, float* out, float scale, float* headAvg,
+             const std::string& probsTap);
     Status encoderBlocks(const std::vector<ConsiliumEncoderBlock>& blocks, float* x, int64_t n,
                          bool text, const std::string& tapPrefix);
     Status encodeText(const int32_t* ids, int64_t n, float* out, const std::string& name);
