@@ -183,9 +183,7 @@ Result<std::shared_ptr<ConsiliumModel>> ConsiliumModel::load(std::shared_ptr<Wei
     if (!spm || spm->type != GgufType::Array || spm->arrayType != GgufType::U8) {
         return corrupt(path, "missing key 'consilium.tokenizer.spm_model' (u8 array)");
     }
-    model->m_spm.resize(spm->numbers.size());
-    for (size_t i = 0; i < spm->numbers.size(); ++i)
-        model->m_spm[i] = char(uint8_t(spm->numbers[i]));
+    model->m_spm = spm->bytes;  // the reader keeps u8 arrays as raw bytes
 
     // Limits of section 2.
     auto m32 = [](int64_t v) { return v > 0 && v % 32 == 0; };
