@@ -1,189 +1,472 @@
-<?xml version="1.0" encoding="utf-8"?>
-<!DOCTYPE TS>
+<?xml version='1.0' encoding='utf-8'?>
 <TS version="2.1" language="zh_CN">
 <context>
     <name>consilium::ui::CtViewArea</name>
     <message>
-        <location filename="../../ui/ct_view_area.cpp" line="9"/>
+        <source>No study loaded — File ▸ Open Study Folder…</source>
+        <translation type="vanished">未加载检查 — 文件 ▸ 打开检查文件夹…</translation>
+    </message>
+    <message>
+        <source>Axial</source>
+        <translation type="vanished">轴位</translation>
+    </message>
+</context>
+<context>
+    <name>consilium::ui::CtViewer</name>
+    <message>
+        <location filename="../../ui/ct_viewer.cpp" line="18" />
         <source>No study loaded — File ▸ Open Study Folder…</source>
         <translation>未加载检查 — 文件 ▸ 打开检查文件夹…</translation>
     </message>
     <message>
-        <location filename="../../ui/ct_view_area.cpp" line="33"/>
-        <source>Axial</source>
-        <translation>轴位</translation>
+        <location filename="../../ui/ct_viewer.cpp" line="168" />
+        <source>%1  Slice %2 / %3</source>
+        <translation>%1  第 %2 / %3 层</translation>
+    </message>
+    <message>
+        <location filename="../../ui/ct_viewer.cpp" line="170" />
+        <source>W %1  L %2</source>
+        <translation>窗宽 %1  窗位 %2</translation>
+    </message>
+    <message>
+        <location filename="../../ui/ct_viewer.cpp" line="173" />
+        <source>Zoom %1%</source>
+        <translation>缩放 %1%</translation>
     </message>
 </context>
 <context>
     <name>consilium::ui::MainWindow</name>
     <message>
-        <location filename="../../ui/main_window.cpp" line="30"/>
+        <location filename="../../ui/main_window.cpp" line="53" />
         <source>Consilium</source>
         <translation>Consilium</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="57"/>
+        <location filename="../../ui/main_window.cpp" line="69" />
+        <source>Loading study: %1 %2/%3</source>
+        <translation>正在加载检查：%1 %2/%3</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="93" />
+        <location filename="../../ui/main_window.cpp" line="501" />
+        <source>Axial</source>
+        <translation>轴位</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="93" />
+        <location filename="../../ui/main_window.cpp" line="501" />
+        <source>Coronal</source>
+        <translation>冠状位</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="93" />
+        <location filename="../../ui/main_window.cpp" line="501" />
+        <source>Sagittal</source>
+        <translation>矢状位</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="109" />
+        <source>Window:</source>
+        <translation>窗：</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="112" />
+        <source>Lung</source>
+        <translation>肺窗</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="112" />
+        <source>Mediastinum</source>
+        <translation>纵隔窗</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="112" />
+        <source>Bone</source>
+        <translation>骨窗</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="112" />
+        <source>Brain</source>
+        <translation>脑窗</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="112" />
+        <source>Abdomen</source>
+        <translation>腹部窗</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="121" />
+        <source>Ruler</source>
+        <translation>标尺</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="123" />
+        <source>Measure a distance in millimetres (left drag)</source>
+        <translation>测量距离（毫米，左键拖动）</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="141" />
+        <source>Distance: %1 mm</source>
+        <translation>距离：%1 毫米</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="152" />
         <source>Patient / Study / Series</source>
         <translation>患者 / 检查 / 序列</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="57"/>
+        <location filename="../../ui/main_window.cpp" line="152" />
         <source>Modality</source>
         <translation>模态</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="57"/>
+        <location filename="../../ui/main_window.cpp" line="152" />
         <source>Slices</source>
         <translation>层数</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="58"/>
+        <location filename="../../ui/main_window.cpp" line="167" />
+        <location filename="../../ui/main_window.cpp" line="528" />
+        <source>Load report</source>
+        <translation>加载报告</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="173" />
         <source>Studies</source>
         <translation>检查</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="64"/>
-        <source>Open a record (.txt, .md) or paste the patient&apos;s notes here.</source>
+        <location filename="../../ui/main_window.cpp" line="179" />
+        <source>Open a record (.txt, .md) or paste the patient's notes here.</source>
         <translation>打开病历（.txt、.md）或在此粘贴患者记录。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="65"/>
+        <location filename="../../ui/main_window.cpp" line="180" />
         <source>Record</source>
         <translation>病历</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="71"/>
+        <location filename="../../ui/main_window.cpp" line="189" />
+        <location filename="../../ui/main_window.cpp" line="240" />
+        <location filename="../../ui/main_window.cpp" line="266" />
         <source>● Record</source>
         <translation>● 录音</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="74"/>
         <source>Voice capture arrives with the audio work.</source>
-        <translation>语音采集将随音频功能提供。</translation>
+        <translation type="vanished">语音采集将随音频功能提供。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="79"/>
         <source>level</source>
-        <translation>音量</translation>
+        <translation type="vanished">音量</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="82"/>
+        <location filename="../../ui/main_window.cpp" line="192" />
+        <source>Record a spoken question from the microphone chosen in Settings</source>
+        <translation>用设置中选择的麦克风录制语音问题</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="194" />
+        <source>Audio file…</source>
+        <translation>音频文件…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="198" />
+        <source>Spoken question</source>
+        <translation>语音问题</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="199" />
+        <source>Audio (*.wav *.flac *.ogg);;All files (*)</source>
+        <translation>音频 (*.wav *.flac *.ogg);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="216" />
+        <source>The transcript appears here; edit it, then press Enter to ask.</source>
+        <translation>识别文本显示在此处；可编辑，按 Enter 提问。</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="227" />
+        <source>■ Stop</source>
+        <translation>■ 停止</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="229" />
+        <source>Recording from %1…</source>
+        <translation>正在从 %1 录音…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="236" />
+        <source>Recording… %1 s</source>
+        <translation>录音中… %1 秒</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="245" />
+        <source>Recorded %1 s</source>
+        <translation>已录制 %1 秒</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="246" />
+        <source>Recorded %1 s — %2</source>
+        <translation>已录制 %1 秒 — %2</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="249" />
+        <source> · transcribing…</source>
+        <translation> · 识别中…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="254" />
+        <source>Understood (confidence %1, %2 s of speech)</source>
+        <translation>已识别（置信度 %1，语音 %2 秒）</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="260" />
+        <source>Not understood (%1). Best guess shown: edit it or record again.</source>
+        <translation>未能识别（%1）。显示最接近的猜测：请编辑或重新录音。</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="272" />
         <source>Voice</source>
         <translation>语音</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="89"/>
+        <location filename="../../ui/main_window.cpp" line="279" />
         <source>Ask about the study and the record (Ctrl+Enter).</source>
         <translation>就影像检查和病历提问（Ctrl+Enter）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="91"/>
-        <location filename="../../ui/main_window.cpp" line="99"/>
+        <location filename="../../ui/main_window.cpp" line="281" />
+        <location filename="../../ui/main_window.cpp" line="289" />
         <source>Ask</source>
         <translation>提问</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="104"/>
+        <location filename="../../ui/main_window.cpp" line="294" />
         <source>After an answer: the attention heatmap over the CT, the weight each modality carried, and which experts fired.</source>
         <translation>回答之后：CT 上的注意力热图、各模态所占权重，以及被激活的专家。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="110"/>
+        <location filename="../../ui/main_window.cpp" line="300" />
         <source>Evidence</source>
         <translation>依据</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="115"/>
+        <location filename="../../ui/main_window.cpp" line="305" />
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="116"/>
+        <location filename="../../ui/main_window.cpp" line="307" />
         <source>Open &amp;Study Folder…</source>
         <translation>打开检查文件夹(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="117"/>
+        <location filename="../../ui/main_window.cpp" line="310" />
         <source>Open &amp;Record…</source>
         <translation>打开病历(&amp;R)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="119"/>
+        <location filename="../../ui/main_window.cpp" line="313" />
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="123"/>
+        <location filename="../../ui/main_window.cpp" line="317" />
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="125"/>
+        <location filename="../../ui/main_window.cpp" line="319" />
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="129"/>
+        <location filename="../../ui/main_window.cpp" line="323" />
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="130"/>
+        <location filename="../../ui/main_window.cpp" line="324" />
         <source>&amp;About Consilium</source>
         <translation>关于 Consilium(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="131"/>
+        <location filename="../../ui/main_window.cpp" line="325" />
         <source>About &amp;Qt</source>
         <translation>关于 &amp;Qt</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="135"/>
+        <location filename="../../ui/main_window.cpp" line="340" />
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="353" />
         <source>Device: probing…</source>
         <translation>设备：检测中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="137"/>
+        <location filename="../../ui/main_window.cpp" line="355" />
         <source>Model: looking…</source>
         <translation>模型：查找中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="146"/>
+        <location filename="../../ui/main_window.cpp" line="362" />
+        <source>Open study folder</source>
+        <translation>打开检查文件夹</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="372" />
+        <source>Open record</source>
+        <translation>打开病历</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="373" />
+        <source>Records (*.txt *.md);;All files (*)</source>
+        <translation>病历 (*.txt *.md);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="387" />
+        <source>Record decoded as %1</source>
+        <translation>病历按 %1 解码</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="402" />
+        <source>Opening the microphone…</source>
+        <translation>正在打开麦克风…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="408" />
+        <source>Transcribing %1…</source>
+        <translation>正在识别 %1…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="413" />
+        <source>Loading study…</source>
+        <translation>正在加载检查…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="416" />
+        <source>Loading %1…</source>
+        <translation>正在加载 %1…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="422" />
+        <source>Could not load %1:
+%2</source>
+        <translation>无法加载 %1：
+%2</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="432" />
+        <source>(no name)</source>
+        <translation>（无姓名）</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="434" />
+        <source>ID %1, sex %2, born %3</source>
+        <translation>ID %1，性别 %2，出生 %3</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="436" />
+        <source>Study %1</source>
+        <translation>检查 %1</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="441" />
+        <source>Series %1</source>
+        <translation>序列 %1</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="445" />
+        <source>%1 × %2, %3 × %4 × %5 mm
+%6</source>
+        <translation>%1 × %2，%3 × %4 × %5 毫米
+%6</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="469" />
+        <source>Load report: all %1 files used</source>
+        <translation>加载报告：%1 个文件全部使用</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="470" />
+        <source>Load report: %1 files skipped</source>
+        <translation>加载报告：跳过 %1 个文件</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="471" />
+        <source>Loaded %1 series from %2 files in %3 s</source>
+        <translation>%3 秒内从 %2 个文件加载了 %1 个序列</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="480" />
+        <source>No image series found in %1 (see the load report).</source>
+        <translation>在 %1 中未找到图像序列（见加载报告）。</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="511" />
+        <source>%1 %2   (%3, %4, %5) mm LPS   voxel %6, %7, %8</source>
+        <translation>%1 %2   (%3, %4, %5) 毫米 LPS   体素 %6, %7, %8</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="530" />
+        <source>%1: %2 files found, %3 used, %4 skipped.</source>
+        <translation>%1：找到 %2 个文件，使用 %3 个，跳过 %4 个。</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="537" />
+        <source>File</source>
+        <translation>文件</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="537" />
+        <source>Problem</source>
+        <translation>问题</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="537" />
+        <source>Reason</source>
+        <translation>原因</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="566" />
         <source>Device: %1</source>
         <translation>设备：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="148"/>
+        <location filename="../../ui/main_window.cpp" line="568" />
         <source>Model: none found</source>
         <translation>模型：未找到</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="150"/>
+        <location filename="../../ui/main_window.cpp" line="570" />
         <source>Model: %1 (%2)</source>
         <translation>模型：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="152"/>
+        <location filename="../../ui/main_window.cpp" line="572" />
         <source>valid</source>
         <translation>有效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="152"/>
+        <location filename="../../ui/main_window.cpp" line="572" />
         <source>invalid</source>
         <translation>无效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="173"/>
+        <location filename="../../ui/main_window.cpp" line="594" />
         <source>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;Local multimodal assistant for CT studies, patient records and spoken questions. Runs entirely on this workstation.&lt;/p&gt;&lt;p&gt;&lt;b&gt;Not for clinical use.&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</source>
         <translation>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;面向 CT 检查、患者病历和语音提问的本地多模态助手，完全在本工作站上运行。&lt;/p&gt;&lt;p&gt;&lt;b&gt;不可用于临床。&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="182"/>
+        <location filename="../../ui/main_window.cpp" line="603" />
         <source>Device</source>
         <translation>设备</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="183"/>
+        <location filename="../../ui/main_window.cpp" line="604" />
         <source>About Consilium</source>
         <translation>关于 Consilium</translation>
     </message>
@@ -191,127 +474,127 @@
 <context>
     <name>consilium::ui::SettingsDialog</name>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="21"/>
+        <location filename="../../ui/settings_dialog.cpp" line="21" />
         <source>Settings</source>
         <translation>设置</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="27"/>
+        <location filename="../../ui/settings_dialog.cpp" line="27" />
         <source>Shipped demo model</source>
         <translation>随附的演示模型</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="28"/>
+        <location filename="../../ui/settings_dialog.cpp" line="28" />
         <source>Browse…</source>
         <translation>浏览…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="30"/>
+        <location filename="../../ui/settings_dialog.cpp" line="30" />
         <source>Model file</source>
         <translation>模型文件</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="31"/>
+        <location filename="../../ui/settings_dialog.cpp" line="31" />
         <source>GGUF models (*.gguf)</source>
         <translation>GGUF 模型 (*.gguf)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="37"/>
+        <location filename="../../ui/settings_dialog.cpp" line="37" />
         <source>Model file:</source>
         <translation>模型文件：</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="41"/>
+        <location filename="../../ui/settings_dialog.cpp" line="41" />
         <source>Automatic (GPU when available)</source>
         <translation>自动（有 GPU 时使用 GPU）</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="42"/>
+        <location filename="../../ui/settings_dialog.cpp" line="42" />
         <source>CPU</source>
         <translation>CPU</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="43"/>
+        <location filename="../../ui/settings_dialog.cpp" line="43" />
         <source>GPU (CUDA)</source>
         <translation>GPU（CUDA）</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="45"/>
+        <location filename="../../ui/settings_dialog.cpp" line="45" />
         <source>Device:</source>
         <translation>设备：</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="49"/>
+        <location filename="../../ui/settings_dialog.cpp" line="49" />
         <source>As stored in the model</source>
         <translation>与模型文件一致</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="55"/>
+        <location filename="../../ui/settings_dialog.cpp" line="55" />
         <source>Precision:</source>
         <translation>精度：</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="61"/>
+        <location filename="../../ui/settings_dialog.cpp" line="61" />
         <source>Concurrent questions (batch limit):</source>
         <translation>并发问题数（批处理上限）：</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="65"/>
+        <location filename="../../ui/settings_dialog.cpp" line="65" />
         <source>System default</source>
         <translation>系统默认</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="68"/>
+        <location filename="../../ui/settings_dialog.cpp" line="69" />
         <source>%1 (not connected)</source>
         <translation>%1（未连接）</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="71"/>
+        <location filename="../../ui/settings_dialog.cpp" line="73" />
         <source>Microphone:</source>
         <translation>麦克风：</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="75"/>
+        <location filename="../../ui/settings_dialog.cpp" line="77" />
         <source>Lung</source>
         <translation>肺窗</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="75"/>
+        <location filename="../../ui/settings_dialog.cpp" line="77" />
         <source>Mediastinum</source>
         <translation>纵隔窗</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="75"/>
+        <location filename="../../ui/settings_dialog.cpp" line="77" />
         <source>Bone</source>
         <translation>骨窗</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="75"/>
+        <location filename="../../ui/settings_dialog.cpp" line="77" />
         <source>Brain</source>
         <translation>脑窗</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="75"/>
+        <location filename="../../ui/settings_dialog.cpp" line="78" />
         <source>Abdomen</source>
         <translation>腹部窗</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="79"/>
+        <location filename="../../ui/settings_dialog.cpp" line="83" />
         <source>Default CT window:</source>
         <translation>默认 CT 窗：</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="83"/>
+        <location filename="../../ui/settings_dialog.cpp" line="87" />
         <source>System language</source>
         <translation>系统语言</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="87"/>
+        <location filename="../../ui/settings_dialog.cpp" line="91" />
         <source>Language:</source>
         <translation>语言：</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="89"/>
+        <location filename="../../ui/settings_dialog.cpp" line="93" />
         <source>Language changes take effect the next time Consilium starts.</source>
         <translation>语言更改将在下次启动 Consilium 时生效。</translation>
     </message>
