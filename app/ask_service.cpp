@@ -151,16 +151,20 @@ Result<AskOutcome> askQuestion(const AskRequest& req,
 
     // Record and question text (section 3.3).
     const inference::ConsiliumTokenizer& tok = engine.value()->tokenizer();
-    QString recordText;
+    QString recordText = req.recordText;
+    const QString recordSource =
+        req.recordFile.isEmpty() ? QStringLiteral("the record") : req.recordFile;
     if (!req.recordFile.isEmpty()) {
         Error err;
         recordText = readText(req.recordFile, &err);
         if (!err.message.empty()) return err;
+    }
+    if (!recordText.isEmpty()) {
         in.recordIds = tok.encodeWithBos(recordText.toStdString());
         if (int64_t(in.recordIds.size()) > c.textMaxTokens) {
             in.recordIds.resize(size_t(c.textMaxTokens));
             out.notes << QStringLiteral("%1: record cut to its first %2 tokens")
-                             .arg(req.recordFile)
+                             .arg(recordSource)
                              .arg(c.textMaxTokens);
         }
     }

@@ -20,6 +20,7 @@ namespace consilium::app {
 struct AskRequest {
     QString studyDir;    // DICOM folder (required)
     QString recordFile;  // UTF-8 text, optional
+    QString recordText;  // the record itself (the GUI's Record dock); used when recordFile is empty
     QString audioFile;   // WAV/FLAC/OGG, optional
     QString question;    // typed question, optional (audio or question required)
     QString modelFile;   // consilium GGUF; empty = the installed/bundled model

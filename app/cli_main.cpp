@@ -22,8 +22,10 @@ const CliCommand* cliCommands(int* count) {
         {"transcribe", "transcribe a spoken question (--audio FILE or --record SECONDS)",
          runTranscribe},
         {"generate", "generate text with a llama GGUF model, streaming tokens", runGenerate},
-        {"bench-llm", "prompt-processing and generation tokens/s of a GGUF model (as llama-bench)", runBenchLlm},
-        {"make-test-model", "write a random-weight llama GGUF model for tests and benchmarks", runMakeTestModel},
+        {"bench-llm", "prompt-processing and generation tokens/s of a GGUF model (as llama-bench)",
+         runBenchLlm},
+        {"make-test-model", "write a random-weight llama GGUF model for tests and benchmarks",
+         runMakeTestModel},
         {"ask", "ask the consilium model about a CT study (record, audio, question); JSON answer",
          runAsk},
     };

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "imaging/overlay.h"
 #include "imaging/reslice.h"
 #include "imaging/volume.h"
 #include "imaging/window_level.h"
@@ -134,6 +135,32 @@ QPointF CtViewModel::pixelAt(Plane plane, const QVector3D& patientMm) const {
             return {v[1] + 0.5, flippedZ + 0.5};
     }
     return {};
+}
+
+QImage CtViewModel::attentionOverlay(Plane plane, int index, const QVector3D& peakMm,
+                                     double sigmaMm) const {
+    if (empty() || index < 0 || index >= sliceCount(plane) || sigmaMm <= 0) return {};
+    const QSize size = sliceSize(plane);
+    QImage img(size, QImage::Format_RGBA8888);
+    img.fill(Qt::transparent);
+    const double inv2s2 = 1.0 / (2.0 * sigmaMm * sigmaMm);
+    for (int row = 0; row < size.height(); ++row) {
+        uchar* line = img.scanLine(row);
+        for (int col = 0; col < size.width(); ++col) {
+            const auto v = voxelOf(*m_volume, plane, index, col, row);
+            const auto mm = m_volume->toPatient({double(v[0]), double(v[1]), double(v[2])});
+            const double dx = mm[0] - peakMm.x(), dy = mm[1] - peakMm.y(), dz = mm[2] - peakMm.z();
+            const double w = std::exp(-(dx * dx + dy * dy + dz * dz) * inv2s2);
+            if (w < 0.2) continue;
+            const auto rgb = imaging::colormapColor(imaging::Colormap::Jet, float(w));
+            uchar* px = line + 4 * col;
+            px[0] = rgb[0];
+            px[1] = rgb[1];
+            px[2] = rgb[2];
+            px[3] = uchar(std::lround(255.0 * w));
+        }
+    }
+    return img;
 }
 
 QString CtViewModel::units() const {

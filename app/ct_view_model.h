@@ -57,6 +57,11 @@ class CtViewModel {
     QPointF pixelAt(Plane plane, const QVector3D& patientMm) const;
     QString units() const;  // "HU" for CT
 
+    // Transparent RGBA image of slice `index`: a 3D Gaussian (sigma in mm) around the
+    // model's attention peak, coloured with the Jet colormap, alpha following the weight
+    // (transparent below 0.2). Null when the slice is out of range.
+    QImage attentionOverlay(Plane plane, int index, const QVector3D& peakMm, double sigmaMm) const;
+
     const imaging::Volume& volume() const { return *m_volume; }
 
   private:

@@ -1,6 +1,7 @@
 // consilium: the workstation app.
 //
-//   consilium [--study DIR] [--screenshot FILE.png]
+//   consilium [--study DIR] [--model FILE] [--question TEXT] [--screenshot FILE.png]
+//             [--exit-after-answer]
 //
 // --study opens a study folder/DICOMDIR (default: the shipped demo study, when built).
 // --screenshot saves the whole window once it is shown, the startup probe (device, model)
@@ -34,14 +35,25 @@ int main(int argc, char** argv) {
     QCommandLineOption screenshot("screenshot", "Save a screenshot of the window to FILE and exit.",
                                   "FILE");
     QCommandLineOption study("study", "Open this study (folder, DICOM file or DICOMDIR).", "DIR");
-    parser.addOptions({screenshot, study});
+    QCommandLineOption model("model", "Use this model file for this session.", "FILE");
+    QCommandLineOption question("question", "Ask this question once the study is shown.", "TEXT");
+    QCommandLineOption exitAfterAnswer("exit-after-answer",
+                                       "With --screenshot: shoot and exit after the answer.");
+    parser.addOptions({screenshot, study, model, question, exitAfterAnswer});
     parser.process(app);
 
     const auto settings = consilium::app::AppSettings::load();
     consilium::app::installTranslations(&app, settings.uiLanguage);
 
     consilium::ui::MainWindow window;
+    if (parser.isSet(model)) window.setModelFile(parser.value(model));
     window.show();
+    if (parser.isSet(question)) {
+        window.setQuestion(parser.value(question));
+        QObject::connect(
+            &window, &consilium::ui::MainWindow::studyShown, &window,
+            [&window] { window.askQuestion(); }, Qt::SingleShotConnection);
+    }
     // First launch (no --study): the shipped demo study, when it was built.
     QString studyPath = parser.value(study);
     if (studyPath.isEmpty()) studyPath = QString::fromStdString(consilium::app::locateDemoStudy());
@@ -54,22 +66,53 @@ int main(int argc, char** argv) {
                      [&window, watcher] { window.applySystemReport(watcher->result()); });
     watcher->setFuture(QtConcurrent::run([] { return consilium::app::collectSystemReport(); }));
 
-    if (parser.isSet(screenshot)) {
-        const QString path = parser.value(screenshot);
-        QObject::connect(&window, &consilium::ui::MainWindow::systemReportReady, &window,
-                         [&window, path] {
-                             // One more event-loop turn so the status bar repaints with the report.
-                             QTimer::singleShot(100, &window, [&window, path] {
-                                 const QPixmap shot = window.grab();
-                                 if (shot.isNull() || !shot.save(path)) {
-                                     std::fprintf(stderr, "consilium: cannot write screenshot %s\n",
-                                                  qPrintable(path));
-                                     QApplication::exit(1);
-                                     return;
-                                 }
-                                 QApplication::exit(0);
-                             });
-                         });
-    }
+    // --screenshot: shoot once the probe, the study (if any) and, with --exit-after-answer,
+    // the answer have all arrived; a failure exits non-zero with a message.
+    struct Pending {
+        bool report = true, study = false, answer = false;
+    };
+    Pending pending;
+    pending.study = studyPending;
+    pending.answer = parser.isSet(exitAfterAnswer) && parser.isSet(question);
+    const QString shotPath = parser.value(screenshot);
+    auto shootIfReady = [&window, &pending, shotPath] {
+        if (shotPath.isEmpty() || pending.report || pending.study || pending.answer) return;
+        // One more event-loop turn so the window repaints with the results.
+        QTimer::singleShot(150, &window, [&window, shotPath] {
+            const QPixmap shot = window.grab();
+            if (shot.isNull() || !shot.save(shotPath)) {
+                std::fprintf(stderr, "consilium: cannot write screenshot %s\n",
+                             qPrintable(shotPath));
+                QApplication::exit(1);
+                return;
+            }
+            QApplication::exit(0);
+        });
+    };
+    auto failAndExit = [&shotPath](const QString& what) {
+        if (shotPath.isEmpty()) return;
+        std::fprintf(stderr, "consilium: %s\n", qPrintable(what));
+        QApplication::exit(1);
+    };
+    QObject::connect(&window, &consilium::ui::MainWindow::systemReportReady, &window, [&] {
+        pending.report = false;
+        shootIfReady();
+    });
+    QObject::connect(&window, &consilium::ui::MainWindow::studyShown, &window, [&] {
+        pending.study = false;
+        shootIfReady();
+    });
+    QObject::connect(&window, &consilium::ui::MainWindow::studyLoadFailed, &window,
+                     [&](const QString& m) {
+                         if (pending.answer) return failAndExit("the study did not load: " + m);
+                         pending.study = false;
+                         shootIfReady();
+                     });
+    QObject::connect(&window, &consilium::ui::MainWindow::answerShown, &window, [&] {
+        pending.answer = false;
+        shootIfReady();
+    });
+    QObject::connect(&window, &consilium::ui::MainWindow::questionFailed, &window,
+                     [&](const QString& m) { failAndExit("the question failed: " + m); });
     return app.exec();
 }

@@ -54,6 +54,8 @@ class CtViewer : public QWidget {
     void setRulerMode(bool on);
 
     double zoom() const { return m_zoom; }
+    bool hasOverlayOn(int slice) const { return !m_overlay.isNull() && m_overlaySlice == slice; }
+    int markerCount() const { return int(m_markers.size()); }
     QString probeText() const { return m_probe; }
     double lastRulerMm() const { return m_rulerMm; }
 

@@ -1,7 +1,13 @@
 #include "ui/main_window.h"
 
 #include <QApplication>
+#include <QBarCategoryAxis>
+#include <QBarSeries>
+#include <QBarSet>
 #include <QButtonGroup>
+#include <QChart>
+#include <QChartView>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDialog>
 #include <QDialogButtonBox>
@@ -12,8 +18,10 @@
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QJsonArray>
 #include <QLabel>
 #include <QLineEdit>
+#include <QListWidget>
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -21,6 +29,8 @@
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QShortcut>
+#include <QSlider>
 #include <QStandardItemModel>
 #include <QStatusBar>
 #include <QTableWidget>
@@ -28,6 +38,7 @@
 #include <QToolButton>
 #include <QTreeView>
 #include <QVBoxLayout>
+#include <QValueAxis>
 
 #include <algorithm>
 #include <cmath>
@@ -271,34 +282,147 @@ void MainWindow::buildDocks() {
     });
     auto* voiceDock = addDock(tr("Voice"), "VoiceDock", voice, Qt::RightDockWidgetArea);
 
-    // Ask: question and streamed answer.
+    // Ask: question, streamed answer, stop, and the history of this study.
+    m_inference = new consilium::app::InferenceThread(this);
     auto* ask = new QWidget;
     auto* askLayout = new QVBoxLayout(ask);
+    askLayout->setContentsMargins(2, 2, 2, 2);
     m_question = new QPlainTextEdit;
     m_question->setObjectName("QuestionEdit");
     m_question->setPlaceholderText(tr("Ask about the study and the record (Ctrl+Enter)."));
-    m_question->setMaximumHeight(90);
+    m_question->setMaximumHeight(70);
+    auto* askShortcut = new QShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return), m_question);
+    connect(askShortcut, &QShortcut::activated, this, &MainWindow::askQuestion);
+    auto* askRow = new QHBoxLayout;
     m_askButton = new QPushButton(tr("Ask"));
     m_askButton->setObjectName("AskButton");
     m_askButton->setEnabled(false);
+    connect(m_askButton, &QPushButton::clicked, this, &MainWindow::askQuestion);
+    m_stopButton = new QPushButton(tr("Stop"));
+    m_stopButton->setObjectName("StopButton");
+    m_stopButton->setEnabled(false);
+    connect(m_stopButton, &QPushButton::clicked, this, &MainWindow::stopQuestion);
+    askRow->addWidget(m_askButton, 1);
+    askRow->addWidget(m_stopButton);
     m_answer = new QTextBrowser;
     m_answer->setObjectName("AnswerView");
+    m_history = new QListWidget;
+    m_history->setObjectName("HistoryList");
+    m_history->setMaximumHeight(90);
+    m_history->setToolTip(tr("Questions and answers about this study"));
     askLayout->addWidget(m_question);
-    askLayout->addWidget(m_askButton);
+    askLayout->addLayout(askRow);
     askLayout->addWidget(m_answer, 1);
+    askLayout->addWidget(m_history);
     auto* askDock = addDock(tr("Ask"), "AskDock", ask, Qt::RightDockWidgetArea);
     splitDockWidget(voiceDock, askDock, Qt::Vertical);
 
-    // Evidence: heatmap controls, modality weights, expert routing.
-    m_evidence =
-        new QLabel(tr("After an answer: the attention heatmap over the CT, the weight each "
-                      "modality carried, and which experts fired."));
-    m_evidence->setObjectName("EvidenceLabel");
-    m_evidence->setWordWrap(true);
-    m_evidence->setAlignment(Qt::AlignTop | Qt::AlignLeft);
+    auto* worker = m_inference->worker();
+    connect(worker, &consilium::app::InferenceWorker::tokenReady, this,
+            [this](int id, const QString& piece) {
+                if (id != m_requestId) return;
+                m_answer->moveCursor(QTextCursor::End);
+                m_answer->insertPlainText(piece);
+            });
+    connect(worker, &consilium::app::InferenceWorker::answerReady, this,
+            [this](int id, const QJsonObject& answer, const QStringList& notes) {
+                if (id == m_requestId) showAnswer(answer, notes);
+            });
+    connect(worker, &consilium::app::InferenceWorker::failed, this,
+            [this](int id, const QString& message, bool cancelled) {
+                if (id != m_requestId) return;
+                m_askButton->setEnabled(true);
+                m_stopButton->setEnabled(false);
+                m_job->hide();
+                m_answer->setPlainText(cancelled ? tr("Stopped.")
+                                                 : tr("Could not answer: %1").arg(message));
+                emit questionFailed(message);
+            });
+
     auto* evidenceDock =
-        addDock(tr("Evidence"), "EvidenceDock", m_evidence, Qt::RightDockWidgetArea);
+        addDock(tr("Evidence"), "EvidenceDock", buildEvidence(), Qt::RightDockWidgetArea);
     splitDockWidget(askDock, evidenceDock, Qt::Vertical);
+}
+
+QWidget* MainWindow::buildEvidence() {
+    auto* box = new QWidget;
+    auto* layout = new QVBoxLayout(box);
+    layout->setContentsMargins(2, 2, 2, 2);
+
+    auto* heatRow = new QHBoxLayout;
+    m_heatmapToggle = new QCheckBox(tr("Attention on the CT"));
+    m_heatmapToggle->setObjectName("HeatmapToggle");
+    m_heatmapToggle->setChecked(true);
+    m_opacity = new QSlider(Qt::Horizontal);
+    m_opacity->setObjectName("HeatmapOpacity");
+    m_opacity->setRange(0, 100);
+    m_opacity->setValue(55);
+    heatRow->addWidget(m_heatmapToggle);
+    heatRow->addWidget(m_opacity, 1);
+    connect(m_heatmapToggle, &QCheckBox::toggled, m_viewer, &CtViewer::setOverlayVisible);
+    connect(m_opacity, &QSlider::valueChanged, this,
+            [this](int v) { m_viewer->setOverlayOpacity(v / 100.0); });
+    m_viewer->setOverlayOpacity(0.55);
+    auto* heatNote = new QLabel(
+        tr("Where the answer looked: the peak of the model's attention over CT patches."));
+    heatNote->setWordWrap(true);
+
+    m_findings = new QListWidget;
+    m_findings->setObjectName("FindingsList");
+    m_findings->setMaximumHeight(80);
+    connect(m_findings, &QListWidget::itemActivated, this, [this](QListWidgetItem* item) {
+        const QVector3D mm = item->data(Qt::UserRole).value<QVector3D>();
+        if (m_view) {
+            setPlane(Plane::Axial);
+            m_viewer->setSlice(m_view->sliceIndexAt(Plane::Axial, mm));
+        }
+    });
+
+    m_weightBars = new QBarSet(tr("weight"));
+    *m_weightBars << 0 << 0 << 0 << 0;
+    auto* series = new QBarSeries;
+    series->append(m_weightBars);
+    auto* chart = new QChart;
+    chart->addSeries(series);
+    chart->legend()->hide();
+    chart->setMargins(QMargins(2, 2, 2, 2));
+    auto* axisX = new QBarCategoryAxis;
+    axisX->append({tr("Image"), tr("Record"), tr("Voice"), tr("Question")});
+    auto* axisY = new QValueAxis;
+    axisY->setRange(0, 1);
+    axisY->setLabelFormat("%.1f");
+    chart->addAxis(axisX, Qt::AlignBottom);
+    chart->addAxis(axisY, Qt::AlignLeft);
+    series->attachAxis(axisX);
+    series->attachAxis(axisY);
+    auto* chartView = new QChartView(chart);
+    chartView->setObjectName("ModalityChart");
+    chartView->setRenderHint(QPainter::Antialiasing);
+    chartView->setMinimumHeight(140);
+    auto* weightNote = new QLabel(
+        tr("How much each input carried the answer (softmax over the four; sums to 1)."));
+    weightNote->setWordWrap(true);
+
+    m_expertTable = new QTableWidget(0, 8);
+    m_expertTable->setObjectName("ExpertTable");
+    QStringList experts;
+    for (int e = 0; e < 8; ++e)
+        experts << QString("E%1").arg(e);
+    m_expertTable->setHorizontalHeaderLabels(experts);
+    m_expertTable->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+    m_expertTable->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    auto* expertNote = new QLabel(
+        tr("Which of the 8 experts each answer token used (top-2 per layer, summed over layers)."));
+    expertNote->setWordWrap(true);
+
+    layout->addLayout(heatRow);
+    layout->addWidget(heatNote);
+    layout->addWidget(m_findings);
+    layout->addWidget(chartView, 1);
+    layout->addWidget(weightNote);
+    layout->addWidget(m_expertTable, 1);
+    layout->addWidget(expertNote);
+    return box;
 }
 
 void MainWindow::buildMenus() {
@@ -409,6 +533,121 @@ void MainWindow::transcribeAudioFile(const QString& path) {
     m_voice->transcribeFile(path);
 }
 
+void MainWindow::askQuestion() {
+    const QString question = m_question->toPlainText().trimmed();
+    if (m_study.path.isEmpty() || !m_study.preferredSeries()) {
+        m_answer->setPlainText(tr("Open a study first (File ▸ Open Study Folder…)."));
+        return;
+    }
+    if (question.isEmpty()) {
+        m_answer->setPlainText(tr("Type or speak a question first."));
+        return;
+    }
+    consilium::app::AskRequest request;
+    request.studyDir = m_study.path;
+    request.recordText = m_record->toPlainText();
+    request.question = question;
+    request.modelFile = m_settings.modelPath;
+    request.device = consilium::app::deviceName(m_settings.device);
+    m_askedQuestion = question;
+    m_answer->clear();
+    m_askButton->setEnabled(false);
+    m_stopButton->setEnabled(true);
+    m_jobLabel->setText(tr("Answering…"));
+    m_jobProgress->setRange(0, 0);
+    m_job->show();
+    m_requestId = m_inference->ask(request);
+}
+
+void MainWindow::setQuestion(const QString& text) {
+    m_question->setPlainText(text);
+}
+
+void MainWindow::stopQuestion() {
+    m_inference->cancel();
+}
+
+void MainWindow::showAnswer(const QJsonObject& answer, const QStringList& notes) {
+    m_lastAnswer = answer;
+    m_askButton->setEnabled(true);
+    m_stopButton->setEnabled(false);
+    m_job->hide();
+    const QString text = answer["answer"].toString();
+    m_answer->setPlainText(text);
+    if (!notes.isEmpty()) m_answer->append("\n" + notes.join("\n"));
+    m_history->insertItem(0, QString("%1 → %2").arg(m_askedQuestion, text.left(120)));
+
+    // Modality weights.
+    const QJsonObject w = answer["modality_weights"].toObject();
+    const char* keys[4] = {"image", "record", "voice", "question"};
+    for (int i = 0; i < 4; ++i)
+        m_weightBars->replace(i, w[keys[i]].toDouble());
+
+    // Experts per generated token: summed weights over layers.
+    const QJsonArray tokens = answer["experts"].toArray();
+    m_expertTable->setRowCount(tokens.size());
+    QStringList rows;
+    for (int t = 0; t < tokens.size(); ++t) {
+        const QJsonObject tok = tokens[t].toObject();
+        rows << tok["token"].toString().trimmed();
+        double sum[8] = {};
+        for (const auto& l : tok["layers"].toArray()) {
+            const auto ids = l.toObject()["experts"].toArray();
+            const auto ws = l.toObject()["weights"].toArray();
+            for (int k = 0; k < ids.size() && k < ws.size(); ++k) {
+                const int e = ids[k].toInt();
+                if (e >= 0 && e < 8) sum[e] += ws[k].toDouble();
+            }
+        }
+        double maxSum = 1e-9;
+        for (double v : sum)
+            maxSum = std::max(maxSum, v);
+        for (int e = 0; e < 8; ++e) {
+            auto* item =
+                new QTableWidgetItem(sum[e] > 0 ? QString::number(sum[e], 'f', 2) : QString());
+            const int shade = int(255 - 150 * sum[e] / maxSum);
+            item->setBackground(QColor(shade, shade, 255));
+            m_expertTable->setItem(t, e, item);
+        }
+    }
+    m_expertTable->setVerticalHeaderLabels(rows);
+
+    // Findings: markers on their slices, listed for jumping.
+    m_findings->clear();
+    QVector<ViewerMarker> markers;
+    for (const auto& f : answer["findings"].toArray()) {
+        const QJsonObject o = f.toObject();
+        const QJsonArray c = o["center_mm"].toArray();
+        const QVector3D mm(float(c[0].toDouble()), float(c[1].toDouble()), float(c[2].toDouble()));
+        const QString label = tr("%1 mm %2, %3")
+                                  .arg(o["diameter_mm"].toDouble(), 0, 'f', 0)
+                                  .arg(o["type"].toString(), o["lobe"].toString());
+        auto* item = new QListWidgetItem(label, m_findings);
+        item->setData(Qt::UserRole, QVariant::fromValue(mm));
+        if (m_view && m_plane == Plane::Axial) {
+            const double px = o["diameter_mm"].toDouble() / 2.0 /
+                              std::max(0.1, m_view->pixelSizeMm(Plane::Axial).width());
+            markers.push_back({m_view->sliceIndexAt(Plane::Axial, mm),
+                               m_view->pixelAt(Plane::Axial, mm), px, label});
+        }
+    }
+    m_viewer->setMarkers(markers);
+    showEvidenceOverlay();
+    emit answerShown(answer);
+}
+
+void MainWindow::showEvidenceOverlay() {
+    const QJsonObject att = m_lastAnswer["attention"].toObject();
+    const QJsonArray peak = att["peak_mm"].toArray();
+    if (!m_view || peak.size() != 3) return;
+    const QVector3D mm(float(peak[0].toDouble()), float(peak[1].toDouble()),
+                       float(peak[2].toDouble()));
+    const int slice = m_view->sliceIndexAt(m_plane, mm);
+    if (slice < 0) return;
+    m_viewer->setSlice(slice);
+    m_viewer->setOverlay(slice, m_view->attentionOverlay(m_plane, slice, mm, 10.0));
+}
+
 void MainWindow::openStudy(const QString& path) {
     m_jobLabel->setText(tr("Loading study…"));
     m_jobProgress->setRange(0, 0);
@@ -427,6 +666,9 @@ void MainWindow::onStudyFailed(const QString& path, const QString& message) {
 void MainWindow::onStudyLoaded(const consilium::app::StudyLoad& load) {
     m_job->hide();
     m_study = load;
+    m_lastAnswer = QJsonObject();
+    m_history->clear();
+    m_findings->clear();
     m_studyModel->removeRows(0, m_studyModel->rowCount());
     for (const auto& p : load.patients) {
         auto* patient = new QStandardItem(p.name.isEmpty() ? tr("(no name)")
@@ -485,13 +727,17 @@ void MainWindow::showSeries(const QString& seriesUid, int stack) {
     m_view = m_studies->viewModel(seriesUid, stack);
     m_seriesUid = seriesUid;
     showPlane();
-    if (m_view) emit studyShown(seriesUid);
+    if (m_view) {
+        m_askButton->setEnabled(true);
+        emit studyShown(seriesUid);
+    }
 }
 
 void MainWindow::setPlane(Plane plane) {
     m_plane = plane;
     m_planeButtons[int(plane)]->setChecked(true);
     showPlane();
+    if (!m_lastAnswer.isEmpty()) showEvidenceOverlay();
 }
 
 void MainWindow::showPlane() {

@@ -9,6 +9,7 @@
 
 #include "app/app_settings.h"
 #include "app/ct_view_model.h"
+#include "app/inference_worker.h"
 #include "app/study_service.h"
 #include "app/system_report.h"
 #include "app/voice_service.h"
@@ -24,6 +25,11 @@ class QStandardItemModel;
 class QTextBrowser;
 class QToolButton;
 class QTreeView;
+class QCheckBox;
+class QListWidget;
+class QTableWidget;
+class QBarSet;
+class QSlider;
 
 namespace consilium::ui {
 
@@ -47,6 +53,9 @@ class MainWindow : public QMainWindow {
     // in the status bar, when it cannot be read.
     bool openRecord(const QString& path);
     QString recordText() const;
+    // For scripted runs: the model file for this session only (not saved), and the question.
+    void setModelFile(const QString& path) { m_settings.modelPath = path; }
+    void setQuestion(const QString& text);
     void setPlane(consilium::app::Plane plane);
 
     CtViewer* viewer() const { return m_viewer; }
@@ -58,6 +67,8 @@ class MainWindow : public QMainWindow {
     void studyShown(const QString& seriesUid);  // the viewer shows a new series
     void studyLoadFailed(const QString& message);
     void transcriptReady(const QString& text, bool understood);
+    void answerShown(const QJsonObject& answer);  // a question finished, evidence drawn
+    void questionFailed(const QString& message);
 
   public slots:
     void showAbout();
@@ -67,6 +78,9 @@ class MainWindow : public QMainWindow {
     void chooseStudyFolder();
     void chooseRecordFile();
     void toggleRecording();
+    // Asks the question in the Ask dock about the open study and record (in the worker).
+    void askQuestion();
+    void stopQuestion();
     // Transcribes an audio file into the transcript box (asynchronously).
     void transcribeAudioFile(const QString& path);
 
@@ -84,6 +98,9 @@ class MainWindow : public QMainWindow {
     void onStudyLoaded(const consilium::app::StudyLoad& load);
     void onStudyFailed(const QString& path, const QString& message);
     void showPlane();
+    void showAnswer(const QJsonObject& answer, const QStringList& notes);
+    void showEvidenceOverlay();
+    QWidget* buildEvidence();
 
     consilium::app::SystemReport m_report;
     bool m_reportApplied = false;
@@ -114,7 +131,17 @@ class MainWindow : public QMainWindow {
     QLabel* m_voiceStatus = nullptr;
     QLineEdit* m_transcript = nullptr;
     consilium::app::VoiceService* m_voice = nullptr;
-    QLabel* m_evidence = nullptr;
+    consilium::app::InferenceThread* m_inference = nullptr;
+    int m_requestId = 0;
+    QString m_askedQuestion;
+    QPushButton* m_stopButton = nullptr;
+    QListWidget* m_history = nullptr;
+    QBarSet* m_weightBars = nullptr;
+    QTableWidget* m_expertTable = nullptr;
+    QCheckBox* m_heatmapToggle = nullptr;
+    QSlider* m_opacity = nullptr;
+    QListWidget* m_findings = nullptr;
+    QJsonObject m_lastAnswer;
     QLabel* m_deviceLabel = nullptr;
     QLabel* m_modelLabel = nullptr;
     QLabel* m_probeLabel = nullptr;

@@ -39,6 +39,34 @@ class TestAppScreenshot : public QObject {
         checkScreenshot(shot);
     }
 
+    void scriptedQuestion() {
+        // The scripted run of the app issue: open, ask, wait for the answer, shoot, exit 0.
+        QTemporaryDir dir;
+        const QString shot = dir.filePath("answer.png");
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("QT_QPA_PLATFORM", "offscreen");
+        p.setProcessEnvironment(env);
+        p.start(CONSILIUM_BIN_DIR "/consilium",
+                {"--model",
+                 CONSILIUM_SOURCE_DIR "/tests/data/consilium_golden/consilium-golden-q4_0.gguf",
+                 "--question", "Are there any lung nodules in this scan?", "--screenshot", shot,
+                 "--exit-after-answer"});
+        QVERIFY(p.waitForFinished(120000));
+        QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+        checkScreenshot(shot);
+
+        // A model that does not exist: non-zero with a message, no screenshot.
+        const QString none = dir.filePath("none.png");
+        p.start(CONSILIUM_BIN_DIR "/consilium",
+                {"--model", "/nonexistent.gguf", "--question", "How old?", "--screenshot", none,
+                 "--exit-after-answer"});
+        QVERIFY(p.waitForFinished(120000));
+        QCOMPARE(p.exitCode(), 1);
+        QVERIFY(p.readAllStandardError().contains("/nonexistent.gguf"));
+        QVERIFY(!QFileInfo::exists(none));
+    }
+
     void underXvfb() {
         const QString xvfbRun = QStandardPaths::findExecutable("xvfb-run");
         if (xvfbRun.isEmpty()) QSKIP("xvfb-run is not installed (apt install xvfb xauth)");

@@ -1,0 +1,83 @@
+// Asking in the main window, offscreen, end to end through the inference worker thread and
+// the real consilium engine (the golden random-weight model: answers are meaningless, the
+// evidence invariants are not): streamed answer, history, modality weights summing to 1,
+// the expert table, the attention overlay on the viewer; and a missing model's message.
+#include <QBarSet>
+#include <QListWidget>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QTableWidget>
+#include <QTextBrowser>
+#include <QtTest>
+
+#include "ui/ct_viewer.h"
+#include "ui/main_window.h"
+
+namespace {
+const QString kDemo = CONSILIUM_BINARY_DIR "/resources/demo-study";
+const QString kModel =
+    CONSILIUM_SOURCE_DIR "/tests/data/consilium_golden/consilium-golden-q4_0.gguf";
+}  // namespace
+
+class TestAskFlow : public QObject {
+    Q_OBJECT
+  private slots:
+    void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);
+        if (!QFileInfo(kDemo).isDir()) QSKIP("the demo study was not built");
+    }
+
+    void askShowsAnswerAndEvidence() {
+        consilium::ui::MainWindow w;
+        w.show();
+        QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
+        w.openStudy(kDemo);
+        QVERIFY(shown.wait(60000));
+        w.setModelFile(kModel);
+        w.setQuestion("What is the Lung-RADS category of this scan?");
+        QSignalSpy answered(&w, &consilium::ui::MainWindow::answerShown);
+        QSignalSpy failed(&w, &consilium::ui::MainWindow::questionFailed);
+        w.askQuestion();
+        QVERIFY(!w.findChild<QPushButton*>("AskButton")->isEnabled());  // one question at a time
+        QVERIFY(answered.wait(120000) || !failed.isEmpty());
+        QVERIFY2(failed.isEmpty(),
+                 failed.isEmpty() ? "" : qPrintable(failed.first().first().toString()));
+
+        const QJsonObject answer = answered.first().first().toJsonObject();
+        QCOMPARE(w.findChild<QTextBrowser*>("AnswerView")->toPlainText().left(20),
+                 answer["answer"].toString().left(20));
+        QCOMPARE(w.findChild<QListWidget*>("HistoryList")->count(), 1);
+        QVERIFY(w.findChild<QPushButton*>("AskButton")->isEnabled());
+
+        const QJsonObject weights = answer["modality_weights"].toObject();
+        const double sum = weights["image"].toDouble() + weights["record"].toDouble() +
+                           weights["voice"].toDouble() + weights["question"].toDouble();
+        QVERIFY(std::abs(sum - 1.0) < 1e-3);
+        QCOMPARE(w.findChild<QTableWidget*>("ExpertTable")->rowCount(),
+                 answer["experts"].toArray().size());
+        QCOMPARE(w.findChild<QListWidget*>("FindingsList")->count(),
+                 answer["findings"].toArray().size());
+        if (answer["attention"].isObject()) {
+            auto* viewer = w.viewer();
+            QVERIFY(viewer->hasOverlayOn(viewer->slice()));  // the viewer jumped to the peak
+        }
+    }
+
+    void missingModelIsReported() {
+        consilium::ui::MainWindow w;
+        QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
+        w.openStudy(kDemo);
+        QVERIFY(shown.wait(60000));
+        w.setModelFile("/nonexistent/model.gguf");
+        w.setQuestion("How old is the patient?");
+        QSignalSpy failed(&w, &consilium::ui::MainWindow::questionFailed);
+        w.askQuestion();
+        QVERIFY(failed.wait(60000));
+        QVERIFY(failed.first().first().toString().contains("/nonexistent/model.gguf"));
+        QVERIFY(
+            w.findChild<QTextBrowser*>("AnswerView")->toPlainText().startsWith("Could not answer"));
+    }
+};
+
+QTEST_MAIN(TestAskFlow)
+#include "test_ask_flow.moc"
