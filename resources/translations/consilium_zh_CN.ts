@@ -37,118 +37,119 @@
 <context>
     <name>consilium::ui::MainWindow</name>
     <message>
-        <location filename="../../ui/main_window.cpp" line="53" />
+        <location filename="../../ui/main_window.cpp" line="64" />
         <source>Consilium</source>
         <translation>Consilium</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="69" />
+        <location filename="../../ui/main_window.cpp" line="80" />
         <source>Loading study: %1 %2/%3</source>
         <translation>正在加载检查：%1 %2/%3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="93" />
-        <location filename="../../ui/main_window.cpp" line="501" />
+        <location filename="../../ui/main_window.cpp" line="104" />
+        <location filename="../../ui/main_window.cpp" line="747" />
         <source>Axial</source>
         <translation>轴位</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="93" />
-        <location filename="../../ui/main_window.cpp" line="501" />
+        <location filename="../../ui/main_window.cpp" line="104" />
+        <location filename="../../ui/main_window.cpp" line="747" />
         <source>Coronal</source>
         <translation>冠状位</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="93" />
-        <location filename="../../ui/main_window.cpp" line="501" />
+        <location filename="../../ui/main_window.cpp" line="104" />
+        <location filename="../../ui/main_window.cpp" line="747" />
         <source>Sagittal</source>
         <translation>矢状位</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="109" />
+        <location filename="../../ui/main_window.cpp" line="120" />
         <source>Window:</source>
         <translation>窗：</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="112" />
+        <location filename="../../ui/main_window.cpp" line="123" />
         <source>Lung</source>
         <translation>肺窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="112" />
+        <location filename="../../ui/main_window.cpp" line="123" />
         <source>Mediastinum</source>
         <translation>纵隔窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="112" />
+        <location filename="../../ui/main_window.cpp" line="123" />
         <source>Bone</source>
         <translation>骨窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="112" />
+        <location filename="../../ui/main_window.cpp" line="123" />
         <source>Brain</source>
         <translation>脑窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="112" />
+        <location filename="../../ui/main_window.cpp" line="123" />
         <source>Abdomen</source>
         <translation>腹部窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="121" />
+        <location filename="../../ui/main_window.cpp" line="132" />
         <source>Ruler</source>
         <translation>标尺</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="123" />
+        <location filename="../../ui/main_window.cpp" line="134" />
         <source>Measure a distance in millimetres (left drag)</source>
         <translation>测量距离（毫米，左键拖动）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="141" />
+        <location filename="../../ui/main_window.cpp" line="152" />
         <source>Distance: %1 mm</source>
         <translation>距离：%1 毫米</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="152" />
+        <location filename="../../ui/main_window.cpp" line="163" />
         <source>Patient / Study / Series</source>
         <translation>患者 / 检查 / 序列</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="152" />
+        <location filename="../../ui/main_window.cpp" line="163" />
         <source>Modality</source>
         <translation>模态</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="152" />
+        <location filename="../../ui/main_window.cpp" line="163" />
         <source>Slices</source>
         <translation>层数</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="167" />
-        <location filename="../../ui/main_window.cpp" line="528" />
+        <location filename="../../ui/main_window.cpp" line="178" />
+        <location filename="../../ui/main_window.cpp" line="774" />
         <source>Load report</source>
         <translation>加载报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="173" />
+        <location filename="../../ui/main_window.cpp" line="184" />
         <source>Studies</source>
         <translation>检查</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="179" />
+        <location filename="../../ui/main_window.cpp" line="190" />
         <source>Open a record (.txt, .md) or paste the patient's notes here.</source>
         <translation>打开病历（.txt、.md）或在此粘贴患者记录。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="180" />
+        <location filename="../../ui/main_window.cpp" line="191" />
+        <location filename="../../ui/main_window.cpp" line="390" />
         <source>Record</source>
         <translation>病历</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="189" />
-        <location filename="../../ui/main_window.cpp" line="240" />
-        <location filename="../../ui/main_window.cpp" line="266" />
+        <location filename="../../ui/main_window.cpp" line="200" />
+        <location filename="../../ui/main_window.cpp" line="251" />
+        <location filename="../../ui/main_window.cpp" line="277" />
         <source>● Record</source>
         <translation>● 录音</translation>
     </message>
@@ -161,312 +162,387 @@
         <translation type="vanished">音量</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="192" />
+        <location filename="../../ui/main_window.cpp" line="203" />
         <source>Record a spoken question from the microphone chosen in Settings</source>
         <translation>用设置中选择的麦克风录制语音问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="194" />
+        <location filename="../../ui/main_window.cpp" line="205" />
         <source>Audio file…</source>
         <translation>音频文件…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="198" />
+        <location filename="../../ui/main_window.cpp" line="209" />
         <source>Spoken question</source>
         <translation>语音问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="199" />
+        <location filename="../../ui/main_window.cpp" line="210" />
         <source>Audio (*.wav *.flac *.ogg);;All files (*)</source>
         <translation>音频 (*.wav *.flac *.ogg);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="216" />
+        <location filename="../../ui/main_window.cpp" line="227" />
         <source>The transcript appears here; edit it, then press Enter to ask.</source>
         <translation>识别文本显示在此处；可编辑，按 Enter 提问。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="227" />
+        <location filename="../../ui/main_window.cpp" line="238" />
         <source>■ Stop</source>
         <translation>■ 停止</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="229" />
+        <location filename="../../ui/main_window.cpp" line="240" />
         <source>Recording from %1…</source>
         <translation>正在从 %1 录音…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="236" />
+        <location filename="../../ui/main_window.cpp" line="247" />
         <source>Recording… %1 s</source>
         <translation>录音中… %1 秒</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="245" />
+        <location filename="../../ui/main_window.cpp" line="256" />
         <source>Recorded %1 s</source>
         <translation>已录制 %1 秒</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="246" />
+        <location filename="../../ui/main_window.cpp" line="257" />
         <source>Recorded %1 s — %2</source>
         <translation>已录制 %1 秒 — %2</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="249" />
+        <location filename="../../ui/main_window.cpp" line="260" />
         <source> · transcribing…</source>
         <translation> · 识别中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="254" />
+        <location filename="../../ui/main_window.cpp" line="265" />
         <source>Understood (confidence %1, %2 s of speech)</source>
         <translation>已识别（置信度 %1，语音 %2 秒）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="260" />
+        <location filename="../../ui/main_window.cpp" line="271" />
         <source>Not understood (%1). Best guess shown: edit it or record again.</source>
         <translation>未能识别（%1）。显示最接近的猜测：请编辑或重新录音。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="272" />
+        <location filename="../../ui/main_window.cpp" line="283" />
+        <location filename="../../ui/main_window.cpp" line="390" />
         <source>Voice</source>
         <translation>语音</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="279" />
+        <location filename="../../ui/main_window.cpp" line="292" />
         <source>Ask about the study and the record (Ctrl+Enter).</source>
         <translation>就影像检查和病历提问（Ctrl+Enter）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="281" />
-        <location filename="../../ui/main_window.cpp" line="289" />
+        <location filename="../../ui/main_window.cpp" line="297" />
+        <location filename="../../ui/main_window.cpp" line="317" />
         <source>Ask</source>
         <translation>提问</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="294" />
         <source>After an answer: the attention heatmap over the CT, the weight each modality carried, and which experts fired.</source>
-        <translation>回答之后：CT 上的注意力热图、各模态所占权重，以及被激活的专家。</translation>
+        <translation type="vanished">回答之后：CT 上的注意力热图、各模态所占权重，以及被激活的专家。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="300" />
+        <location filename="../../ui/main_window.cpp" line="301" />
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="312" />
+        <source>Questions and answers about this study</source>
+        <translation>本检查的问答记录</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="337" />
+        <source>Stopped.</source>
+        <translation>已停止。</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="338" />
+        <source>Could not answer: %1</source>
+        <translation>无法回答：%1</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="343" />
         <source>Evidence</source>
         <translation>依据</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="305" />
+        <location filename="../../ui/main_window.cpp" line="353" />
+        <source>Attention on the CT</source>
+        <translation>CT 上的注意力</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="367" />
+        <source>Where the answer looked: the peak of the model's attention over CT patches.</source>
+        <translation>回答关注的位置：模型对 CT 图块注意力的峰值。</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="381" />
+        <source>weight</source>
+        <translation>权重</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="390" />
+        <source>Image</source>
+        <translation>影像</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="390" />
+        <source>Question</source>
+        <translation>问题</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="403" />
+        <source>How much each input carried the answer (softmax over the four; sums to 1).</source>
+        <translation>各输入对回答的贡献（四者 softmax，总和为 1）。</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="415" />
+        <source>Which of the 8 experts each answer token used (top-2 per layer, summed over layers).</source>
+        <translation>每个回答词元使用了 8 个专家中的哪些（每层前 2 个，按层求和）。</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="429" />
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="307" />
+        <location filename="../../ui/main_window.cpp" line="431" />
         <source>Open &amp;Study Folder…</source>
         <translation>打开检查文件夹(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="310" />
+        <location filename="../../ui/main_window.cpp" line="434" />
         <source>Open &amp;Record…</source>
         <translation>打开病历(&amp;R)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="313" />
+        <location filename="../../ui/main_window.cpp" line="437" />
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="317" />
+        <location filename="../../ui/main_window.cpp" line="441" />
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="319" />
+        <location filename="../../ui/main_window.cpp" line="443" />
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="323" />
+        <location filename="../../ui/main_window.cpp" line="447" />
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="324" />
+        <location filename="../../ui/main_window.cpp" line="448" />
         <source>&amp;About Consilium</source>
         <translation>关于 Consilium(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="325" />
+        <location filename="../../ui/main_window.cpp" line="449" />
         <source>About &amp;Qt</source>
         <translation>关于 &amp;Qt</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="340" />
+        <location filename="../../ui/main_window.cpp" line="464" />
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="353" />
+        <location filename="../../ui/main_window.cpp" line="477" />
         <source>Device: probing…</source>
         <translation>设备：检测中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="355" />
+        <location filename="../../ui/main_window.cpp" line="479" />
         <source>Model: looking…</source>
         <translation>模型：查找中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="362" />
+        <location filename="../../ui/main_window.cpp" line="486" />
         <source>Open study folder</source>
         <translation>打开检查文件夹</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="372" />
+        <location filename="../../ui/main_window.cpp" line="496" />
         <source>Open record</source>
         <translation>打开病历</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="373" />
+        <location filename="../../ui/main_window.cpp" line="497" />
         <source>Records (*.txt *.md);;All files (*)</source>
         <translation>病历 (*.txt *.md);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="387" />
+        <location filename="../../ui/main_window.cpp" line="511" />
         <source>Record decoded as %1</source>
         <translation>病历按 %1 解码</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="402" />
+        <location filename="../../ui/main_window.cpp" line="526" />
         <source>Opening the microphone…</source>
         <translation>正在打开麦克风…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="408" />
+        <location filename="../../ui/main_window.cpp" line="532" />
         <source>Transcribing %1…</source>
         <translation>正在识别 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="413" />
+        <location filename="../../ui/main_window.cpp" line="539" />
+        <source>Open a study first (File ▸ Open Study Folder…).</source>
+        <translation>请先打开检查（文件 ▸ 打开检查文件夹…）。</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="543" />
+        <source>Type or speak a question first.</source>
+        <translation>请先输入或说出问题。</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="556" />
+        <source>Answering…</source>
+        <translation>正在回答…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="622" />
+        <source>%1 mm %2, %3</source>
+        <translation>%1 毫米 %2，%3</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="652" />
         <source>Loading study…</source>
         <translation>正在加载检查…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="416" />
+        <location filename="../../ui/main_window.cpp" line="655" />
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="422" />
+        <location filename="../../ui/main_window.cpp" line="661" />
         <source>Could not load %1:
 %2</source>
         <translation>无法加载 %1：
 %2</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="432" />
+        <location filename="../../ui/main_window.cpp" line="674" />
         <source>(no name)</source>
         <translation>（无姓名）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="434" />
+        <location filename="../../ui/main_window.cpp" line="676" />
         <source>ID %1, sex %2, born %3</source>
         <translation>ID %1，性别 %2，出生 %3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="436" />
+        <location filename="../../ui/main_window.cpp" line="678" />
         <source>Study %1</source>
         <translation>检查 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="441" />
+        <location filename="../../ui/main_window.cpp" line="683" />
         <source>Series %1</source>
         <translation>序列 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="445" />
+        <location filename="../../ui/main_window.cpp" line="687" />
         <source>%1 × %2, %3 × %4 × %5 mm
 %6</source>
         <translation>%1 × %2，%3 × %4 × %5 毫米
 %6</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="469" />
+        <location filename="../../ui/main_window.cpp" line="711" />
         <source>Load report: all %1 files used</source>
         <translation>加载报告：%1 个文件全部使用</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="470" />
+        <location filename="../../ui/main_window.cpp" line="712" />
         <source>Load report: %1 files skipped</source>
         <translation>加载报告：跳过 %1 个文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="471" />
+        <location filename="../../ui/main_window.cpp" line="713" />
         <source>Loaded %1 series from %2 files in %3 s</source>
         <translation>%3 秒内从 %2 个文件加载了 %1 个序列</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="480" />
+        <location filename="../../ui/main_window.cpp" line="722" />
         <source>No image series found in %1 (see the load report).</source>
         <translation>在 %1 中未找到图像序列（见加载报告）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="511" />
+        <location filename="../../ui/main_window.cpp" line="757" />
         <source>%1 %2   (%3, %4, %5) mm LPS   voxel %6, %7, %8</source>
         <translation>%1 %2   (%3, %4, %5) 毫米 LPS   体素 %6, %7, %8</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="530" />
+        <location filename="../../ui/main_window.cpp" line="776" />
         <source>%1: %2 files found, %3 used, %4 skipped.</source>
         <translation>%1：找到 %2 个文件，使用 %3 个，跳过 %4 个。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="537" />
+        <location filename="../../ui/main_window.cpp" line="783" />
         <source>File</source>
         <translation>文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="537" />
+        <location filename="../../ui/main_window.cpp" line="783" />
         <source>Problem</source>
         <translation>问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="537" />
+        <location filename="../../ui/main_window.cpp" line="783" />
         <source>Reason</source>
         <translation>原因</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="566" />
+        <location filename="../../ui/main_window.cpp" line="812" />
         <source>Device: %1</source>
         <translation>设备：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="568" />
+        <location filename="../../ui/main_window.cpp" line="814" />
         <source>Model: none found</source>
         <translation>模型：未找到</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="570" />
+        <location filename="../../ui/main_window.cpp" line="816" />
         <source>Model: %1 (%2)</source>
         <translation>模型：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="572" />
+        <location filename="../../ui/main_window.cpp" line="818" />
         <source>valid</source>
         <translation>有效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="572" />
+        <location filename="../../ui/main_window.cpp" line="818" />
         <source>invalid</source>
         <translation>无效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="594" />
+        <location filename="../../ui/main_window.cpp" line="840" />
         <source>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;Local multimodal assistant for CT studies, patient records and spoken questions. Runs entirely on this workstation.&lt;/p&gt;&lt;p&gt;&lt;b&gt;Not for clinical use.&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</source>
         <translation>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;面向 CT 检查、患者病历和语音提问的本地多模态助手，完全在本工作站上运行。&lt;/p&gt;&lt;p&gt;&lt;b&gt;不可用于临床。&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="603" />
+        <location filename="../../ui/main_window.cpp" line="849" />
         <source>Device</source>
         <translation>设备</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="604" />
+        <location filename="../../ui/main_window.cpp" line="850" />
         <source>About Consilium</source>
         <translation>关于 Consilium</translation>
     </message>
