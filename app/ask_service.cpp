@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "app/resource_paths.h"
+#include "app/speech.h"
 #include "audio/audio_file.h"
 #include "audio/log_mel.h"
 #include "audio/resample.h"
@@ -102,7 +103,8 @@ Result<AskOutcome> askQuestion(const AskRequest& req,
     const auto tStart = Clock::now();
     AskOutcome out;
     QJsonObject timings;
-    const QString question = req.question.trimmed();
+    QString question = req.question.trimmed();
+    QString transcript;
     if (question.isEmpty() && req.audioFile.isEmpty()) {
         return makeError(ErrorCode::InvalidArgument,
                          "no question: give --question TEXT or --audio FILE");
@@ -197,9 +199,30 @@ Result<AskOutcome> askQuestion(const AskRequest& req,
         }
         in.mel = std::move(mel.value().values);
         in.melFrames = mel.value().nFrames;
-        out.notes << QStringLiteral(
-            "no speech recogniser on this build: transcript left empty, the audio goes to the "
-            "model as log-mel frames");
+
+        // The transcript, through the question grammar. A typed question, when given, stays
+        // the question; otherwise the understood transcript becomes it.
+        auto recogniser = createQuestionTranscriber();
+        if (!recogniser) return prefixed(recogniser.error(), QStringLiteral("speech recogniser"));
+        auto heard = recogniser.value()->transcribe(buf.value());
+        if (!heard) return prefixed(heard.error(), req.audioFile);
+        if (heard.value().understood) {
+            transcript = QString::fromStdString(heard.value().text);
+        } else {
+            out.notes << QStringLiteral("%1: speech not understood (%2); best guess: %3")
+                             .arg(req.audioFile, QString::fromStdString(heard.value().reason),
+                                  QString::fromStdString(heard.value().bestGuess));
+        }
+        if (question.isEmpty()) {
+            if (transcript.isEmpty()) {
+                return makeError(
+                    ErrorCode::InvalidArgument,
+                    req.audioFile.toStdString() +
+                        ": the spoken question was not understood; type it with --question");
+            }
+            question = transcript;
+            in.questionIds = tok.encodeWithBos(question.toStdString());
+        }
     }
     timings["preprocess"] = msSince(t0);
 
@@ -234,7 +257,7 @@ Result<AskOutcome> askQuestion(const AskRequest& req,
     const GridMapper map{vol, c.grid};
     QJsonObject j;
     j["question"] = question;
-    if (!req.audioFile.isEmpty()) j["transcript"] = QString();
+    if (!req.audioFile.isEmpty()) j["transcript"] = transcript;
     j["answer"] = QString::fromStdString(a.text);
     QJsonArray findings;
     for (const auto& f : a.findings) {

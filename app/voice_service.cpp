@@ -3,11 +3,10 @@
 #include <QMetaObject>
 #include <QtConcurrent>
 
-#include "app/resource_paths.h"
+#include "app/speech.h"
 #include "audio/audio_devices.h"
 #include "audio/audio_file.h"
 #include "audio/capture.h"
-#include "audio/question_set.h"
 #include "audio/transcriber.h"
 
 namespace consilium::app {
@@ -137,14 +136,7 @@ void VoiceService::transcribeSamples(std::vector<float> samples, int sampleRate)
             };
             if (!*holder) {
                 // The acoustic model and grammar load once, on first use.
-                const std::string questions = locateResource("questions/questions.json");
-                if (questions.empty())
-                    return fail("the question list questions/questions.json is missing");
-                auto set = audio::QuestionSet::loadFile(questions);
-                if (!set.ok()) return fail(set.error().message);
-                audio::TranscriberConfig config;
-                config.extraDictionary = locateResource("audio/consilium-extra.dict");
-                auto created = audio::Transcriber::create(config, std::move(set.value()));
+                auto created = createQuestionTranscriber();
                 if (!created.ok()) return fail(created.error().message);
                 *holder = std::move(created.value());
             }

@@ -8,6 +8,7 @@
 #include <QJsonObject>
 #include <QProcess>
 #include <QSet>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtEndian>
 #include <QtTest>
@@ -187,12 +188,32 @@ class TestCliAsk : public QObject {
     }
 
     void spokenQuestion() {
+        // Real speech: the transcript becomes the question.
+        const QString espeak = QStandardPaths::findExecutable("espeak-ng");
+        if (espeak.isEmpty()) QSKIP("espeak-ng is not installed");
+        const QString speech = m_tmp.filePath("speech.wav");
+        QCOMPARE(QProcess::execute(
+                     espeak, {"-v", "en-us", "-s", "150", "-w", speech, "how old is the patient"}),
+                 0);
+        const QJsonObject j = askOk({"--study", kStudy, "--audio", speech});
+        checkContract(j, true, false);
+        QCOMPARE(j["transcript"].toString(), QString("how old is the patient"));
+        QCOMPARE(j["question"].toString(), QString("how old is the patient"));
+        QVERIFY(j["modality_weights"].toObject()["voice"].toDouble() > 0.0);
+    }
+
+    void toneWithTypedQuestion() {
+        // Not speech: no transcript, the typed question stays; without one, exit 2.
         const QString wav = m_tmp.filePath("q.wav");
         QVERIFY(writeWav(wav, 22050, 1.2));
-        const QJsonObject j = askOk({"--study", kStudy, "--audio", wav});
+        const QJsonObject j =
+            askOk({"--study", kStudy, "--audio", wav, "--question", "How old is the patient?"});
         checkContract(j, true, false);
-        QCOMPARE(j["question"].toString(), QString());
-        QCOMPARE(j["modality_weights"].toObject()["question"].toDouble(), 0.0);
+        QCOMPARE(j["transcript"].toString(), QString());
+        QCOMPARE(j["question"].toString(), QString("How old is the patient?"));
+        const Run r = runCli({"--study", kStudy, "--audio", wav, "--model", kModel});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(QString::fromUtf8(r.err).contains(wav), r.err.constData());
     }
 
     void badInputExits2_data() {
