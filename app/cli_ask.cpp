@@ -30,14 +30,7 @@ int runAsk(const QStringList& args) {
     QCommandLineOption json("json", "Print the answer as one JSON object.");
     parser.addOptions({study, record, audioOpt, question, model, device, threads, json});
     const char* cmd = "consilium-cli ask";
-    if (!parser.parse(args)) {
-        std::fprintf(stderr, "%s: %s\n", cmd, qPrintable(parser.errorText()));
-        return 2;
-    }
-    if (parser.isSet("help")) {
-        std::printf("%s", qPrintable(parser.helpText()));
-        return 0;
-    }
+    if (const int rc = parseCliArgs(parser, args); rc >= 0) return rc;
     if (!parser.isSet(study)) {
         std::fprintf(stderr, "%s: --study DIR is required\n", cmd);
         return 2;

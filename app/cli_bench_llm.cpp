@@ -62,11 +62,7 @@ int runBenchLlm(const QStringList& args) {
     QCommandLineOption reps(QStringList{"r", "repetitions"}, "Repetitions (default 3).", "R", "3");
     QCommandLineOption json("json", "Print one JSON object.");
     parser.addOptions({model, pp, tg, threads, reps, json});
-    if (!parser.parse(args)) return benchFail(qPrintable(parser.errorText()));
-    if (parser.isSet("help")) {
-        std::printf("%s", qPrintable(parser.helpText()));
-        return 0;
-    }
+    if (const int rc = parseCliArgs(parser, args); rc >= 0) return rc;
     if (!parser.isSet(model)) return benchFail("--model FILE is required");
     bool ok1 = false, ok2 = false, ok3 = true, ok4 = false;
     const int p = parser.value(pp).toInt(&ok1);
@@ -187,11 +183,7 @@ int runMakeTestModel(const QStringList& args) {
         std::fprintf(stderr, "consilium-cli make-test-model: %s\n", qPrintable(what));
         return 2;
     };
-    if (!parser.parse(args)) return failMake(parser.errorText());
-    if (parser.isSet("help")) {
-        std::printf("%s", qPrintable(parser.helpText()));
-        return 0;
-    }
+    if (const int rc = parseCliArgs(parser, args); rc >= 0) return rc;
     if (parser.value(arch) != "llama") return failMake("only --arch llama is supported");
     if (!parser.isSet(out)) return failMake("--out FILE is required");
     QString ps = parser.value(params).trimmed().toUpper();

@@ -3,6 +3,7 @@
 // stderr naming the file and the problem).
 #pragma once
 
+#include <QCommandLineParser>
 #include <QStringList>
 
 namespace consilium::app {
@@ -21,6 +22,11 @@ int runGenerate(const QStringList& args);
 int runBenchLlm(const QStringList& args);
 int runMakeTestModel(const QStringList& args);
 int runAsk(const QStringList& args);
+
+// Parses a sub-command's arguments (args[0] is "consilium-cli <name>"). Returns 0 after
+// printing --help, 2 after printing the parse error as one line on stderr, and -1 when the
+// command should go on.
+int parseCliArgs(QCommandLineParser& parser, const QStringList& args);
 
 // Every command, in the order `consilium-cli --help` lists them.
 const CliCommand* cliCommands(int* count);

@@ -18,14 +18,7 @@ int runDoctor(const QStringList& args) {
     QCommandLineOption plugin("cuda-plugin", "Load only this CUDA plugin file.", "FILE");
     QCommandLineOption noAudio("no-audio", "Do not open PortAudio.");
     parser.addOptions({json, model, plugin, noAudio});
-    if (!parser.parse(args)) {
-        std::fprintf(stderr, "consilium-cli doctor: %s\n", qPrintable(parser.errorText()));
-        return 2;
-    }
-    if (parser.isSet("help")) {
-        std::printf("%s", qPrintable(parser.helpText()));
-        return 0;
-    }
+    if (const int rc = parseCliArgs(parser, args); rc >= 0) return rc;
     if (!parser.positionalArguments().isEmpty()) {
         std::fprintf(stderr, "consilium-cli doctor: unexpected argument '%s'\n",
                      qPrintable(parser.positionalArguments().first()));

@@ -38,11 +38,7 @@ int runGenerate(const QStringList& args) {
     QCommandLineOption ctx(QStringList{"c", "ctx"}, "Context positions (default 2048).", "N",
                            "2048");
     parser.addOptions({model, prompt, count, temp, topK, topP, seed, threads, ctx});
-    if (!parser.parse(args)) return fail(qPrintable(parser.errorText()));
-    if (parser.isSet("help")) {
-        std::printf("%s", qPrintable(parser.helpText()));
-        return 0;
-    }
+    if (const int rc = parseCliArgs(parser, args); rc >= 0) return rc;
     if (!parser.positionalArguments().isEmpty()) return fail("unexpected positional argument");
     if (!parser.isSet(model)) return fail("--model FILE is required");
     bool okN = false, okT = false, okK = false, okP = false, okS = false, okTh = true, okC = false;

@@ -42,14 +42,7 @@ int runInspect(const QStringList& args) {
     QCommandLineOption threads("threads", "Decoder threads (default: all cores).", "N", "0");
     parser.addOptions({study, json, threads});
     const char* cmd = "consilium-cli inspect";
-    if (!parser.parse(args)) {
-        std::fprintf(stderr, "%s: %s\n", cmd, qPrintable(parser.errorText()));
-        return 2;
-    }
-    if (parser.isSet("help")) {
-        std::printf("%s", qPrintable(parser.helpText()));
-        return 0;
-    }
+    if (const int rc = parseCliArgs(parser, args); rc >= 0) return rc;
     if (!parser.isSet(study)) {
         std::fprintf(stderr, "%s: --study DIR is required\n", cmd);
         return 2;

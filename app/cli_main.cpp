@@ -33,6 +33,18 @@ const CliCommand* cliCommands(int* count) {
     return kCommands;
 }
 
+int parseCliArgs(QCommandLineParser& parser, const QStringList& args) {
+    if (!parser.parse(args)) {
+        std::fprintf(stderr, "%s: %s\n", qPrintable(args.value(0)), qPrintable(parser.errorText()));
+        return 2;
+    }
+    if (parser.isSet("help")) {
+        std::printf("%s", qPrintable(parser.helpText()));
+        return 0;
+    }
+    return -1;
+}
+
 }  // namespace consilium::app
 
 namespace {

@@ -59,14 +59,7 @@ int runSynth(const QStringList& args) {
     parser.addOptions(
         {out, cases, seed, matrix, slices, pixel, slice, nodules, encoding, multiframe});
     const char* cmd = "consilium-cli synth";
-    if (!parser.parse(args)) {
-        std::fprintf(stderr, "%s: %s\n", cmd, qPrintable(parser.errorText()));
-        return 2;
-    }
-    if (parser.isSet("help")) {
-        std::printf("%s", qPrintable(parser.helpText()));
-        return 0;
-    }
+    if (const int rc = parseCliArgs(parser, args); rc >= 0) return rc;
     if (!parser.isSet(out)) {
         std::fprintf(stderr, "%s: --out DIR is required\n", cmd);
         return 2;

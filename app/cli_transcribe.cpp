@@ -42,11 +42,7 @@ int runTranscribe(const QStringList& args) {
     QCommandLineOption printGrammar("print-grammar",
                                     "Print the JSGF grammar made from the question list and exit.");
     parser.addOptions({audio, json, questions, record, device, save, printGrammar});
-    if (!parser.parse(args)) return fail(2, parser.errorText().toStdString());
-    if (parser.isSet("help")) {
-        std::printf("%s", qPrintable(parser.helpText()));
-        return 0;
-    }
+    if (const int rc = parseCliArgs(parser, args); rc >= 0) return rc;
     if (!parser.positionalArguments().isEmpty()) {
         return fail(
             2, "unexpected argument '" + parser.positionalArguments().first().toStdString() + "'");
