@@ -46,9 +46,9 @@ test)
     ctest --output-on-failure --timeout 600 -j2
     ;;
 app)
-    args=()
-    study=$(ls -d "$build_dir/resources/demo-study" 2>/dev/null || true)
-    [ -n "$study" ] && "$build_dir/bin/consilium" --help | grep -q -- '--study' && args+=(--study "$study")
+    # The app opens the demo study (built into $build_dir/resources/demo-study) and the
+    # shipped demo model on first launch.
+    args=(--study "$build_dir/resources/demo-study")
     if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
         exec "$build_dir/bin/consilium" "${args[@]}"
     fi

@@ -363,8 +363,9 @@ void parseHeader(ParsedFile& f) {
     }
     if (!xfer.isEncapsulated()) {
         DcmElement* pixels = nullptr;
-        const uint64_t needed =
-            pf.bitsAllocated == 1 ? (totalSamples + 7) / 8 : totalSamples * uint64_t(pf.bitsAllocated / 8);
+        const uint64_t needed = pf.bitsAllocated == 1
+                                    ? (totalSamples + 7) / 8
+                                    : totalSamples * uint64_t(pf.bitsAllocated / 8);
         if (ds->findAndGetElement(DCM_PixelData, pixels).good() && pixels &&
             pixels->getLengthField() < needed && pixels->getLengthField() != DCM_UndefinedLength) {
             f.skip = skipped(f.path, ErrorCode::CorruptFile,
