@@ -1,5 +1,7 @@
 #include "inference/test_model.h"
 
+#include "inference/tokenizer.h"
+
 #include <cmath>
 #include <vector>
 
@@ -26,21 +28,6 @@ std::vector<float> randomValues(Rng& rng, int64_t n, float sd, float mean = 0.0f
     for (auto& x : v)
         x = mean + rng.uniform(sd);
     return v;
-}
-
-std::string utf8(uint32_t cp) {
-    std::string s;
-    if (cp < 0x80) {
-        s += char(cp);
-    } else if (cp < 0x800) {
-        s += char(0xC0 | (cp >> 6));
-        s += char(0x80 | (cp & 0x3F));
-    } else {
-        s += char(0xE0 | (cp >> 12));
-        s += char(0x80 | ((cp >> 6) & 0x3F));
-        s += char(0x80 | (cp & 0x3F));
-    }
-    return s;
 }
 
 // Letter strings a, b, ..., z, aa, ab, ... (the i-th in that order).
@@ -94,20 +81,8 @@ void addLlamaVocab(const RandomLlamaSpec& spec, GgufWriter* w) {
     w->setU32("tokenizer.ggml.unknown_token_id", 0);
 }
 
-// GPT-2 byte-to-unicode table (openai/gpt-2 encoder.py bytes_to_unicode).
-std::vector<std::string> byteToUnicode() {
-    std::vector<std::string> t(256);
-    int n = 0;
-    for (int b = 0; b < 256; ++b) {
-        const bool printable =
-            (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-        t[size_t(b)] = utf8(printable ? uint32_t(b) : uint32_t(256 + n++));
-    }
-    return t;
-}
-
 void addGpt2Vocab(const RandomLlamaSpec& spec, GgufWriter* w) {
-    const auto b2u = byteToUnicode();
+    const auto b2u = gpt2ByteToUnicode();
     std::vector<std::string> tokens(b2u.begin(), b2u.end());
     std::vector<int32_t> types(256, 1);
     std::vector<std::string> merges;

@@ -172,14 +172,9 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::fromGguf(const GgufFile& f) {
             return corrupt(f, "tokenizer.ggml.merges missing");
         for (size_t r = 0; r < merges->strings.size(); ++r)
             t->m_mergeRank.emplace(merges->strings[r], int32_t(r));
-        int extra = 0;
-        t->m_byteToUnicode.resize(256);
-        for (int b = 0; b < 256; ++b) {
-            const bool printable =
-                (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-            t->m_byteToUnicode[size_t(b)] = utf8(printable ? uint32_t(b) : uint32_t(256 + extra++));
+        t->m_byteToUnicode = gpt2ByteToUnicode();
+        for (int b = 0; b < 256; ++b)
             t->m_unicodeToByte[t->m_byteToUnicode[size_t(b)]] = uint8_t(b);
-        }
     }
     return t;
 }
@@ -374,6 +369,17 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
     if (m_kind == Kind::SentencePiece && m_addSpacePrefix && !s.empty() && s[0] == ' ')
         s.erase(0, 1);
     return s;
+}
+
+std::vector<std::string> gpt2ByteToUnicode() {
+    std::vector<std::string> table(256);
+    int extra = 0;
+    for (int b = 0; b < 256; ++b) {
+        const bool printable =
+            (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+        table[size_t(b)] = utf8(printable ? uint32_t(b) : uint32_t(256 + extra++));
+    }
+    return table;
 }
 
 }  // namespace consilium::inference

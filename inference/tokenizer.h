@@ -59,4 +59,8 @@ class Tokenizer {
     bool m_addSpacePrefix = true;
 };
 
+// GPT-2's byte-to-unicode table (openai/gpt-2 encoder.py bytes_to_unicode): the UTF-8 text
+// of the printable character that stands for each byte in byte-level BPE vocabularies.
+std::vector<std::string> gpt2ByteToUnicode();
+
 }  // namespace consilium::inference
