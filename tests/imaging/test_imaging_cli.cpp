@@ -63,6 +63,44 @@ class TestImagingCli : public QObject {
         QVERIFY(skipped[0].toObject()["reason"].toString().contains("not a DICOM file"));
     }
 
+    // --grid: the model's CT input read back through the app's loader (docs/MODEL.md 3.1).
+    void synthGridForTraining() {
+        QTemporaryDir tmp;
+        const QStringList common{"--cases", "1",        "--seed", "7",      "--matrix",
+                                 "64",      "--slices", "16",     "--grid", "8,16,16"};
+        const Run keep = cli(QStringList{"synth", "--out", tmp.filePath("keep")} + common);
+        QCOMPARE(keep.code, 0);
+        const Run only =
+            cli(QStringList{"synth", "--out", tmp.filePath("only"), "--grid-only"} + common);
+        QCOMPARE(only.code, 0);
+        QVERIFY(QFile::exists(tmp.filePath("keep/case_000/dicom/IM00016")));
+        QVERIFY(!QFileInfo::exists(tmp.filePath("only/case_000/dicom")));
+        QFile a(tmp.filePath("keep/case_000/ct_grid.f32")),
+            b(tmp.filePath("only/case_000/ct_grid.f32"));
+        QVERIFY(a.open(QIODevice::ReadOnly) && b.open(QIODevice::ReadOnly));
+        const QByteArray grid = a.readAll();
+        QCOMPARE(grid.size(), 8 * 16 * 16 * 4);
+        QCOMPARE(grid, b.readAll());
+        const auto* v = reinterpret_cast<const float*>(grid.constData());
+        float lo = 1, hi = 0;
+        for (int i = 0; i < 8 * 16 * 16; ++i) {
+            lo = std::min(lo, v[i]);
+            hi = std::max(hi, v[i]);
+        }
+        QVERIFY(lo < 0.3f);  // air and lung sit low in the lung window
+        QVERIFY(hi > 0.8f);  // soft tissue is near the top of it
+        QFile jf(tmp.filePath("keep/case_000/ct_grid.json"));
+        QVERIFY(jf.open(QIODevice::ReadOnly));
+        const QJsonObject j = QJsonDocument::fromJson(jf.readAll()).object();
+        QCOMPARE(j["dims"].toArray()[2].toInt(), 16);
+        QCOMPARE(j["sop"].toArray().size(), 16);
+        QCOMPARE(j["axes"].toArray()[2].toArray()[2].toDouble(), 1.0);
+
+        const Run bad = cli({"synth", "--out", tmp.filePath("bad"), "--grid", "8,16"});
+        QCOMPARE(bad.code, 2);
+        QVERIFY(bad.err.contains("--grid"));
+    }
+
     void badInputExitsTwoWithOneLine() {
         const Run noOut = cli({"synth", "--cases", "1"});
         QCOMPARE(noOut.code, 2);
