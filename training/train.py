@@ -79,11 +79,13 @@ class Budget:
 QUICK = Budget(cases=160, val_cases=6, batch=8, unimodal=30, align=15, trimodal=60, qat=15,
                prune_recovery=15, max_filler=6, voices=("en-us", "en-us+f2"), rates=(160,),
                eval_at=("exported_q4_0",), spoken_per_kind=2)
-# Sized for the issue's 90 minutes on the idle 2-core CPU: a shipped-config step of batch 16
-# with ~340-token records took 20 s (fp32) / 14 s (bf16 autocast) at load average ~8 (other
-# builds), i.e. roughly 3 s idle; 1800 steps + speech synthesis + evaluation ~ 90 min.
-FULL = Budget(cases=1200, val_cases=100, batch=16, unimodal=400, align=150, trimodal=900,
-              qat=200, prune_recovery=150, max_filler=20, voices=speech.VOICES, rates=(140, 170, 200))
+# Sized for the issue's 90 minutes on the 2-core CPU with bf16 autocast (--bf16): the shipped
+# config (model.shipped_config) at batch 8 with records of up to 4 filler notes took 0.93 s
+# per step with one thread at load average ~3 (fp32: 3.5-9.9 s), so 2270 steps + speech
+# synthesis + five evaluations fit in about an hour.
+FULL = Budget(cases=1200, val_cases=40, batch=8, unimodal=400, align=120, trimodal=1400,
+              qat=200, prune_recovery=150, max_filler=4, voices=speech.VOICES, rates=(150, 190),
+              spoken_per_kind=8)
 
 
 class Sampler:
@@ -584,6 +586,9 @@ def main(argv=None) -> int:
                     help="decoder experts; 2 (both always used) is the dense baseline of equal active size")
     ap.add_argument("--questions", default="resources/questions/questions.json",
                     help="the shared question list (audio issue); merged by intent when present")
+    ap.add_argument("--steps-scale", type=float, default=1.0,
+                    help="multiply every stage's steps (a dry run of the full recipe: 0.005)")
+    ap.add_argument("--val-cases", type=int, default=0, help="validation cases (default: the budget's)")
     ap.add_argument("--needle", default="", help="comma-separated record lengths for the needle test, e.g. 1024,32768")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -599,6 +604,12 @@ def main(argv=None) -> int:
         logf.flush()
 
     budget = QUICK if a.quick else FULL
+    if a.steps_scale != 1.0 or a.val_cases:
+        sc = lambda n: max(2, int(round(n * a.steps_scale)))  # noqa: E731
+        budget = dataclasses.replace(budget, unimodal=sc(budget.unimodal), align=sc(budget.align),
+                                     trimodal=sc(budget.trimodal), qat=sc(budget.qat),
+                                     prune_recovery=sc(budget.prune_recovery),
+                                     val_cases=a.val_cases or budget.val_cases)
     cfg = M.quick_config() if a.quick else M.shipped_config()
     if a.quick:
         cfg.vocab = 1024
@@ -608,7 +619,7 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(a.seed)
     if a.synth:
         cases = D.load_synth_dir(a.synth, cfg)
-        val = D.load_synth_dir(a.val_synth, cfg) if a.val_synth else cases[-budget.val_cases:]
+        val = D.load_synth_dir(a.val_synth, cfg)[: budget.val_cases] if a.val_synth else cases[-budget.val_cases:]
         cases = cases if a.val_synth else cases[:-budget.val_cases]
     else:
         if not a.quick:
