@@ -22,7 +22,41 @@
 #include "app/translations.h"
 #include "ui/main_window.h"
 
+namespace {
+
+// --help and --version print and exit before QApplication exists, so they work without a
+// display (man pages, packaging checks, ssh sessions).
+bool printedHelpOrVersion(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        const QByteArray a(argv[i]);
+        if (a == "--help" || a == "-h" || a == "-?") {
+            std::printf(
+                "Usage: consilium [options]\n"
+                "Consilium workstation: a CT study, the patient's record and a spoken or typed\n"
+                "question, answered by a local multimodal model with its evidence.\n\n"
+                "Options:\n"
+                "  -h, --help               Show this help and exit.\n"
+                "  -v, --version            Show the version and exit.\n"
+                "  --study <DIR>            Open this study (folder, DICOM file or DICOMDIR).\n"
+                "                           Default: the shipped demo study.\n"
+                "  --model <FILE>           Use this model file for this session.\n"
+                "  --question <TEXT>        Ask this question once the study is shown.\n"
+                "  --screenshot <FILE>      Save a screenshot of the window to FILE and exit.\n"
+                "  --exit-after-answer      With --screenshot: shoot and exit after the answer.\n");
+            return true;
+        }
+        if (a == "--version" || a == "-v") {
+            std::printf("Consilium %s\n", CONSILIUM_VERSION);
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+    if (printedHelpOrVersion(argc, argv)) return 0;
     QApplication app(argc, argv);
     QApplication::setApplicationName("Consilium");
     QApplication::setOrganizationName("Consilium");

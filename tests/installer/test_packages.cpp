@@ -86,11 +86,13 @@ class TestPackages : public QObject {
     void debFileList() {
         const Run list = run("dpkg-deb", {"-c", debPath("consilium")});
         QCOMPARE(list.exitCode, 0);
-        for (const char* path : {"./usr/bin/consilium\n", "./usr/bin/consilium-cli\n",
-                                 "./usr/share/applications/consilium.desktop\n",
-                                 "./usr/share/icons/hicolor/scalable/apps/consilium.svg\n",
-                                 "./usr/share/metainfo/org.consilium.Consilium.metainfo.xml\n",
-                                 "./usr/share/doc/consilium/copyright\n"}) {
+        for (const char* path :
+             {"./usr/bin/consilium\n", "./usr/bin/consilium-cli\n",
+              "./usr/share/applications/consilium.desktop\n",
+              "./usr/share/icons/hicolor/scalable/apps/consilium.svg\n",
+              "./usr/share/metainfo/org.consilium.Consilium.metainfo.xml\n",
+              "./usr/share/doc/consilium/copyright\n", "./usr/share/man/man1/consilium.1.gz\n",
+              "./usr/share/man/man1/consilium-cli.1.gz\n"}) {
             QVERIFY2(list.out.contains(path), path);
         }
         QVERIFY2(!list.out.contains("libconsilium_cuda"),
@@ -99,6 +101,28 @@ class TestPackages : public QObject {
         const Run cuda = run("dpkg-deb", {"-c", debPath("consilium-cuda")});
         QVERIFY(cuda.out.contains("./usr/lib/consilium/libconsilium_cuda.so\n"));
 #endif
+    }
+
+    // The manual pages render without a single groff warning and name every CLI command.
+    void manPagesRender() {
+        if (QStandardPaths::findExecutable("groff").isEmpty())
+            QSKIP("groff is not installed (groff-base, pulled in by lintian's man-db)");
+        for (const char* page : {"consilium", "consilium-cli"}) {
+            const QString file =
+                QStringLiteral(CONSILIUM_BINARY_DIR "/installer/man/%1.1").arg(page);
+            const Run r = run("groff", {"-man", "-Tutf8", "-ww", "-P", "-cbou", file});
+            QVERIFY2(r.exitCode == 0 && r.err.isEmpty(), r.err.constData());
+            QVERIFY(r.out.contains("SYNOPSIS"));
+            QVERIFY(!r.out.contains("@PROJECT_VERSION@"));
+        }
+        const Run cli = run("groff", {"-man", "-Tascii", "-ww", "-P", "-cbou",
+                                      CONSILIUM_BINARY_DIR "/installer/man/consilium-cli.1"});
+        const Run help = run(CONSILIUM_BIN_DIR "/consilium-cli", {"--help"});
+        for (const QByteArray& line : help.out.split('\n')) {
+            const QByteArray command = line.trimmed().split(' ').first();
+            if (!line.startsWith("  ") || command.isEmpty()) continue;
+            QVERIFY2(cli.out.contains(command), command.constData());
+        }
     }
 
     void lintianFindsNoErrors() {
