@@ -49,6 +49,7 @@ class Case:
     sp_yx: float               # in-plane grid voxel size, mm (docs/MODEL.md 3.1)
     spacing_zyx: tuple = (1.0, 1.0, 1.0)  # grid voxel size along z, y, x, mm
     case_id: str = ""
+    record_text: str = ""      # the case's own record (patient_record.txt of `synth`), English
 
 
 # ---------------------------------------------------------------------------------------
@@ -265,8 +266,11 @@ def load_synth_case(case_dir: str, cfg: M.Config) -> Case:
     Sz = geom["dims"][2]
     spacing_zyx = (geom["spacing"][2] * (Sz - 1) / max(1, cfg.ct_grid[0] - 1), geom["spacing"][1] * Sy / cfg.ct_grid[1],
                    geom["spacing"][0] * Sx / cfg.ct_grid[2])
+    rec_file = os.path.join(case_dir, "patient_record.txt")
+    record_text = open(rec_file, encoding="utf-8").read().strip() if os.path.exists(rec_file) else ""
     return Case(ct=ct.astype(np.float16), nodules=nodules, lung_rads=lr, facts=facts, sp_yx=sp_yx,
-                spacing_zyx=spacing_zyx, case_id=os.path.basename(os.path.normpath(case_dir)))
+                spacing_zyx=spacing_zyx, case_id=os.path.basename(os.path.normpath(case_dir)),
+                record_text=record_text)
 
 
 def load_synth_dir(root: str, cfg: M.Config) -> List[Case]:

@@ -88,6 +88,13 @@ FULL = Budget(cases=1200, val_cases=40, batch=8, unimodal=400, align=120, trimod
               spoken_per_kind=8)
 
 
+# Question kinds answerable from a `synth` case's own record (imaging/phantom.cpp writes
+# age, sex, smoking status, years since quitting and pack-years; nothing about prior
+# cancer, family history or symptoms), plus the image questions.
+OWN_RECORD_KINDS = ("presence", "count", "location", "size", "type", "lung_rads", "age", "sex",
+                    "smoking", "pack_years", "eligible", "next_step", "summary")
+
+
 class Sampler:
     """Draws (case, question, record, answer) training samples and collates batches."""
 
@@ -110,7 +117,14 @@ class Sampler:
         s = {"kind": kind, "lang": lang, "mode": mode, "case": case, "question_text": qtext}
         if record:
             nf = int(r.integers(0, self.b.max_filler + 1)) if n_filler is None else n_filler
-            text = records.make_record(case.facts, lang, r, n_filler=nf, depth=depth)
+            if case.record_text and kind in OWN_RECORD_KINDS and depth is None and r.uniform() < 0.3:
+                # The study's own record (what the app loads beside a `synth` study), between
+                # filler notes: it states age, sex, smoking and pack-years only.
+                notes = [records.filler("en", r) for _ in range(nf)]
+                notes.insert(int(r.integers(len(notes) + 1)), case.record_text)
+                text = " ".join(notes)
+            else:
+                text = records.make_record(case.facts, lang, r, n_filler=nf, depth=depth)
             s["record"] = [M.BOS_ID] + self.sp.encode(text)[: self.cfg.max_tokens - 1]
         if mode == "voice":
             if qtext not in self.spoken:  # only some phrasings were synthesized (--quick)
