@@ -1,6 +1,6 @@
-// SentencePiece tokenizer of a `consilium` model (docs/MODEL.md section 3.3): the unigram
-// model stored as a serialized ModelProto in `consilium.tokenizer.spm_model`, loaded with
-// sentencepiece::SentencePieceProcessor::LoadFromSerializedProto, encoded without sampling.
+// Tokenizer of a `consilium` model (docs/MODEL.md section 3.3): the SentencePiece unigram
+// model stored as a serialized ModelProto in `consilium.tokenizer.spm_model`, run by
+// SentencePieceTokenizer, with the model's special ids (unk, bos, eos, pad) from its keys.
 //
 // Errors: CorruptModel when the stored model does not load. Thread safety: encode/decode are
 // const and may be called from several threads (SentencePiece's processor is read-only after
@@ -12,18 +12,9 @@
 #include <vector>
 
 #include "inference/consilium_graph.h"
-
-namespace sentencepiece {
-class SentencePieceProcessor;
-}
+#include "inference/sentencepiece_tokenizer.h"
 
 namespace consilium::inference {
-
-// One token of an encoded text and the byte range [begin, end) of the input it came from.
-struct TokenSpan {
-    int32_t id = 0;
-    size_t begin = 0, end = 0;
-};
 
 class ConsiliumTokenizer {
   public:
@@ -41,7 +32,7 @@ class ConsiliumTokenizer {
 
   private:
     ConsiliumTokenizer() = default;
-    std::unique_ptr<sentencepiece::SentencePieceProcessor> m_sp;
+    std::unique_ptr<SentencePieceTokenizer> m_sp;
     ConsiliumConfig m_config;
 };
 

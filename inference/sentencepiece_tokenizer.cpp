@@ -48,6 +48,17 @@ std::vector<int32_t> SentencePieceTokenizer::encode(const std::string& text, boo
     return out;
 }
 
+std::vector<TokenSpan> SentencePieceTokenizer::encodeWithSpans(const std::string& text) const {
+    std::vector<TokenSpan> out;
+    const sentencepiece::ImmutableSentencePieceText spt = m_sp->EncodeAsImmutableProto(text);
+    out.reserve(spt.pieces_size());
+    for (size_t i = 0; i < spt.pieces_size(); ++i) {
+        const auto p = spt.pieces(int(i));
+        out.push_back({int32_t(p.id()), size_t(p.begin()), size_t(p.end())});
+    }
+    return out;
+}
+
 std::string SentencePieceTokenizer::decode(const std::vector<int32_t>& ids) const {
     std::vector<int> v;
     for (int32_t id : ids)
