@@ -75,6 +75,16 @@ class TestSentencePiece : public QObject {
             QCOMPARE(tok.value()->decode(got), decoded);
             const auto withBos = tok.value()->encode(s, true);
             QCOMPARE(withBos.front(), tok.value()->bos());
+            // Spans: the same ids, in order, tiling the input bytes without overlap.
+            const auto spans = tok.value()->encodeWithSpans(s);
+            QCOMPARE(spans.size(), got.size());
+            size_t at = 0;
+            for (size_t i = 0; i < spans.size(); ++i) {
+                QCOMPARE(spans[i].id, got[i]);
+                QVERIFY(spans[i].begin >= at && spans[i].end >= spans[i].begin);
+                at = spans[i].end;
+            }
+            QCOMPARE(at, std::string(s).size());
         }
         GgufWriter none;
         none.setString("general.architecture", "consilium");
