@@ -1,0 +1,138 @@
+"""Writes docs/MODEL_CARD.md from the recipe's report.json and the product-path accuracy line
+printed by tests/app/test_model_accuracy (issue 8: every metric with how it was measured).
+
+  /usr/bin/python3 -m training.model_card --report out/full/report.json \
+      --cpp-accuracy accuracy.json [--dense out/dense/report.json] \
+      [--speed speed.json] --out docs/MODEL_CARD.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+from typing import Optional
+
+
+def _pct(v) -> str:
+    return "–" if v is None or v != v else f"{100 * v:.1f} %"
+
+
+def _num(v, unit="") -> str:
+    return "–" if v is None or v != v else f"{v:.1f}{unit}"
+
+
+ROWS = [
+    ("Nodules ≥ 6 mm found", "nodules_ge6mm_found", _pct, "≥ 95 %"),
+    ("False positives per case", "false_positives_per_case", lambda v: _num(v), "≤ 0.2"),
+    ("Median centre error", "median_centre_error_mm", lambda v: _num(v, " mm"), "≤ 5 mm"),
+    ("Median diameter error", "median_diameter_error_mm", lambda v: _num(v, " mm"), "≤ 2 mm"),
+    ("Nodule type", "type_accuracy", _pct, "≥ 90 %"),
+    ("Nodule lobe", "lobe_accuracy", _pct, "≥ 90 %"),
+    ("Lung-RADS category", "lung_rads_accuracy", _pct, "≥ 90 %"),
+    ("Record facts, English", "record_facts_en", _pct, "≥ 98 %"),
+    ("Record facts, Chinese", "record_facts_zh", _pct, "≥ 98 %"),
+    ("Spoken = typed answer", "spoken_equals_typed", _pct, "≥ 95 %"),
+    ("Attention peak ≤ 10 mm from the nodule", "attention_peak_within_10mm", _pct, "≥ 85 %"),
+    ("Largest modality weight is the right one", "largest_modality_weight_correct", _pct, "≥ 90 %"),
+]
+
+STAGES = [("f32_before_qat", "F32, before QAT"), ("qat", "QAT (Q4_0 fake-quant)"),
+          ("pruned_qat", "QAT, 30 % heads pruned + recovery"),
+          ("exported_q4_0", "**shipped Q4_0 file**"), ("exported_f16", "F16 file")]
+
+
+def sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def metrics_table(report: dict) -> str:
+    stages = [(k, n) for k, n in STAGES if k in report["metrics"]]
+    out = ["| metric | goal | " + " | ".join(n for _, n in stages) + " |",
+           "|---|---|" + "---|" * len(stages)]
+    for label, key, fmt, goal in ROWS:
+        out.append(f"| {label} | {goal} | " + " | ".join(fmt(report["metrics"][k].get(key)) for k, _ in stages) + " |")
+    return "\n".join(out)
+
+
+def answers_table(report: dict) -> str:
+    m = report["metrics"]["exported_q4_0"]["answers_exact"]
+    kinds = sorted({k.split(".")[0] for k in m})
+    out = ["| question kind | English | Chinese |", "|---|---|---|"]
+    for k in kinds:
+        out.append(f"| {k} | {_pct(m.get(k + '.en'))} | {_pct(m.get(k + '.zh'))} |")
+    return "\n".join(out)
+
+
+def expert_table(report: dict) -> str:
+    load = report["metrics"]["exported_q4_0"]["expert_load"]
+    n = len(load[0])
+    out = ["| decoder layer | " + " | ".join(f"e{i}" for i in range(n)) + " |", "|---|" + "---|" * n]
+    for li, row in enumerate(load):
+        out.append(f"| {li} | " + " | ".join(f"{100 * v:.1f} %" for v in row) + " |")
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--report", required=True)
+    ap.add_argument("--cpp-accuracy", help="the JSON printed by test_model_accuracy ('accuracy {...}')")
+    ap.add_argument("--dense", help="report.json of the same recipe with --experts 2")
+    ap.add_argument("--speed", help="JSON with measured query latencies (see --help of bench scripts)")
+    ap.add_argument("--model", default="resources/models/consilium-demo-q4_0.gguf")
+    ap.add_argument("--out", default="docs/MODEL_CARD.md")
+    a = ap.parse_args(argv)
+    r = json.load(open(a.report, encoding="utf-8"))
+    cpp: Optional[dict] = json.load(open(a.cpp_accuracy, encoding="utf-8")) if a.cpp_accuracy else None
+    dense = json.load(open(a.dense, encoding="utf-8")) if a.dense else None
+    speed = json.load(open(a.speed, encoding="utf-8")) if a.speed else None
+    cfg = r["config"]
+    t = r["timings_s"]
+    size = os.path.getsize(a.model)
+    text = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "model_card.template.md"),
+                encoding="utf-8").read()
+    fields = {
+        "model_file": os.path.basename(a.model), "model_bytes": f"{size / 1e6:.2f} MB",
+        "sha256": sha256(a.model), "total_min": f"{r['total_s'] / 60:.0f}",
+        "device": r["device"], "threads": r["threads"], "bf16": "bf16 autocast" if r["bf16"] else "fp32",
+        "timings": ", ".join(f"{k} {v:.0f} s" for k, v in t.items()),
+        "d": cfg["d"], "hd": cfg["hd"], "vocab": cfg["vocab"], "grid": "×".join(map(str, cfg["ct_grid"])),
+        "patch": "×".join(map(str, cfg["ct_patch"])), "window": cfg["window"],
+        "experts": cfg["n_expert"], "expert_ff": cfg["expert_ff"],
+        "heads_before": r["pruning"].get("heads_before", "–"),
+        "heads_removed": r["pruning"].get("heads_removed", 0),
+        "pruned_where": "; ".join(f"{k}: {v}" for k, v in r["pruning"].get("removed", {}).items()),
+        "val_cases": r["metrics"]["exported_q4_0"]["cases"],
+        "metrics_table": metrics_table(r), "answers_table": answers_table(r),
+        "expert_table": expert_table(r),
+        "needle": ", ".join(f"{k} tokens: {_pct(v)}" for k, v in r["metrics"].get("needle_record_facts", {}).items())
+        or "not measured",
+    }
+    if cpp:
+        fields["cpp_table"] = "\n".join(
+            ["| metric | value |", "|---|---|"] + [f"| {k} | {v if not isinstance(v, float) else round(v, 3)} |"
+                                                 for k, v in cpp.items()])
+    else:
+        fields["cpp_table"] = "not measured"
+    if dense:
+        rows = ["| model | " + " | ".join(lbl for lbl, *_ in ROWS) + " |", "|---|" + "---|" * len(ROWS)]
+        for name, rep in (("MoE, 8 experts top-2 (shipped)", r), ("dense (2 experts, both always used)", dense)):
+            mm = rep["metrics"]["exported_q4_0"]
+            rows.append(f"| {name} | " + " | ".join(fmt(mm.get(key)) for _, key, fmt, _ in ROWS) + " |")
+        fields["dense_table"] = "\n".join(rows)
+    else:
+        fields["dense_table"] = "not measured in this version (see Limits)"
+    fields["speed"] = json.dumps(speed, indent=1) if speed else "not measured"
+    with open(a.out, "w", encoding="utf-8") as f:
+        f.write(text.format(**fields))
+    print(f"wrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
