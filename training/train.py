@@ -74,6 +74,7 @@ class Budget:
     eval_at: tuple = ("f32_before_qat", "qat", "pruned_qat", "exported_q4_0", "exported_f16")
     spoken_per_kind: int = 1000  # English phrasings synthesized per question kind
     lr: float = 1e-3
+    ct_only: int = 0  # extra CT-encoder-only detection steps after the unimodal stage
 
 
 QUICK = Budget(cases=160, val_cases=6, batch=8, unimodal=30, align=15, trimodal=60, qat=15,
@@ -83,9 +84,10 @@ QUICK = Budget(cases=160, val_cases=6, batch=8, unimodal=30, align=15, trimodal=
 # config (model.shipped_config) at batch 8 with records of up to 4 filler notes took 0.93 s
 # per step with one thread at load average ~3 (fp32: 3.5-9.9 s), so 2270 steps + speech
 # synthesis + five evaluations fit in about an hour.
-FULL = Budget(cases=1200, val_cases=40, batch=8, unimodal=400, align=120, trimodal=1400,
-              qat=200, prune_recovery=150, max_filler=4, voices=speech.VOICES, rates=(150, 190),
-              spoken_per_kind=8)
+FULL = Budget(cases=1200, val_cases=30, batch=8, unimodal=400, align=100, trimodal=1400,
+              qat=150, prune_recovery=120, max_filler=4, voices=speech.VOICES, rates=(150, 190),
+              spoken_per_kind=8, ct_only=500,
+              eval_at=("qat", "pruned_qat", "exported_q4_0", "exported_f16"))
 
 
 # Question kinds answerable from a `synth` case's own record (imaging/phantom.cpp writes
@@ -281,6 +283,26 @@ class Trainer:
             if i % max(1, steps // 10) == 0 or i == steps - 1:
                 self.log(f"unimodal {i + 1}/{steps} loss {loss.item():.3f}")
 
+    def ct_only(self, steps: int):
+        """The CT encoder and its heads alone (a CT step costs a third of a full one): nodule
+        detection needs far more examples than the answer decoder."""
+        m = self.m
+        opt, sched = self._opt(steps, self.b.lr)
+        m.train()
+        for i in range(steps):
+            picks = [self.s.cases[j] for j in self.s.rng.integers(len(self.s.cases), size=self.b.batch)]
+            ct = torch.from_numpy(np.stack([c.ct for c in picks]).astype(np.float32)).to(self.dev)
+            tg = [D.det_targets(c, m.cfg) for c in picks]
+            b = {f"det_{k}": torch.from_numpy(np.stack([t[k] for t in tg])).to(self.dev)
+                 for k in ("obj", "off", "logd", "type", "lobe")}
+            b["lung_rads"] = torch.tensor([M.LUNG_RADS.index(c.lung_rads) for c in picks], device=self.dev)
+            with self._autocast():
+                _, det, lr = m.encode_image(ct)
+                loss = det_loss(det.float(), lr.float(), b)
+            self._step(opt, sched, loss)
+            if i % max(1, steps // 10) == 0 or i == steps - 1:
+                self.log(f"ct_only {i + 1}/{steps} loss {loss.item():.3f}")
+
     def align(self, steps: int):
         m = self.m
         opt, sched = self._opt(steps, self.b.lr * 0.5)
@@ -325,7 +347,13 @@ class Trainer:
                 l_ans = F.cross_entropy(out["logits"].flatten(0, 1).float(), tgt.flatten(), ignore_index=M.PAD_ID)
                 l_det = det_loss(out["det"].float(), out["lung_rads"].float(), b)
                 l_lb = load_balance_loss(out["aux"]["rho"], out["aux"]["idx"], m.cfg.n_expert, tgt != M.PAD_ID)
-                loss = l_ans + 0.5 * l_det + 0.01 * l_lb
+                # Modality-weight supervision: questions about the scan lean on the image,
+                # questions about the record on the record (kinds needing both: free).
+                target = torch.tensor([{"image": 0, "record": 1}.get(Qs.QUESTIONS[s["kind"]][0], -100)
+                                       for s in b["samples"]], device=self.dev)
+                l_gate = (F.nll_loss(torch.log(out["gate"].float().clamp_min(1e-6)), target, ignore_index=-100)
+                          if bool((target >= 0).any()) else torch.zeros((), device=self.dev))
+                loss = l_ans + l_det + 0.01 * l_lb + 0.2 * l_gate
             self._step(opt, sched, loss)
             if i % max(1, steps // 10) == 0 or i == steps - 1:
                 self.log(f"{name} {i + 1}/{steps} loss {loss.item():.3f} (answer {l_ans.item():.3f}, "
@@ -622,7 +650,7 @@ def main(argv=None) -> int:
         sc = lambda n: max(2, int(round(n * a.steps_scale)))  # noqa: E731
         budget = dataclasses.replace(budget, unimodal=sc(budget.unimodal), align=sc(budget.align),
                                      trimodal=sc(budget.trimodal), qat=sc(budget.qat),
-                                     prune_recovery=sc(budget.prune_recovery),
+                                     prune_recovery=sc(budget.prune_recovery), ct_only=sc(budget.ct_only) if budget.ct_only else 0,
                                      val_cases=a.val_cases or budget.val_cases)
     cfg = M.quick_config() if a.quick else M.shipped_config()
     if a.quick:
@@ -669,6 +697,8 @@ def main(argv=None) -> int:
             log(f"{name}: {json.dumps({k: v for k, v in metrics[name].items() if k != 'answers_exact'})}")
 
     stage("unimodal", tr.unimodal, budget.unimodal)
+    if budget.ct_only:
+        stage("ct_only", tr.ct_only, budget.ct_only)
     stage("align", tr.align, budget.align)
     stage("trimodal", tr.trimodal, budget.trimodal)
     measure("f32_before_qat", model)
