@@ -22,6 +22,7 @@ int runGenerate(const QStringList& args);
 int runBenchLlm(const QStringList& args);
 int runMakeTestModel(const QStringList& args);
 int runAsk(const QStringList& args);
+int runBatch(const QStringList& args);
 
 // Parses a sub-command's arguments (args[0] is "consilium-cli <name>"). Returns 0 after
 // printing --help, 2 after printing the parse error as one line on stderr, and -1 when the

@@ -28,6 +28,7 @@ const CliCommand* cliCommands(int* count) {
          runMakeTestModel},
         {"ask", "ask the consilium model about a CT study (record, audio, question); JSON answer",
          runAsk},
+        {"batch", "answer a queue of questions from a JSON-lines file, resumably", runBatch},
     };
     *count = int(sizeof kCommands / sizeof kCommands[0]);
     return kCommands;
