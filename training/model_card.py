@@ -86,6 +86,7 @@ def main(argv=None) -> int:
     ap.add_argument("--speed", help="JSON with measured query latencies (see --help of bench scripts)")
     ap.add_argument("--model", default="resources/models/consilium-demo-q4_0.gguf")
     ap.add_argument("--out", default="docs/MODEL_CARD.md")
+    ap.add_argument("--status", default="", help="a paragraph saying where this version stands")
     a = ap.parse_args(argv)
     r = json.load(open(a.report, encoding="utf-8"))
     cpp: Optional[dict] = json.load(open(a.cpp_accuracy, encoding="utf-8")) if a.cpp_accuracy else None
@@ -97,6 +98,7 @@ def main(argv=None) -> int:
     text = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "model_card.template.md"),
                 encoding="utf-8").read()
     fields = {
+        "status": a.status,
         "model_file": os.path.basename(a.model), "model_bytes": f"{size / 1e6:.2f} MB",
         "sha256": sha256(a.model), "total_min": f"{r['total_s'] / 60:.0f}",
         "device": r["device"], "threads": r["threads"], "bf16": "bf16 autocast" if r["bf16"] else "fp32",

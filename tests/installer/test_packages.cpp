@@ -187,6 +187,23 @@ class TestPackages : public QObject {
         QVERIFY(model["searched"].toArray().first().toString().startsWith(
             root.filePath("usr/share/consilium")));
 
+        // One question on the installed demo study with the installed model, offline.
+        const QString demo = root.filePath("usr/share/consilium/demo-study");
+        QVERIFY(QFileInfo(demo).isDir());
+        const QStringList askArgs{cli,          "ask",
+                                  "--study",    demo,
+                                  "--question", "How old is the patient?",
+                                  "--record",   demo + "/case_000/patient_record.txt",
+                                  "--json"};
+        Run ask = run("unshare", QStringList{"-n"} + askArgs);
+        if (ask.exitCode != 0 && ask.err.contains("unshare")) ask = run(cli, askArgs.mid(1));
+        QVERIFY2(ask.exitCode == 0, ask.err.constData());
+        const QJsonObject answer = QJsonDocument::fromJson(ask.out).object();
+        QCOMPARE(answer["model"].toObject()["file"].toString(),
+                 root.filePath("usr/share/consilium/models/consilium-demo-q4_0.gguf"));
+        QVERIFY(!answer["answer"].toString().isEmpty());
+        QVERIFY(answer["modality_weights"].toObject()["record"].toDouble() > 0);
+
         // The GUI starts from the installed files, offline, and draws its window.
         const QString shot = root.filePath("shot.png");
         Run app = run("unshare", {"-n", root.filePath("usr/bin/consilium"), "--screenshot", shot});
