@@ -282,6 +282,16 @@ Result<AskOutcome> askQuestion(const AskRequest& req,
         QJsonObject att = map.locate(a.peakGrid, "peak_mm");
         att["patch"] = qint64(a.peakPatch);
         att["weight"] = double(a.imageAttention[size_t(a.peakPatch)]);
+        // The whole map (docs/MODEL.md 13): one weight per CT patch, patch p = (pz·ny + py)·nx
+        // + px on the model grid; the GUI upsamples it over the slices.
+        QJsonArray patchWeights;
+        for (float w : a.imageAttention)
+            patchWeights.append(double(w));
+        QJsonObject mapObj;
+        mapObj["grid"] = QJsonArray{qint64(c.grid[0]), qint64(c.grid[1]), qint64(c.grid[2])};
+        mapObj["patch"] = QJsonArray{qint64(c.patch[0]), qint64(c.patch[1]), qint64(c.patch[2])};
+        mapObj["weights"] = patchWeights;
+        att["map"] = mapObj;
         j["attention"] = att;
     } else {
         j["attention"] = QJsonValue();

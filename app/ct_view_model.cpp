@@ -163,6 +163,65 @@ QImage CtViewModel::attentionOverlay(Plane plane, int index, const QVector3D& pe
     return img;
 }
 
+QImage CtViewModel::attentionMapOverlay(Plane plane, int index, const std::array<int, 3>& grid,
+                                        const std::array<int, 3>& patch,
+                                        const std::vector<float>& weights, double threshold) const {
+    if (empty() || index < 0 || index >= sliceCount(plane)) return {};
+    for (int i = 0; i < 3; ++i)
+        if (grid[size_t(i)] < 1 || patch[size_t(i)] < 1 || grid[size_t(i)] % patch[size_t(i)])
+            return {};
+    const int nz = grid[0] / patch[0], ny = grid[1] / patch[1], nx = grid[2] / patch[2];
+    if (weights.size() != size_t(nz) * size_t(ny) * size_t(nx)) return {};
+    const float top = *std::max_element(weights.begin(), weights.end());
+    if (!(top > 0)) return {};
+    // Continuous patch coordinate of a continuous grid coordinate g along one axis: patch k
+    // has its centre at grid k·p + (p − 1)/2.
+    auto patchCoord = [](double g, int p, int n, int* i0, double* t) {
+        const double u = std::clamp((g - (p - 1) / 2.0) / p, 0.0, double(n - 1));
+        *i0 = std::min(int(u), std::max(0, n - 2));
+        *t = n > 1 ? u - *i0 : 0.0;
+    };
+    const imaging::Volume& v = *m_volume;
+    const double Sx = v.dims[0], Sy = v.dims[1], Sz = v.dims[2];
+    auto at = [&](int z, int y, int x) {
+        return double(weights[size_t((z * ny + y) * nx + x)]) / top;
+    };
+    const QSize size = sliceSize(plane);
+    QImage img(size, QImage::Format_RGBA8888);
+    img.fill(Qt::transparent);
+    for (int row = 0; row < size.height(); ++row) {
+        uchar* line = img.scanLine(row);
+        for (int col = 0; col < size.width(); ++col) {
+            const auto vox = voxelOf(v, plane, index, col, row);
+            // Source voxel -> grid coordinates (the inverse of docs/MODEL.md 3.1).
+            const double gx = (vox[0] + 0.5) * grid[2] / Sx - 0.5;
+            const double gy = (vox[1] + 0.5) * grid[1] / Sy - 0.5;
+            const double gz = Sz > 1 ? vox[2] * (grid[0] - 1) / (Sz - 1) : (grid[0] - 1) / 2.0;
+            int z0, y0, x0;
+            double tz, ty, tx;
+            patchCoord(gz, patch[0], nz, &z0, &tz);
+            patchCoord(gy, patch[1], ny, &y0, &ty);
+            patchCoord(gx, patch[2], nx, &x0, &tx);
+            const int z1 = std::min(z0 + 1, nz - 1), y1 = std::min(y0 + 1, ny - 1),
+                      x1 = std::min(x0 + 1, nx - 1);
+            auto lerp = [](double a, double b, double t) { return a + (b - a) * t; };
+            const double w = lerp(lerp(lerp(at(z0, y0, x0), at(z0, y0, x1), tx),
+                                       lerp(at(z0, y1, x0), at(z0, y1, x1), tx), ty),
+                                  lerp(lerp(at(z1, y0, x0), at(z1, y0, x1), tx),
+                                       lerp(at(z1, y1, x0), at(z1, y1, x1), tx), ty),
+                                  tz);
+            if (w < threshold) continue;
+            const auto rgb = imaging::colormapColor(imaging::Colormap::Jet, float(w));
+            uchar* px = line + 4 * col;
+            px[0] = rgb[0];
+            px[1] = rgb[1];
+            px[2] = rgb[2];
+            px[3] = uchar(std::lround(200.0 * w));
+        }
+    }
+    return img;
+}
+
 QString CtViewModel::units() const {
     return empty() ? QString() : QString::fromStdString(m_volume->units);
 }

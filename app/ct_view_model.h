@@ -12,8 +12,10 @@
 #include <QString>
 #include <QVector3D>
 
+#include <array>
 #include <memory>
 #include <optional>
+#include <vector>
 
 namespace consilium::imaging {
 struct Volume;
@@ -61,6 +63,16 @@ class CtViewModel {
     // model's attention peak, coloured with the Jet colormap, alpha following the weight
     // (transparent below 0.2). Null when the slice is out of range.
     QImage attentionOverlay(Plane plane, int index, const QVector3D& peakMm, double sigmaMm) const;
+
+    // Transparent RGBA image of slice `index` from the model's whole attention map: one weight
+    // per CT patch on the model grid (docs/MODEL.md 3.1 and 5: grid {D, H, W}, patch
+    // {pd, ph, pw}, patch p = (pz·ny + py)·nx + px), trilinearly interpolated between patch
+    // centres at each pixel's grid position, divided by the largest weight, Jet colormap,
+    // alpha = weight, transparent below `threshold`. Null when the slice is out of range or
+    // the map does not match grid / patch.
+    QImage attentionMapOverlay(Plane plane, int index, const std::array<int, 3>& grid,
+                               const std::array<int, 3>& patch, const std::vector<float>& weights,
+                               double threshold = 0.2) const;
 
     const imaging::Volume& volume() const { return *m_volume; }
 

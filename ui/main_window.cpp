@@ -645,7 +645,22 @@ void MainWindow::showEvidenceOverlay() {
     const int slice = m_view->sliceIndexAt(m_plane, mm);
     if (slice < 0) return;
     m_viewer->setSlice(slice);
-    m_viewer->setOverlay(slice, m_view->attentionOverlay(m_plane, slice, mm, 10.0));
+    // The model's whole per-patch map when the answer carries it; else a blob at the peak.
+    const QJsonObject map = att["map"].toObject();
+    const QJsonArray g = map["grid"].toArray(), p = map["patch"].toArray(),
+                     w = map["weights"].toArray();
+    QImage overlay;
+    if (g.size() == 3 && p.size() == 3 && !w.isEmpty()) {
+        std::vector<float> weights;
+        weights.reserve(size_t(w.size()));
+        for (const QJsonValue& v : w)
+            weights.push_back(float(v.toDouble()));
+        overlay =
+            m_view->attentionMapOverlay(m_plane, slice, {g[0].toInt(), g[1].toInt(), g[2].toInt()},
+                                        {p[0].toInt(), p[1].toInt(), p[2].toInt()}, weights);
+    }
+    if (overlay.isNull()) overlay = m_view->attentionOverlay(m_plane, slice, mm, 10.0);
+    m_viewer->setOverlay(slice, overlay);
 }
 
 void MainWindow::openStudy(const QString& path) {

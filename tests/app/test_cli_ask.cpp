@@ -131,6 +131,25 @@ class TestCliAsk : public QObject {
         QCOMPARE(w["voice"].toDouble() > 0, audio);
         QCOMPARE(w["record"].toDouble() > 0, recordGiven);
         checkLocation(j["attention"].toObject(), "peak_mm");
+        // The whole per-patch map: one weight per patch of the model grid, summing to 1, its
+        // largest at the peak patch.
+        const QJsonObject map = j["attention"].toObject()["map"].toObject();
+        const QJsonArray grid = map["grid"].toArray(), patch = map["patch"].toArray();
+        QCOMPARE(grid.size(), 3);
+        QCOMPARE(patch.size(), 3);
+        int patches = 1;
+        for (int i = 0; i < 3; ++i)
+            patches *= grid[i].toInt() / patch[i].toInt();
+        const QJsonArray weights = map["weights"].toArray();
+        QCOMPARE(weights.size(), patches);
+        double mapSum = 0, best = -1;
+        int argmax = -1;
+        for (int i = 0; i < weights.size(); ++i) {
+            mapSum += weights[i].toDouble();
+            if (weights[i].toDouble() > best) best = weights[i].toDouble(), argmax = i;
+        }
+        QVERIFY(std::abs(mapSum - 1.0) < 1e-4);
+        QCOMPARE(argmax, j["attention"].toObject()["patch"].toInt());
         const QJsonArray experts = j["experts"].toArray();
         QVERIFY(!experts.isEmpty());
         for (const auto& tv : experts) {

@@ -78,6 +78,32 @@ class TestCtViewModel : public QObject {
         QCOMPARE(consilium::app::windowPreset("bone").center, 400.0);
         QCOMPARE(consilium::app::windowPreset("unknown").center, -600.0);  // lung
     }
+
+    // The per-patch map lands on the voxels its patch covers (docs/MODEL.md 3.1 and 5).
+    void attentionMapFollowsPatches() {
+        auto v = std::make_shared<consilium::imaging::Volume>();
+        v->dims = {64, 64, 16};
+        v->voxelsI16.resize(v->voxelCount());
+        CtViewModel m(v);
+        // Grid D,H,W = 8,16,16 in patches of 4,8,8: 2 x 2 x 2 patches; only patch
+        // (pz 1, py 0, px 1) = 5 is attended: top slices, first rows, last columns.
+        std::vector<float> w(8, 0.0f);
+        w[5] = 0.6f;
+        const QImage top = m.attentionMapOverlay(Plane::Axial, 15, {8, 16, 16}, {4, 8, 8}, w);
+        QVERIFY(!top.isNull());
+        QCOMPARE(top.size(), QSize(64, 64));
+        QCOMPARE(qAlpha(top.pixel(60, 4)), 200);  // inside the attended patch: full weight
+        QCOMPARE(qAlpha(top.pixel(4, 60)), 0);    // the opposite corner: none
+        QVERIFY(qAlpha(top.pixel(32, 4)) > 0);    // between patch centres: interpolated
+        QVERIFY(qAlpha(top.pixel(32, 4)) < 200);
+        const QImage bottom = m.attentionMapOverlay(Plane::Axial, 0, {8, 16, 16}, {4, 8, 8}, w);
+        QCOMPARE(qAlpha(bottom.pixel(60, 4)), 0);  // the other half of the slices
+        // A map that does not fit the grid, or a grid the patch does not divide: no image.
+        QVERIFY(m.attentionMapOverlay(Plane::Axial, 0, {8, 16, 16}, {4, 8, 8},
+                                      std::vector<float>(7, 1.0f))
+                    .isNull());
+        QVERIFY(m.attentionMapOverlay(Plane::Axial, 0, {8, 16, 16}, {3, 8, 8}, w).isNull());
+    }
 };
 
 QTEST_GUILESS_MAIN(TestCtViewModel)
