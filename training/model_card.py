@@ -83,6 +83,8 @@ def main(argv=None) -> int:
     ap.add_argument("--report", required=True)
     ap.add_argument("--cpp-accuracy", help="the JSON printed by test_model_accuracy ('accuracy {...}')")
     ap.add_argument("--dense", help="report.json of the same recipe with --experts 2")
+    ap.add_argument("--dense-pair", help="report.json of the MoE run with the same recipe as --dense "
+                    "(default: --report)")
     ap.add_argument("--speed", help="JSON with measured query latencies (see --help of bench scripts)")
     ap.add_argument("--model", default="resources/models/consilium-demo-q4_0.gguf")
     ap.add_argument("--out", default="docs/MODEL_CARD.md")
@@ -123,13 +125,31 @@ def main(argv=None) -> int:
         fields["cpp_table"] = "not measured"
     if dense:
         rows = ["| model | " + " | ".join(lbl for lbl, *_ in ROWS) + " |", "|---|" + "---|" * len(ROWS)]
-        for name, rep in (("MoE, 8 experts top-2 (shipped)", r), ("dense (2 experts, both always used)", dense)):
+        pair = json.load(open(a.dense_pair, encoding="utf-8")) if a.dense_pair else r
+        moe_name = "MoE, 8 experts top-2" + (" (same recipe as the dense run)" if a.dense_pair else " (shipped)")
+        for name, rep in ((moe_name, pair), ("dense (2 experts, both always used)", dense)):
             mm = rep["metrics"]["exported_q4_0"]
             rows.append(f"| {name} | " + " | ".join(fmt(mm.get(key)) for _, key, fmt, _ in ROWS) + " |")
         fields["dense_table"] = "\n".join(rows)
     else:
         fields["dense_table"] = "not measured in this version (see Limits)"
-    fields["speed"] = json.dumps(speed, indent=1) if speed else "not measured"
+    if speed:
+        rows = ["| file | whole query | CT + audio + text encoders | fusion | decoder, per generated id |",
+                "|---|---|---|---|---|"]
+        for key, name in (("shipped", "shipped (pruned, 8 experts)"), ("unpruned", "same shapes, unpruned heads"),
+                          ("dense", "same shapes, dense (2 experts)")):
+            v = speed[key]
+            rows.append(f"| {name} | {v['engine_ms']:.1f} ms | {v['encode_ms']:.1f} ms | {v['fuse_ms']:.1f} ms | "
+                        f"{1000 * v['decode_ms_per_id']:.0f} µs |")
+        fields["speed"] = (
+            "`bench/model_variants.py` (C++ engine, `bench_consilium_query`, "
+            f"{speed['threads']} threads, best of {speed['repeat']}, a {speed['record_tokens']}-token record, "
+            "random-weight files of the unpruned and dense shapes, all in one run):\n\n" + "\n".join(rows)
+            + f"\n\nPruning speeds up encoding and fusion {speed['pruning_speedup_encode_fuse']:.2f}× and decoding "
+            f"{speed['pruning_speedup_decode_per_id']:.2f}× per id; the MoE decoder takes "
+            f"{speed['moe_over_dense_decode_per_id']:.2f}× the dense one's time per id.")
+    else:
+        fields["speed"] = "not measured"
     with open(a.out, "w", encoding="utf-8") as f:
         f.write(text.format(**fields))
     print(f"wrote {a.out}")
