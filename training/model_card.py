@@ -131,6 +131,13 @@ def main(argv=None) -> int:
             mm = rep["metrics"]["exported_q4_0"]
             rows.append(f"| {name} | " + " | ".join(fmt(mm.get(key)) for _, key, fmt, _ in ROWS) + " |")
         fields["dense_table"] = "\n".join(rows)
+        if a.dense_pair:
+            fields["dense_table"] = ("Both rows come from the previous version of the recipe (the same data and "
+                                     "budget, without the CT-only stage and the modality-weight supervision), "
+                                     "trained the same day: the MoE row is the first shipped run, the dense row "
+                                     "the same recipe with `--experts 2`. Each is the exported Q4_0 file on "
+                                     f"{dense['metrics']['exported_q4_0']['cases']} validation cases.\n\n"
+                                     + fields["dense_table"])
     else:
         fields["dense_table"] = "not measured in this version (see Limits)"
     if speed:
@@ -147,7 +154,10 @@ def main(argv=None) -> int:
             "random-weight files of the unpruned and dense shapes, all in one run):\n\n" + "\n".join(rows)
             + f"\n\nPruning speeds up encoding and fusion {speed['pruning_speedup_encode_fuse']:.2f}× and decoding "
             f"{speed['pruning_speedup_decode_per_id']:.2f}× per id; the MoE decoder takes "
-            f"{speed['moe_over_dense_decode_per_id']:.2f}× the dense one's time per id.")
+            f"{speed['moe_over_dense_decode_per_id']:.2f}× the dense one's time per id. The shipped file "
+            f"generated {speed['shipped']['generated_ids']} ids against {speed['unpruned']['generated_ids']} "
+            "for the random-weight files, so its per-id figure carries more of the one-off "
+            "cross-attention set-up; a whole query is dominated by the CT encoder either way.")
     else:
         fields["speed"] = "not measured"
     with open(a.out, "w", encoding="utf-8") as f:

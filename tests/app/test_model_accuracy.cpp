@@ -203,6 +203,7 @@ class TestModelAccuracy : public QObject {
         QVERIFY2(ratio(wellFormed, 3 * nCases) >= 0.5, "answers in the trained answer forms");
         QVERIFY2(ratio(lungRadsOk, nCases) >= 0.5, "Lung-RADS");
         QVERIFY2(ratio(imageGateOk, nCases) >= 0.75, "modality weights, scan questions");
+        QVERIFY2(ratio(recordGateOk, 2 * nCases) >= 0.75, "modality weights, record questions");
     }
 };
 
