@@ -35,6 +35,8 @@
 #include <QStatusBar>
 #include <QTableWidget>
 #include <QTextBrowser>
+#include <QTextCursor>
+#include <QTextEdit>
 #include <QToolButton>
 #include <QTreeView>
 #include <QVBoxLayout>
@@ -186,6 +188,9 @@ void MainWindow::buildDocks() {
     // Patient record.
     m_record = new QPlainTextEdit;
     m_record->setObjectName("RecordEdit");
+    // Evidence highlights belong to the text that was asked about: an edit drops them.
+    connect(m_record, &QPlainTextEdit::textChanged, this,
+            [this] { m_record->setExtraSelections({}); });
     m_record->setPlaceholderText(
         tr("Open a record (.txt, .md) or paste the patient's notes here."));
     auto* record = addDock(tr("Record"), "RecordDock", m_record, Qt::LeftDockWidgetArea);
@@ -611,6 +616,28 @@ void MainWindow::showAnswer(const QJsonObject& answer, const QStringList& notes)
         }
     }
     m_expertTable->setVerticalHeaderLabels(rows);
+
+    // Record evidence: the record tokens the answer attended to most, highlighted in the
+    // Record dock (character offsets into the text that was asked about).
+    QList<QTextEdit::ExtraSelection> highlights;
+    const QJsonArray evidence = answer["record_evidence"].toArray();
+    double topWeight = 1e-9;
+    for (const QJsonValue& e : evidence)
+        topWeight = std::max(topWeight, e.toObject()["weight"].toDouble());
+    for (const QJsonValue& e : evidence) {
+        const QJsonObject o = e.toObject();
+        const int begin = o["begin"].toInt(), end = o["end"].toInt();
+        if (begin < 0 || end <= begin || end > m_record->document()->characterCount()) continue;
+        QTextEdit::ExtraSelection sel;
+        sel.cursor = QTextCursor(m_record->document());
+        sel.cursor.setPosition(begin);
+        sel.cursor.setPosition(end, QTextCursor::KeepAnchor);
+        sel.format.setBackground(
+            QColor(255, 200, 0, int(60 + 160 * o["weight"].toDouble() / topWeight)));
+        sel.format.setToolTip(tr("attention weight %1").arg(o["weight"].toDouble(), 0, 'f', 3));
+        highlights << sel;
+    }
+    m_record->setExtraSelections(highlights);
 
     // Findings: markers on their slices, listed for jumping.
     m_findings->clear();

@@ -57,6 +57,20 @@ class TestAskFlow : public QObject {
                  answer["experts"].toArray().size());
         QCOMPARE(w.findChild<QListWidget*>("FindingsList")->count(),
                  answer["findings"].toArray().size());
+        // The record tokens the answer attended to most are highlighted in the Record dock.
+        auto* record = w.findChild<QPlainTextEdit*>("RecordEdit");
+        const QJsonArray evidence = answer["record_evidence"].toArray();
+        QVERIFY(!record->toPlainText().isEmpty());  // the demo study's own record
+        QVERIFY(!evidence.isEmpty());
+        const auto highlights = record->extraSelections();
+        QCOMPARE(highlights.size(), evidence.size());
+        for (int i = 0; i < evidence.size(); ++i) {
+            const QJsonObject e = evidence[i].toObject();
+            QCOMPARE(highlights[i].cursor.selectionStart(), e["begin"].toInt());
+            QCOMPARE(highlights[i].cursor.selectedText(), e["text"].toString());
+        }
+        record->appendPlainText("edited");
+        QVERIFY(record->extraSelections().isEmpty());
         if (answer["attention"].isObject()) {
             auto* viewer = w.viewer();
             QVERIFY(viewer->hasOverlayOn(viewer->slice()));  // the viewer jumped to the peak
