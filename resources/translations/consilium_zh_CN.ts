@@ -1,4 +1,5 @@
-<?xml version='1.0' encoding='utf-8'?>
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
 <TS version="2.1" language="zh_CN">
 <context>
     <name>consilium::ui::CtViewArea</name>
@@ -14,22 +15,22 @@
 <context>
     <name>consilium::ui::CtViewer</name>
     <message>
-        <location filename="../../ui/ct_viewer.cpp" line="18" />
+        <location filename="../../ui/ct_viewer.cpp" line="18"/>
         <source>No study loaded — File ▸ Open Study Folder…</source>
         <translation>未加载检查 — 文件 ▸ 打开检查文件夹…</translation>
     </message>
     <message>
-        <location filename="../../ui/ct_viewer.cpp" line="168" />
+        <location filename="../../ui/ct_viewer.cpp" line="168"/>
         <source>%1  Slice %2 / %3</source>
         <translation>%1  第 %2 / %3 层</translation>
     </message>
     <message>
-        <location filename="../../ui/ct_viewer.cpp" line="170" />
+        <location filename="../../ui/ct_viewer.cpp" line="170"/>
         <source>W %1  L %2</source>
         <translation>窗宽 %1  窗位 %2</translation>
     </message>
     <message>
-        <location filename="../../ui/ct_viewer.cpp" line="173" />
+        <location filename="../../ui/ct_viewer.cpp" line="173"/>
         <source>Zoom %1%</source>
         <translation>缩放 %1%</translation>
     </message>
@@ -37,119 +38,119 @@
 <context>
     <name>consilium::ui::MainWindow</name>
     <message>
-        <location filename="../../ui/main_window.cpp" line="64" />
+        <location filename="../../ui/main_window.cpp" line="66"/>
         <source>Consilium</source>
         <translation>Consilium</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="80" />
+        <location filename="../../ui/main_window.cpp" line="82"/>
         <source>Loading study: %1 %2/%3</source>
         <translation>正在加载检查：%1 %2/%3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="104" />
-        <location filename="../../ui/main_window.cpp" line="747" />
+        <location filename="../../ui/main_window.cpp" line="106"/>
+        <location filename="../../ui/main_window.cpp" line="789"/>
         <source>Axial</source>
         <translation>轴位</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="104" />
-        <location filename="../../ui/main_window.cpp" line="747" />
+        <location filename="../../ui/main_window.cpp" line="106"/>
+        <location filename="../../ui/main_window.cpp" line="789"/>
         <source>Coronal</source>
         <translation>冠状位</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="104" />
-        <location filename="../../ui/main_window.cpp" line="747" />
+        <location filename="../../ui/main_window.cpp" line="106"/>
+        <location filename="../../ui/main_window.cpp" line="789"/>
         <source>Sagittal</source>
         <translation>矢状位</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="120" />
+        <location filename="../../ui/main_window.cpp" line="122"/>
         <source>Window:</source>
         <translation>窗：</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="123" />
+        <location filename="../../ui/main_window.cpp" line="125"/>
         <source>Lung</source>
         <translation>肺窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="123" />
+        <location filename="../../ui/main_window.cpp" line="125"/>
         <source>Mediastinum</source>
         <translation>纵隔窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="123" />
+        <location filename="../../ui/main_window.cpp" line="125"/>
         <source>Bone</source>
         <translation>骨窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="123" />
+        <location filename="../../ui/main_window.cpp" line="125"/>
         <source>Brain</source>
         <translation>脑窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="123" />
+        <location filename="../../ui/main_window.cpp" line="125"/>
         <source>Abdomen</source>
         <translation>腹部窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="132" />
+        <location filename="../../ui/main_window.cpp" line="134"/>
         <source>Ruler</source>
         <translation>标尺</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="134" />
+        <location filename="../../ui/main_window.cpp" line="136"/>
         <source>Measure a distance in millimetres (left drag)</source>
         <translation>测量距离（毫米，左键拖动）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="152" />
+        <location filename="../../ui/main_window.cpp" line="154"/>
         <source>Distance: %1 mm</source>
         <translation>距离：%1 毫米</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="163" />
+        <location filename="../../ui/main_window.cpp" line="165"/>
         <source>Patient / Study / Series</source>
         <translation>患者 / 检查 / 序列</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="163" />
+        <location filename="../../ui/main_window.cpp" line="165"/>
         <source>Modality</source>
         <translation>模态</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="163" />
+        <location filename="../../ui/main_window.cpp" line="165"/>
         <source>Slices</source>
         <translation>层数</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="178" />
-        <location filename="../../ui/main_window.cpp" line="774" />
+        <location filename="../../ui/main_window.cpp" line="180"/>
+        <location filename="../../ui/main_window.cpp" line="816"/>
         <source>Load report</source>
         <translation>加载报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="184" />
+        <location filename="../../ui/main_window.cpp" line="186"/>
         <source>Studies</source>
         <translation>检查</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="190" />
-        <source>Open a record (.txt, .md) or paste the patient's notes here.</source>
+        <location filename="../../ui/main_window.cpp" line="195"/>
+        <source>Open a record (.txt, .md) or paste the patient&apos;s notes here.</source>
         <translation>打开病历（.txt、.md）或在此粘贴患者记录。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="191" />
-        <location filename="../../ui/main_window.cpp" line="390" />
+        <location filename="../../ui/main_window.cpp" line="196"/>
+        <location filename="../../ui/main_window.cpp" line="395"/>
         <source>Record</source>
         <translation>病历</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="200" />
-        <location filename="../../ui/main_window.cpp" line="251" />
-        <location filename="../../ui/main_window.cpp" line="277" />
+        <location filename="../../ui/main_window.cpp" line="205"/>
+        <location filename="../../ui/main_window.cpp" line="256"/>
+        <location filename="../../ui/main_window.cpp" line="282"/>
         <source>● Record</source>
         <translation>● 录音</translation>
     </message>
@@ -162,84 +163,84 @@
         <translation type="vanished">音量</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="203" />
+        <location filename="../../ui/main_window.cpp" line="208"/>
         <source>Record a spoken question from the microphone chosen in Settings</source>
         <translation>用设置中选择的麦克风录制语音问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="205" />
+        <location filename="../../ui/main_window.cpp" line="210"/>
         <source>Audio file…</source>
         <translation>音频文件…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="209" />
+        <location filename="../../ui/main_window.cpp" line="214"/>
         <source>Spoken question</source>
         <translation>语音问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="210" />
+        <location filename="../../ui/main_window.cpp" line="215"/>
         <source>Audio (*.wav *.flac *.ogg);;All files (*)</source>
         <translation>音频 (*.wav *.flac *.ogg);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="227" />
+        <location filename="../../ui/main_window.cpp" line="232"/>
         <source>The transcript appears here; edit it, then press Enter to ask.</source>
         <translation>识别文本显示在此处；可编辑，按 Enter 提问。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="238" />
+        <location filename="../../ui/main_window.cpp" line="243"/>
         <source>■ Stop</source>
         <translation>■ 停止</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="240" />
+        <location filename="../../ui/main_window.cpp" line="245"/>
         <source>Recording from %1…</source>
         <translation>正在从 %1 录音…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="247" />
+        <location filename="../../ui/main_window.cpp" line="252"/>
         <source>Recording… %1 s</source>
         <translation>录音中… %1 秒</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="256" />
+        <location filename="../../ui/main_window.cpp" line="261"/>
         <source>Recorded %1 s</source>
         <translation>已录制 %1 秒</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="257" />
+        <location filename="../../ui/main_window.cpp" line="262"/>
         <source>Recorded %1 s — %2</source>
         <translation>已录制 %1 秒 — %2</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="260" />
+        <location filename="../../ui/main_window.cpp" line="265"/>
         <source> · transcribing…</source>
         <translation> · 识别中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="265" />
+        <location filename="../../ui/main_window.cpp" line="270"/>
         <source>Understood (confidence %1, %2 s of speech)</source>
         <translation>已识别（置信度 %1，语音 %2 秒）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="271" />
+        <location filename="../../ui/main_window.cpp" line="276"/>
         <source>Not understood (%1). Best guess shown: edit it or record again.</source>
         <translation>未能识别（%1）。显示最接近的猜测：请编辑或重新录音。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="283" />
-        <location filename="../../ui/main_window.cpp" line="390" />
+        <location filename="../../ui/main_window.cpp" line="288"/>
+        <location filename="../../ui/main_window.cpp" line="395"/>
         <source>Voice</source>
         <translation>语音</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="292" />
+        <location filename="../../ui/main_window.cpp" line="297"/>
         <source>Ask about the study and the record (Ctrl+Enter).</source>
         <translation>就影像检查和病历提问（Ctrl+Enter）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="297" />
-        <location filename="../../ui/main_window.cpp" line="317" />
+        <location filename="../../ui/main_window.cpp" line="302"/>
+        <location filename="../../ui/main_window.cpp" line="322"/>
         <source>Ask</source>
         <translation>提问</translation>
     </message>
@@ -248,301 +249,306 @@
         <translation type="vanished">回答之后：CT 上的注意力热图、各模态所占权重，以及被激活的专家。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="301" />
+        <location filename="../../ui/main_window.cpp" line="306"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="312" />
+        <location filename="../../ui/main_window.cpp" line="317"/>
         <source>Questions and answers about this study</source>
         <translation>本检查的问答记录</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="337" />
+        <location filename="../../ui/main_window.cpp" line="342"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="338" />
+        <location filename="../../ui/main_window.cpp" line="343"/>
         <source>Could not answer: %1</source>
         <translation>无法回答：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="343" />
+        <location filename="../../ui/main_window.cpp" line="348"/>
         <source>Evidence</source>
         <translation>依据</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="353" />
+        <location filename="../../ui/main_window.cpp" line="358"/>
         <source>Attention on the CT</source>
         <translation>CT 上的注意力</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="367" />
-        <source>Where the answer looked: the peak of the model's attention over CT patches.</source>
+        <location filename="../../ui/main_window.cpp" line="372"/>
+        <source>Where the answer looked: the peak of the model&apos;s attention over CT patches.</source>
         <translation>回答关注的位置：模型对 CT 图块注意力的峰值。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="381" />
+        <location filename="../../ui/main_window.cpp" line="386"/>
         <source>weight</source>
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="390" />
+        <location filename="../../ui/main_window.cpp" line="395"/>
         <source>Image</source>
         <translation>影像</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="390" />
+        <location filename="../../ui/main_window.cpp" line="395"/>
         <source>Question</source>
         <translation>问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="403" />
+        <location filename="../../ui/main_window.cpp" line="408"/>
         <source>How much each input carried the answer (softmax over the four; sums to 1).</source>
         <translation>各输入对回答的贡献（四者 softmax，总和为 1）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="415" />
+        <location filename="../../ui/main_window.cpp" line="420"/>
         <source>Which of the 8 experts each answer token used (top-2 per layer, summed over layers).</source>
         <translation>每个回答词元使用了 8 个专家中的哪些（每层前 2 个，按层求和）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="429" />
+        <location filename="../../ui/main_window.cpp" line="434"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="431" />
+        <location filename="../../ui/main_window.cpp" line="436"/>
         <source>Open &amp;Study Folder…</source>
         <translation>打开检查文件夹(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="434" />
+        <location filename="../../ui/main_window.cpp" line="439"/>
         <source>Open &amp;Record…</source>
         <translation>打开病历(&amp;R)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="437" />
+        <location filename="../../ui/main_window.cpp" line="442"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="441" />
+        <location filename="../../ui/main_window.cpp" line="446"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="443" />
+        <location filename="../../ui/main_window.cpp" line="448"/>
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="447" />
+        <location filename="../../ui/main_window.cpp" line="452"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="448" />
+        <location filename="../../ui/main_window.cpp" line="453"/>
         <source>&amp;About Consilium</source>
         <translation>关于 Consilium(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="449" />
+        <location filename="../../ui/main_window.cpp" line="454"/>
         <source>About &amp;Qt</source>
         <translation>关于 &amp;Qt</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="464" />
+        <location filename="../../ui/main_window.cpp" line="469"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="477" />
+        <location filename="../../ui/main_window.cpp" line="482"/>
         <source>Device: probing…</source>
         <translation>设备：检测中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="479" />
+        <location filename="../../ui/main_window.cpp" line="484"/>
         <source>Model: looking…</source>
         <translation>模型：查找中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="486" />
+        <location filename="../../ui/main_window.cpp" line="491"/>
         <source>Open study folder</source>
         <translation>打开检查文件夹</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="496" />
+        <location filename="../../ui/main_window.cpp" line="501"/>
         <source>Open record</source>
         <translation>打开病历</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="497" />
+        <location filename="../../ui/main_window.cpp" line="502"/>
         <source>Records (*.txt *.md);;All files (*)</source>
         <translation>病历 (*.txt *.md);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="511" />
+        <location filename="../../ui/main_window.cpp" line="516"/>
         <source>Record decoded as %1</source>
         <translation>病历按 %1 解码</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="526" />
+        <location filename="../../ui/main_window.cpp" line="531"/>
         <source>Opening the microphone…</source>
         <translation>正在打开麦克风…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="532" />
+        <location filename="../../ui/main_window.cpp" line="537"/>
         <source>Transcribing %1…</source>
         <translation>正在识别 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="539" />
+        <location filename="../../ui/main_window.cpp" line="544"/>
         <source>Open a study first (File ▸ Open Study Folder…).</source>
         <translation>请先打开检查（文件 ▸ 打开检查文件夹…）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="543" />
+        <location filename="../../ui/main_window.cpp" line="548"/>
         <source>Type or speak a question first.</source>
         <translation>请先输入或说出问题。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="556" />
+        <location filename="../../ui/main_window.cpp" line="561"/>
         <source>Answering…</source>
         <translation>正在回答…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="622" />
+        <location filename="../../ui/main_window.cpp" line="637"/>
+        <source>attention weight %1</source>
+        <translation>注意力权重 %1</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="649"/>
         <source>%1 mm %2, %3</source>
         <translation>%1 毫米 %2，%3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="652" />
+        <location filename="../../ui/main_window.cpp" line="694"/>
         <source>Loading study…</source>
         <translation>正在加载检查…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="655" />
+        <location filename="../../ui/main_window.cpp" line="697"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="661" />
+        <location filename="../../ui/main_window.cpp" line="703"/>
         <source>Could not load %1:
 %2</source>
         <translation>无法加载 %1：
 %2</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="674" />
+        <location filename="../../ui/main_window.cpp" line="716"/>
         <source>(no name)</source>
         <translation>（无姓名）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="676" />
+        <location filename="../../ui/main_window.cpp" line="718"/>
         <source>ID %1, sex %2, born %3</source>
         <translation>ID %1，性别 %2，出生 %3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="678" />
+        <location filename="../../ui/main_window.cpp" line="720"/>
         <source>Study %1</source>
         <translation>检查 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="683" />
+        <location filename="../../ui/main_window.cpp" line="725"/>
         <source>Series %1</source>
         <translation>序列 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="687" />
+        <location filename="../../ui/main_window.cpp" line="729"/>
         <source>%1 × %2, %3 × %4 × %5 mm
 %6</source>
         <translation>%1 × %2，%3 × %4 × %5 毫米
 %6</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="711" />
+        <location filename="../../ui/main_window.cpp" line="753"/>
         <source>Load report: all %1 files used</source>
         <translation>加载报告：%1 个文件全部使用</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="712" />
+        <location filename="../../ui/main_window.cpp" line="754"/>
         <source>Load report: %1 files skipped</source>
         <translation>加载报告：跳过 %1 个文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="713" />
+        <location filename="../../ui/main_window.cpp" line="755"/>
         <source>Loaded %1 series from %2 files in %3 s</source>
         <translation>%3 秒内从 %2 个文件加载了 %1 个序列</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="722" />
+        <location filename="../../ui/main_window.cpp" line="764"/>
         <source>No image series found in %1 (see the load report).</source>
         <translation>在 %1 中未找到图像序列（见加载报告）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="757" />
+        <location filename="../../ui/main_window.cpp" line="799"/>
         <source>%1 %2   (%3, %4, %5) mm LPS   voxel %6, %7, %8</source>
         <translation>%1 %2   (%3, %4, %5) 毫米 LPS   体素 %6, %7, %8</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="776" />
+        <location filename="../../ui/main_window.cpp" line="818"/>
         <source>%1: %2 files found, %3 used, %4 skipped.</source>
         <translation>%1：找到 %2 个文件，使用 %3 个，跳过 %4 个。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="783" />
+        <location filename="../../ui/main_window.cpp" line="825"/>
         <source>File</source>
         <translation>文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="783" />
+        <location filename="../../ui/main_window.cpp" line="825"/>
         <source>Problem</source>
         <translation>问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="783" />
+        <location filename="../../ui/main_window.cpp" line="825"/>
         <source>Reason</source>
         <translation>原因</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="812" />
+        <location filename="../../ui/main_window.cpp" line="854"/>
         <source>Device: %1</source>
         <translation>设备：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="814" />
+        <location filename="../../ui/main_window.cpp" line="856"/>
         <source>Model: none found</source>
         <translation>模型：未找到</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="816" />
+        <location filename="../../ui/main_window.cpp" line="858"/>
         <source>Model: %1 (%2)</source>
         <translation>模型：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="818" />
+        <location filename="../../ui/main_window.cpp" line="860"/>
         <source>valid</source>
         <translation>有效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="818" />
+        <location filename="../../ui/main_window.cpp" line="860"/>
         <source>invalid</source>
         <translation>无效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="840" />
+        <location filename="../../ui/main_window.cpp" line="882"/>
         <source>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;Local multimodal assistant for CT studies, patient records and spoken questions. Runs entirely on this workstation.&lt;/p&gt;&lt;p&gt;&lt;b&gt;Not for clinical use.&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</source>
         <translation>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;面向 CT 检查、患者病历和语音提问的本地多模态助手，完全在本工作站上运行。&lt;/p&gt;&lt;p&gt;&lt;b&gt;不可用于临床。&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="849" />
+        <location filename="../../ui/main_window.cpp" line="891"/>
         <source>Device</source>
         <translation>设备</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="850" />
+        <location filename="../../ui/main_window.cpp" line="892"/>
         <source>About Consilium</source>
         <translation>关于 Consilium</translation>
     </message>
@@ -550,127 +556,127 @@
 <context>
     <name>consilium::ui::SettingsDialog</name>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="21" />
+        <location filename="../../ui/settings_dialog.cpp" line="21"/>
         <source>Settings</source>
         <translation>设置</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="27" />
+        <location filename="../../ui/settings_dialog.cpp" line="27"/>
         <source>Shipped demo model</source>
         <translation>随附的演示模型</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="28" />
+        <location filename="../../ui/settings_dialog.cpp" line="28"/>
         <source>Browse…</source>
         <translation>浏览…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="30" />
+        <location filename="../../ui/settings_dialog.cpp" line="30"/>
         <source>Model file</source>
         <translation>模型文件</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="31" />
+        <location filename="../../ui/settings_dialog.cpp" line="31"/>
         <source>GGUF models (*.gguf)</source>
         <translation>GGUF 模型 (*.gguf)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="37" />
+        <location filename="../../ui/settings_dialog.cpp" line="37"/>
         <source>Model file:</source>
         <translation>模型文件：</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="41" />
+        <location filename="../../ui/settings_dialog.cpp" line="41"/>
         <source>Automatic (GPU when available)</source>
         <translation>自动（有 GPU 时使用 GPU）</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="42" />
+        <location filename="../../ui/settings_dialog.cpp" line="42"/>
         <source>CPU</source>
         <translation>CPU</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="43" />
+        <location filename="../../ui/settings_dialog.cpp" line="43"/>
         <source>GPU (CUDA)</source>
         <translation>GPU（CUDA）</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="45" />
+        <location filename="../../ui/settings_dialog.cpp" line="45"/>
         <source>Device:</source>
         <translation>设备：</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="49" />
+        <location filename="../../ui/settings_dialog.cpp" line="49"/>
         <source>As stored in the model</source>
         <translation>与模型文件一致</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="55" />
+        <location filename="../../ui/settings_dialog.cpp" line="55"/>
         <source>Precision:</source>
         <translation>精度：</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="61" />
+        <location filename="../../ui/settings_dialog.cpp" line="61"/>
         <source>Concurrent questions (batch limit):</source>
         <translation>并发问题数（批处理上限）：</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="65" />
+        <location filename="../../ui/settings_dialog.cpp" line="65"/>
         <source>System default</source>
         <translation>系统默认</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="69" />
+        <location filename="../../ui/settings_dialog.cpp" line="69"/>
         <source>%1 (not connected)</source>
         <translation>%1（未连接）</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="73" />
+        <location filename="../../ui/settings_dialog.cpp" line="73"/>
         <source>Microphone:</source>
         <translation>麦克风：</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="77" />
+        <location filename="../../ui/settings_dialog.cpp" line="77"/>
         <source>Lung</source>
         <translation>肺窗</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="77" />
+        <location filename="../../ui/settings_dialog.cpp" line="77"/>
         <source>Mediastinum</source>
         <translation>纵隔窗</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="77" />
+        <location filename="../../ui/settings_dialog.cpp" line="77"/>
         <source>Bone</source>
         <translation>骨窗</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="77" />
+        <location filename="../../ui/settings_dialog.cpp" line="77"/>
         <source>Brain</source>
         <translation>脑窗</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="78" />
+        <location filename="../../ui/settings_dialog.cpp" line="78"/>
         <source>Abdomen</source>
         <translation>腹部窗</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="83" />
+        <location filename="../../ui/settings_dialog.cpp" line="83"/>
         <source>Default CT window:</source>
         <translation>默认 CT 窗：</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="87" />
+        <location filename="../../ui/settings_dialog.cpp" line="87"/>
         <source>System language</source>
         <translation>系统语言</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="91" />
+        <location filename="../../ui/settings_dialog.cpp" line="91"/>
         <source>Language:</source>
         <translation>语言：</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.cpp" line="93" />
+        <location filename="../../ui/settings_dialog.cpp" line="93"/>
         <source>Language changes take effect the next time Consilium starts.</source>
         <translation>语言更改将在下次启动 Consilium 时生效。</translation>
     </message>
