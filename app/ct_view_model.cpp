@@ -68,6 +68,15 @@ QSizeF CtViewModel::pixelSizeMm(Plane plane) const {
 
 namespace {
 
+// One RGBA8888 pixel of a heatmap: Jet colour of weight w in [0, 1], alpha = alphaMax · w.
+void paintHeat(uchar* px, double w, double alphaMax) {
+    const auto rgb = imaging::colormapColor(imaging::Colormap::Jet, float(w));
+    px[0] = rgb[0];
+    px[1] = rgb[1];
+    px[2] = rgb[2];
+    px[3] = uchar(std::lround(alphaMax * w));
+}
+
 // Voxel of pixel (col, row) on slice `index` of `plane`.
 std::array<int, 3> voxelOf(const imaging::Volume& v, Plane plane, int index, int col, int row) {
     const int nz = v.dims[2];
@@ -152,12 +161,7 @@ QImage CtViewModel::attentionOverlay(Plane plane, int index, const QVector3D& pe
             const double dx = mm[0] - peakMm.x(), dy = mm[1] - peakMm.y(), dz = mm[2] - peakMm.z();
             const double w = std::exp(-(dx * dx + dy * dy + dz * dz) * inv2s2);
             if (w < 0.2) continue;
-            const auto rgb = imaging::colormapColor(imaging::Colormap::Jet, float(w));
-            uchar* px = line + 4 * col;
-            px[0] = rgb[0];
-            px[1] = rgb[1];
-            px[2] = rgb[2];
-            px[3] = uchar(std::lround(255.0 * w));
+            paintHeat(line + 4 * col, w, 255.0);
         }
     }
     return img;
@@ -211,12 +215,7 @@ QImage CtViewModel::attentionMapOverlay(Plane plane, int index, const std::array
                                        lerp(at(z1, y1, x0), at(z1, y1, x1), tx), ty),
                                   tz);
             if (w < threshold) continue;
-            const auto rgb = imaging::colormapColor(imaging::Colormap::Jet, float(w));
-            uchar* px = line + 4 * col;
-            px[0] = rgb[0];
-            px[1] = rgb[1];
-            px[2] = rgb[2];
-            px[3] = uchar(std::lround(200.0 * w));
+            paintHeat(line + 4 * col, w, 200.0);
         }
     }
     return img;
