@@ -356,6 +356,8 @@ Result<std::unique_ptr<ConsiliumGraph>> ConsiliumGraph::create(
     lim.maxAnswerTokens = lim.maxAnswerTokens <= 0
                               ? c.decMaxTokens
                               : std::min<int64_t>(lim.maxAnswerTokens, c.decMaxTokens);
+    lim.textChunkTokens = std::clamp<int64_t>(lim.textChunkTokens, 1, c.textMaxTokens);
+    const int64_t chunk = lim.textChunkTokens, keep = c.slidingWindow - 1;
     std::unique_ptr<ConsiliumGraph> g(new ConsiliumGraph());
     g->m_model = model;
     g->m_limits = lim;
@@ -363,8 +365,9 @@ Result<std::unique_ptr<ConsiliumGraph>> ConsiliumGraph::create(
     const int64_t t1 = (lim.maxAudioFrames - 1) / 2 + 1;
     const int64_t nvMax = (t1 - 1) / 2 + 1;
     const int64_t nqMax = lim.maxQuestionTokens + nvMax;
-    const int64_t rows = std::max(
-        {c.nImg(), lim.maxRecordTokens, lim.maxQuestionTokens, t1, nqMax, lim.maxAnswerTokens});
+    const int64_t rows =
+        std::max({c.nImg(), std::min(lim.maxRecordTokens, chunk),
+                  std::min(lim.maxQuestionTokens, chunk), t1, nqMax, lim.maxAnswerTokens});
     g->m_maxRows = rows;
     int64_t hMax = 1;
     for (const auto* hs : {&c.ctHeads, &c.audioHeads, &c.textHeads, &c.decHeads, &c.decCrossHeads})
@@ -376,8 +379,12 @@ Result<std::unique_ptr<ConsiliumGraph>> ConsiliumGraph::create(
     const int64_t ffMax = std::max({c.ctFfn, c.audioFfn, c.textFfn, c.fusionFfn, c.expertFfn, d});
     const int64_t colMax =
         std::max({c.nImg() * c.patchElems(), t1 * c.nMels * kConvKernel, nvMax * d * kConvKernel});
-    const int64_t keysMax = std::max(
-        {c.nImg(), lim.maxRecordTokens, lim.maxQuestionTokens, nvMax, nqMax, lim.maxAnswerTokens});
+    const int64_t keysMax =
+        std::max({c.nImg(), lim.maxRecordTokens, lim.maxQuestionTokens, nvMax, nqMax,
+                  lim.maxAnswerTokens, std::min(lim.maxRecordTokens, chunk + keep)});
+    int64_t hText = 1;
+    for (int64_t h : c.textHeads)
+        hText = std::max(hText, h);
     const int64_t L = int64_t(c.decHeads.size());
     const int64_t ropeRows =
         std::max({lim.maxRecordTokens, lim.maxQuestionTokens, lim.maxAnswerTokens});
@@ -391,8 +398,12 @@ Result<std::unique_ptr<ConsiliumGraph>> ConsiliumGraph::create(
         g->m_hQ.resize(size_t(lim.maxQuestionTokens * d));
         for (auto* v : {&g->m_x, &g->m_xn, &g->m_tmp})
             v->resize(size_t(rows * std::max(d, 2 * d)));
-        for (auto* v : {&g->m_q, &g->m_k, &g->m_v, &g->m_o})
+        for (auto* v : {&g->m_q, &g->m_o})
             v->resize(size_t(rows * hh));
+        for (auto* v : {&g->m_k, &g->m_v})
+            v->resize(size_t(std::max(rows, keysMax) * hh));
+        for (auto* v : {&g->m_kTail, &g->m_vTail})
+            v->resize(size_t(int64_t(c.textHeads.size()) * keep * hText * hd));
         g->m_ff.resize(size_t(rows * ffMax));
         g->m_col.resize(size_t(colMax));
         // Attention probabilities: fusion query chunks [rows, h, N_m] within a budget of
@@ -539,17 +550,57 @@ Status ConsiliumGraph::encoderBlocks(const std::vector<ConsiliumEncoderBlock>& b
         if (!s) return s;
         const ConsiliumEncoderBlock& b = blocks[l];
         norm(b.attnNorm, x, m_xn.data(), n);
-        mha(b.attn, m_xn.data(), n, m_xn.data(), n, text, text, text ? c.slidingWindow : 0, x, 1.0f,
-            nullptr, {});
+        if (text) {
+            textAttention(b.attn, int64_t(l), m_xn.data(), n, m_textPos0, m_textTail, x);
+        } else {
+            mha(b.attn, m_xn.data(), n, m_xn.data(), n, false, false, 0, x, 1.0f, nullptr, {});
+        }
         norm(b.ffnNorm, x, m_xn.data(), n);
         const int64_t ff = b.up.w.shape[1];
         linear(b.up, m_xn.data(), n, d, m_ff.data(), ff);
         m_backend->gelu(m_ff.data(), m_ff.data(), n * ff);
         linear(b.down, m_ff.data(), n, ff, m_tmp.data(), d);
         m_backend->add(x, m_tmp.data(), n * d);
-        tap(tapPrefix + ".blk." + std::to_string(l) + ".out", x, {n, d});
+        if (!tapPrefix.empty()) tap(tapPrefix + ".blk." + std::to_string(l) + ".out", x, {n, d});
     }
     return Status::success();
+}
+
+// Section 7's attention, one chunk at a time: query i (position pos0 + i) sees keys at
+// positions j <= pos0 + i with pos0 + i - j < Wn. Keys are kept after RoPE, which is
+// relative, so the kept rows of the previous chunk line up with the new ones.
+void ConsiliumGraph::textAttention(const ConsiliumAttention& a, int64_t layer, const float* xn,
+                                   int64_t n, int64_t pos0, int64_t tailLen, float* out) {
+    const ConsiliumConfig& c = m_model->config();
+    const int64_t d = c.dim, hd = c.headDim, hh = a.heads * hd, keep = c.slidingWindow - 1;
+    const int64_t layerFloats = int64_t(m_kTail.size()) / int64_t(m_model->text.size());
+    float* kt = m_kTail.data() + layer * layerFloats;
+    float* vt = m_vTail.data() + layer * layerFloats;
+    std::memcpy(m_k.data(), kt, size_t(tailLen * hh) * sizeof(float));
+    std::memcpy(m_v.data(), vt, size_t(tailLen * hh) * sizeof(float));
+    float* k = m_k.data() + tailLen * hh;
+    float* v = m_v.data() + tailLen * hh;
+    linear(a.q, xn, n, d, m_q.data(), hh);
+    linear(a.k, xn, n, d, k, hh);
+    linear(a.v, xn, n, d, v, hh);
+    const float* cs = m_ropeCos.data() + pos0 * (hd / 2);
+    const float* sn = m_ropeSin.data() + pos0 * (hd / 2);
+    m_backend->ropeTable(m_q.data(), n, hh, a.heads, hd, cs, sn);
+    m_backend->ropeTable(k, n, hh, a.heads, hd, cs, sn);
+    kernels::AttentionParams p;
+    p.nHeads = p.nKvHeads = a.heads;
+    p.headDim = hd;
+    p.scale = 1.0f / std::sqrt(float(hd));
+    p.causal = true;
+    p.window = c.slidingWindow;
+    m_backend->attention(m_q.data(), n, tailLen, m_k.data(), m_v.data(), tailLen + n, p, m_o.data(),
+                         nullptr);
+    const int64_t kept = std::min(keep, tailLen + n);
+    const int64_t from = tailLen + n - kept;
+    std::memcpy(kt, m_k.data() + from * hh, size_t(kept * hh) * sizeof(float));
+    std::memcpy(vt, m_v.data() + from * hh, size_t(kept * hh) * sizeof(float));
+    linear(a.o, m_o.data(), n, hh, m_tmp.data(), d);
+    m_backend->add(out, m_tmp.data(), n * d);
 }
 
 // Section 5.
@@ -645,12 +696,21 @@ Status ConsiliumGraph::encodeText(const int32_t* ids, int64_t n, float* out,
                                  " outside the vocabulary of " + std::to_string(c.vocab));
         }
     }
-    float* x = m_x.data();
-    m_backend->embed(m_model->tokenEmbd.matrix(), ids, n, x);
-    tap(name + ".embd", x, {n, c.dim});
-    Status s = encoderBlocks(m_model->text, x, n, true, name);
-    if (!s) return s;
-    norm(m_model->textOut, x, out, n);
+    // Chunks of textChunkTokens rows; the named taps see whole tensors only (one chunk).
+    const int64_t chunk = m_limits.textChunkTokens, keep = c.slidingWindow - 1;
+    m_textTail = 0;
+    for (int64_t s0 = 0; s0 < n; s0 += chunk) {
+        const int64_t nc = std::min(chunk, n - s0);
+        const std::string prefix = nc == n ? name : std::string();
+        m_textPos0 = s0;
+        float* x = m_x.data();
+        m_backend->embed(m_model->tokenEmbd.matrix(), ids + s0, nc, x);
+        if (!prefix.empty()) tap(name + ".embd", x, {n, c.dim});
+        Status s = encoderBlocks(m_model->text, x, nc, true, prefix);
+        if (!s) return s;
+        norm(m_model->textOut, x, out + s0 * c.dim, nc);
+        m_textTail = std::min(keep, m_textTail + nc);
+    }
     tap(name + ".out", out, {n, c.dim});
     return Status::success();
 }
@@ -680,6 +740,38 @@ Status ConsiliumGraph::encodeQuestion(const int32_t* ids, int64_t n) {
     if (!s) return s;
     m_nTq = n;
     m_present[kModQuestion] = true;
+    return Status::success();
+}
+
+const float* ConsiliumGraph::encoded(int m) const {
+    if (m < 0 || m >= kConsiliumModalities || !m_present[size_t(m)]) return nullptr;
+    const std::vector<float>* rows[4] = {&m_hImg, &m_hRec, &m_hVoice, &m_hQ};
+    return rows[m]->data();
+}
+
+int64_t ConsiliumGraph::encodedRows(int m) const {
+    if (!encoded(m)) return 0;
+    const int64_t counts[4] = {m_model->config().nImg(), m_nRec, m_nV, m_nTq};
+    return counts[m];
+}
+
+Status ConsiliumGraph::setEncoded(int m, const float* rows, int64_t n) {
+    if (m < 0 || m >= kConsiliumModalities) {
+        return makeError(ErrorCode::InvalidArgument, "no modality " + std::to_string(m));
+    }
+    const int64_t d = m_model->config().dim;
+    std::vector<float>* dst[4] = {&m_hImg, &m_hRec, &m_hVoice, &m_hQ};
+    const int64_t cap = int64_t(dst[m]->size()) / d;
+    if (n < 1 || n > cap || (m == kModImage && n != cap)) {
+        return makeError(ErrorCode::InvalidArgument,
+                         std::string(kModalityNames[m]) + " encoding of " + std::to_string(n) +
+                             " rows, this graph takes " + (m == kModImage ? "" : "1..") +
+                             std::to_string(cap));
+    }
+    std::memcpy(dst[m]->data(), rows, size_t(n * d) * sizeof(float));
+    int64_t* count[4] = {nullptr, &m_nRec, &m_nV, &m_nTq};
+    if (count[m]) *count[m] = n;
+    m_present[size_t(m)] = true;
     return Status::success();
 }
 

@@ -142,6 +142,11 @@ struct ConsiliumLimits {
     int64_t maxQuestionTokens = 512;
     int64_t maxAudioFrames = 3000;  // clamped to audio.max_frames
     int64_t maxAnswerTokens = 0;    // 0 = decoder.max_tokens
+    // Text (record, question) rows run through the encoder this many at a time, each chunk
+    // attending to the last sliding_window - 1 keys of the one before (docs/MODEL.md section
+    // 7), so the activations of a 32K-token record take no more memory than one chunk's.
+    // The result does not depend on it.
+    int64_t textChunkTokens = 1024;
     // Fusion attention probabilities are computed in query-row chunks within this many floats
     // (16 MiB by default); smaller values only cost speed.
     int64_t probsBudgetFloats = int64_t(1) << 22;
@@ -167,6 +172,14 @@ class ConsiliumGraph {
     // ids: [bos] + encode(text), 1 <= n <= the limit. InvalidArgument for an id outside V.
     Status encodeRecord(const int32_t* ids, int64_t n);
     Status encodeQuestion(const int32_t* ids, int64_t n);
+    // Encoder output of modality m ([rows, d], rows = encodedRows(m)); nullptr when absent.
+    const float* encoded(int m) const;
+    int64_t encodedRows(int m) const;
+    // Installs an encoder output computed earlier (by this or another graph of the same
+    // model) instead of running the encoder, and marks the modality present; the findings
+    // heads then need runHeads() again. InvalidArgument for a row count the limits refuse
+    // (the image takes exactly N_img rows).
+    Status setEncoded(int m, const float* rows, int64_t n);
     // Section 8; needs voice or question. Resets the decoder.
     Status fuse();
     // Section 9: runs n answer tokens at positions position()..+n-1 through the decoder with
@@ -214,6 +227,11 @@ class ConsiliumGraph {
              const std::string& probsTap);
     Status encoderBlocks(const std::vector<ConsiliumEncoderBlock>& blocks, float* x, int64_t n,
                          bool text, const std::string& tapPrefix);
+    // Causal sliding-window self-attention of text rows x [n, d] at positions pos0.. over
+    // the layer's kept keys of the previous chunk (tailLen rows) and its own; adds the
+    // output to `out` and keeps the last window - 1 keys for the next chunk.
+    void textAttention(const ConsiliumAttention& a, int64_t layer, const float* xn, int64_t n,
+                       int64_t pos0, int64_t tailLen, float* out);
     Status encodeText(const int32_t* ids, int64_t n, float* out, const std::string& name);
     void moe(const ConsiliumDecoderBlock& b, int64_t layer, const float* z, int64_t n, float* out);
     void tap(const std::string& name, const float* data, std::vector<int64_t> shape) const {
@@ -225,12 +243,15 @@ class ConsiliumGraph {
     ConsiliumTap m_tap;
     const std::atomic<bool>* m_cancel = nullptr;
     ConsiliumLimits m_limits;
+    int64_t m_textPos0 = 0, m_textTail = 0;  // chunk being encoded: first position, kept keys
     std::array<bool, 4> m_present{};
     int64_t m_nRec = 0, m_nTq = 0, m_nV = 0, m_nq = 0, m_pos = 0, m_maxRows = 0;
     // Encoder outputs: [N_img, d], [N_rec, d], [N_v, d], [N_tq, d].
     std::vector<float> m_hImg, m_hRec, m_hVoice, m_hQ;
     // Working rows [maxRows, *].
     std::vector<float> m_x, m_xn, m_q, m_k, m_v, m_o, m_ff, m_tmp, m_probs, m_col;
+    // Text encoder keys/values kept from the previous chunk, [layers][window - 1][h*hd].
+    std::vector<float> m_kTail, m_vTail;
     // Fusion: query rows, memory, per-modality head-averaged attention.
     std::vector<float> m_mem, m_avgImg, m_avgRec;
     std::array<float, 4> m_weights{}, m_gateLogits{};

@@ -85,7 +85,8 @@ struct Run {
 };
 
 // Runs the whole golden recipe (training/reference_numpy.py main()) on the engine.
-QString runGolden(const QString& modelFile, const Golden& g, Run* r, int64_t probsBudget) {
+QString runGolden(const QString& modelFile, const Golden& g, Run* r, int64_t probsBudget,
+                  int64_t textChunk = 0) {
     auto store = WeightStore::open((kDir + modelFile).toStdString());
     if (!store) return QString::fromStdString(store.error().toString());
     auto model = ConsiliumModel::load(std::shared_ptr<WeightStore>(std::move(store.value())));
@@ -95,6 +96,7 @@ QString runGolden(const QString& modelFile, const Golden& g, Run* r, int64_t pro
     cpu.threads = 2;
     ConsiliumLimits limits;
     if (probsBudget > 0) limits.probsBudgetFloats = probsBudget;
+    if (textChunk > 0) limits.textChunkTokens = textChunk;
     auto graph = ConsiliumGraph::create(r->model, limits, cpu);
     if (!graph) return QString::fromStdString(graph.error().toString());
     r->graph = std::move(graph.value());
@@ -184,20 +186,26 @@ class TestConsiliumGolden : public QObject {
         QTest::addColumn<double>("limit");  // max|a - b| <= limit * max(1, max|b|)
         QTest::addColumn<bool>("exactInts");
         QTest::addColumn<int>("probsBudget");  // > 0: fusion attention in query-row chunks
+        QTest::addColumn<int>("textChunk");    // > 0: text encoder rows per chunk
         // F32 file: float32 engine against the float32 PyTorch mirror, limit of golden.json.
         QTest::newRow("f32") << "consilium-golden-f32.gguf"
-                             << "golden" << 1e-4 << true << 0;
+                             << "golden" << 1e-4 << true << 0 << 0;
         // The same with fusion attention computed 5 query rows at a time (long records): every
         // tensor but the (then untapped) fusion.attn.* probabilities.
         QTest::newRow("f32_chunked") << "consilium-golden-f32.gguf"
-                                     << "golden" << 1e-4 << true << 5 * 2 * 114;
+                                     << "golden" << 1e-4 << true << 5 * 2 * 114 << 0;
+        // Record (114 tokens) and question encoded 7 rows at a time, less than the window of
+        // 16: each chunk attends to the kept keys of the one before. The per-layer text taps
+        // of a chunked text are not produced; record.out, question.out and all after are.
+        QTest::newRow("f32_text_chunks") << "consilium-golden-f32.gguf"
+                                         << "golden" << 1e-4 << true << 0 << 7;
         // Q4_0 file: the engine rounds activations to Q8_0 blocks for its integer dot
         // products (kernels/cpu/matmul.h), the dump keeps float32 activations: measured worst
         // 1.8e-2 (record.blk.1.out) on AVX-512; limit with a 2x margin. Router and argmax decisions
         // may flip where the reference logits are close, so integer outputs are checked only with a
         // margin.
         QTest::newRow("q4_0") << "consilium-golden-q4_0.gguf"
-                              << "golden_q4_0" << 4e-2 << false << 0;
+                              << "golden_q4_0" << 4e-2 << false << 0 << 0;
     }
 
     void everyTensor() {
@@ -206,20 +214,28 @@ class TestConsiliumGolden : public QObject {
         QFETCH(double, limit);
         QFETCH(bool, exactInts);
         QFETCH(int, probsBudget);
+        QFETCH(int, textChunk);
         Golden g;
         QVERIFY2(loadGolden(stem, &g), qPrintable("cannot read the golden set " + kDir + stem));
         Run r;
-        const QString err = runGolden(model, g, &r, probsBudget);
+        const QString err = runGolden(model, g, &r, probsBudget, textChunk);
         QVERIFY2(err.isEmpty(), qPrintable(err));
         r.cap.data["expl.image_attn"] = r.imageAttn;
         r.cap.data["expl.record_attn"] = r.recordAttn;
-        int compared = 0, chunkedAttention = 0;
+        int compared = 0, chunkedAttention = 0, chunkedText = 0;
         double worst = 0;
         QString worstName;
         for (const auto& [name, want] : g.f32) {
             if (name.rfind("in.", 0) == 0) continue;
             if (probsBudget > 0 && name.rfind("fusion.attn.", 0) == 0 && !r.cap.data.count(name)) {
                 ++chunkedAttention;
+                ++compared;
+                continue;
+            }
+            const bool textTap = name.rfind("record.", 0) == 0 || name.rfind("question.", 0) == 0;
+            if (textChunk > 0 && textTap && !r.cap.data.count(name)) {
+                QVERIFY2(name != "record.out" && name != "question.out", name.c_str());
+                ++chunkedText;
                 ++compared;
                 continue;
             }
@@ -288,6 +304,8 @@ class TestConsiliumGolden : public QObject {
         QCOMPARE(compared, int(g.f32.size() + g.i32.size()) - 5);
         // image [34, 2, 64], record [34, 1, 114] and voice [34, 2, 18] exceed 1140 floats.
         if (probsBudget > 0) QCOMPARE(chunkedAttention, 3);
+        // record.embd and record.blk.{0,1}.out at least.
+        if (textChunk > 0) QVERIFY(chunkedText >= 3);
     }
 
     // The SentencePiece model stored in the file reproduces the golden ids of the texts.
