@@ -14,6 +14,8 @@ namespace {
 constexpr int64_t kDetCols = 13;
 constexpr int64_t kLungRadsClasses = 5;
 constexpr int64_t kConvKernel = 3;
+// Positions per block of the pool a graph keeps for its own decode().
+constexpr int64_t kOwnPoolBlockTokens = 16;
 constexpr const char* kModalityNames[4] = {"image", "record", "voice", "question"};
 
 Error corrupt(const std::string& path, const std::string& what) {
@@ -413,22 +415,21 @@ Result<std::unique_ptr<ConsiliumGraph>> ConsiliumGraph::create(
         g->m_mem.resize(size_t(nqMax * d));
         g->m_avgImg.resize(size_t(nqMax * c.nImg()));
         g->m_avgRec.resize(size_t(nqMax * lim.maxRecordTokens));
-        g->m_selfK.resize(size_t(L * lim.maxAnswerTokens * hh));
-        g->m_selfV.resize(size_t(L * lim.maxAnswerTokens * hh));
         g->m_crossK.resize(size_t(L * nqMax * hh));
         g->m_crossV.resize(size_t(L * nqMax * hh));
-        g->m_logits.resize(size_t(lim.maxAnswerTokens * c.vocab));
-        g->m_decCross.resize(size_t(lim.maxAnswerTokens * nqMax));
-        g->m_expertIds.resize(size_t(lim.maxAnswerTokens * L * 2));
-        g->m_expertW.resize(size_t(lim.maxAnswerTokens * L * 2));
-        g->m_router.resize(size_t(lim.maxAnswerTokens * c.experts));
-        g->m_routes.resize(size_t(lim.maxAnswerTokens * 2));
-        g->m_routeW.resize(size_t(lim.maxAnswerTokens * 2));
+        g->m_newK.resize(size_t(rows * hh));
+        g->m_newV.resize(size_t(rows * hh));
+        g->m_batchLogits.resize(size_t(rows * c.vocab));
+        g->m_batchIds.resize(size_t(rows));
+        g->m_rowStart.reserve(size_t(rows));
+        g->m_router.resize(size_t(rows * c.experts));
+        g->m_routes.resize(size_t(rows * 2));
+        g->m_routeW.resize(size_t(rows * 2));
         g->m_offsets.resize(size_t(c.experts + 1));
-        g->m_order.resize(size_t(lim.maxAnswerTokens * 2));
-        g->m_gathered.resize(size_t(lim.maxAnswerTokens * 2 * d));
-        g->m_expertHidden.resize(size_t(lim.maxAnswerTokens * 2 * c.expertFfn));
-        g->m_expertOut.resize(size_t(lim.maxAnswerTokens * 2 * d));
+        g->m_order.resize(size_t(rows * 2));
+        g->m_gathered.resize(size_t(rows * 2 * d));
+        g->m_expertHidden.resize(size_t(rows * 2 * c.expertFfn));
+        g->m_expertOut.resize(size_t(rows * 2 * d));
         g->m_det.resize(size_t(c.nImg() * kDetCols));
         g->m_lr.resize(size_t(kLungRadsClasses));
         // RoPE table (section 4): angles in double, cos/sin rounded to float32.
@@ -454,12 +455,19 @@ Result<std::unique_ptr<ConsiliumGraph>> ConsiliumGraph::create(
     for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0})
         scratch = std::max(scratch, g->m_backend->scratchBytes(t, cols, rows));
     g->m_backend->reserve(scratch, hMax * keysMax);
+    g->m_hhMax = hh;
+    auto pool = g->createKvPool(
+        (lim.maxAnswerTokens + kOwnPoolBlockTokens - 1) / kOwnPoolBlockTokens, kOwnPoolBlockTokens);
+    if (!pool) return pool.error();
+    g->m_ownPool = std::move(pool.value());
     return g;
 }
 
 void ConsiliumGraph::reset() {
     m_present = {};
-    m_nRec = m_nTq = m_nV = m_nq = m_pos = 0;
+    m_nRec = m_nTq = m_nV = m_nq = 0;
+    m_ownPool->release(&m_seq.blocks);
+    m_seq.nq = m_seq.pos = 0;
     m_weights = {};
     m_gateLogits = {};
 }
@@ -785,7 +793,8 @@ Status ConsiliumGraph::fuse() {
     }
     Status s = checkCancel();
     if (!s) return s;
-    m_pos = 0;
+    m_ownPool->release(&m_seq.blocks);
+    m_seq.nq = m_seq.pos = 0;
     // 1. Query rows: question rows, then voice rows, each plus its type embedding.
     const int64_t nq = (m_present[kModQuestion] ? m_nTq : 0) + (m_present[kModVoice] ? m_nV : 0);
     m_nq = nq;
@@ -861,7 +870,45 @@ Status ConsiliumGraph::fuse() {
         linear(a.k, m_mem.data(), nq, d, m_crossK.data() + int64_t(l) * nqMax * hhMax, hh);
         linear(a.v, m_mem.data(), nq, d, m_crossV.data() + int64_t(l) * nqMax * hhMax, hh);
     }
+    return exportSequence(&m_seq, true);
+}
+
+Status ConsiliumGraph::exportSequence(ConsiliumSequence* seq, bool allLogits) const {
+    const ConsiliumConfig& c = m_model->config();
+    if (m_nq == 0) return makeError(ErrorCode::InvalidArgument, "exportSequence before fuse");
+    const int64_t L = int64_t(m_model->dec.size()), maxAns = m_limits.maxAnswerTokens;
+    const int64_t nqMax = int64_t(m_mem.size()) / c.dim;
+    if (!seq->blocks.empty()) {
+        return makeError(ErrorCode::InvalidArgument,
+                         "exportSequence into a state that still holds KV blocks");
+    }
+    try {
+        seq->nq = m_nq;
+        seq->pos = 0;
+        seq->maxTokens = maxAns;
+        seq->crossStride = m_hhMax;
+        seq->crossK.resize(size_t(L * m_nq * m_hhMax));
+        seq->crossV.resize(size_t(L * m_nq * m_hhMax));
+        for (int64_t l = 0; l < L; ++l) {
+            const size_t from = size_t(l * nqMax * m_hhMax), to = size_t(l * m_nq * m_hhMax);
+            const size_t count = size_t(m_nq * m_hhMax);
+            std::copy_n(m_crossK.begin() + long(from), count, seq->crossK.begin() + long(to));
+            std::copy_n(m_crossV.begin() + long(from), count, seq->crossV.begin() + long(to));
+        }
+        seq->decCross.assign(size_t(maxAns * m_nq), 0.0f);
+        seq->expertIds.assign(size_t(maxAns * L * 2), 0);
+        seq->expertW.assign(size_t(maxAns * L * 2), 0.0f);
+        seq->allLogits = allLogits;
+        seq->logits.assign(size_t((allLogits ? maxAns : 1) * c.vocab), 0.0f);
+    } catch (const std::bad_alloc&) {
+        return makeError(ErrorCode::OutOfMemory, "not enough memory for an answer's state");
+    }
     return Status::success();
+}
+
+Result<std::unique_ptr<KvBlockPool>> ConsiliumGraph::createKvPool(int64_t blocks,
+                                                                  int64_t blockTokens) const {
+    return KvBlockPool::create(blocks, blockTokens, int64_t(m_model->dec.size()), m_hhMax);
 }
 
 // Section 9, MoE: top-2 of the router logits (ties to the lower index), w1 = 1/(1 +
@@ -870,7 +917,7 @@ Status ConsiliumGraph::fuse() {
 void ConsiliumGraph::moe(const ConsiliumDecoderBlock& b, int64_t layer, const float* z, int64_t n,
                          float* out) {
     const ConsiliumConfig& c = m_model->config();
-    const int64_t d = c.dim, E = c.experts, ff = c.expertFfn, L = int64_t(m_model->dec.size());
+    const int64_t d = c.dim, E = c.experts, ff = c.expertFfn;
     m_backend->matmul(f32Matrix(b.router, E, d), z, n, d, m_router.data(), E);
     tap("dec.blk." + std::to_string(layer) + ".router_logits", m_router.data(), {n, E});
     for (int64_t t = 0; t < n; ++t) {
@@ -887,11 +934,6 @@ void ConsiliumGraph::moe(const ConsiliumDecoderBlock& b, int64_t layer, const fl
         m_routes[size_t(t * 2 + 1)] = e2;
         m_routeW[size_t(t * 2)] = w1;
         m_routeW[size_t(t * 2 + 1)] = w2;
-        const size_t at = size_t(((m_pos + t) * L + layer) * 2);
-        m_expertIds[at] = e1;
-        m_expertIds[at + 1] = e2;
-        m_expertW[at] = w1;
-        m_expertW[at + 1] = w2;
     }
     kernels::moeDispatch(m_routes.data(), int(n), 2, int(E), m_offsets.data(), m_order.data());
     std::fill(out, out + n * d, 0.0f);
@@ -921,96 +963,176 @@ void ConsiliumGraph::moe(const ConsiliumDecoderBlock& b, int64_t layer, const fl
 }
 
 Status ConsiliumGraph::decode(const int32_t* ids, int64_t n) {
-    const ConsiliumConfig& c = m_model->config();
-    const int64_t d = c.dim, hd = c.headDim, L = int64_t(m_model->dec.size());
     if (m_nq == 0) return makeError(ErrorCode::InvalidArgument, "decode before fuse");
-    if (n < 1 || m_pos + n > m_limits.maxAnswerTokens) {
-        return makeError(ErrorCode::InvalidArgument, "answer of " + std::to_string(m_pos + n) +
-                                                         " tokens exceeds the limit " +
-                                                         std::to_string(m_limits.maxAnswerTokens));
+    ConsiliumSequence* seq = &m_seq;
+    return decodeBatch(&seq, &ids, &n, 1, *m_ownPool);
+}
+
+Status ConsiliumGraph::decodeBatch(ConsiliumSequence* const* seqs, const int32_t* const* ids,
+                                   const int64_t* counts, int64_t nSeq, KvBlockPool& pool) {
+    const ConsiliumConfig& c = m_model->config();
+    const int64_t d = c.dim, hd = c.headDim, L = int64_t(m_model->dec.size()), V = c.vocab;
+    if (nSeq < 1) return makeError(ErrorCode::InvalidArgument, "decodeBatch of no sequence");
+    if (pool.rowFloats() < m_hhMax) {
+        return makeError(ErrorCode::InvalidArgument, "KV pool rows too narrow for this model");
     }
-    for (int64_t i = 0; i < n; ++i) {
-        if (ids[i] < 0 || ids[i] >= c.vocab) {
-            return makeError(
-                ErrorCode::InvalidArgument,
-                "answer token id " + std::to_string(ids[i]) + " outside the vocabulary");
+    int64_t rows = 0, needBlocks = 0;
+    for (int64_t s = 0; s < nSeq; ++s) {
+        const ConsiliumSequence& q = *seqs[s];
+        const int64_t n = counts[s];
+        if (q.nq == 0) return makeError(ErrorCode::InvalidArgument, "decode before fuse");
+        if (n < 1 || q.pos + n > std::min(q.maxTokens, m_limits.maxAnswerTokens)) {
+            return makeError(ErrorCode::InvalidArgument,
+                             "answer of " + std::to_string(q.pos + n) +
+                                 " tokens exceeds the limit " +
+                                 std::to_string(std::min(q.maxTokens, m_limits.maxAnswerTokens)));
         }
+        for (int64_t i = 0; i < n; ++i) {
+            if (ids[s][i] < 0 || ids[s][i] >= V) {
+                return makeError(
+                    ErrorCode::InvalidArgument,
+                    "answer token id " + std::to_string(ids[s][i]) + " outside the vocabulary");
+            }
+        }
+        rows += n;
+        needBlocks += pool.blocksFor(q.pos + n) - int64_t(q.blocks.size());
     }
-    const int64_t maxAns = m_limits.maxAnswerTokens;
-    const int64_t nqMax = int64_t(m_mem.size()) / d;
-    const int64_t hhMax = int64_t(m_crossK.size()) / (L * nqMax);
+    if (rows > m_maxRows) {
+        return makeError(ErrorCode::InvalidArgument, std::to_string(rows) +
+                                                         " decoder rows in one step, the graph "
+                                                         "takes " +
+                                                         std::to_string(m_maxRows));
+    }
+    if (needBlocks > pool.freeBlocks()) {
+        return makeError(ErrorCode::OutOfMemory, "KV pool full: " + std::to_string(needBlocks) +
+                                                     " blocks needed, " +
+                                                     std::to_string(pool.freeBlocks()) + " free");
+    }
+    m_rowStart.clear();
+    for (int64_t s = 0, r = 0; s < nSeq; ++s) {
+        pool.reserve(&seqs[s]->blocks, seqs[s]->pos + counts[s]);
+        m_rowStart.push_back(r);
+        std::copy_n(ids[s], counts[s], m_batchIds.begin() + r);
+        r += counts[s];
+    }
+    const bool taps = nSeq == 1;
+    const int64_t bt = pool.blockTokens(), rf = pool.rowFloats();
     float* x = m_x.data();
     float* xn = m_xn.data();
-    m_backend->embed(m_model->tokenEmbd.matrix(), ids, n, x);
-    tap("dec.embd", x, {n, d});
-    std::fill(m_decCross.begin() + m_pos * m_nq, m_decCross.begin() + (m_pos + n) * m_nq, 0.0f);
+    m_backend->embed(m_model->tokenEmbd.matrix(), m_batchIds.data(), rows, x);
+    if (taps) tap("dec.embd", x, {rows, d});
+    for (int64_t s = 0; s < nSeq; ++s) {
+        ConsiliumSequence& q = *seqs[s];
+        std::fill_n(q.decCross.begin() + q.pos * q.nq, counts[s] * q.nq, 0.0f);
+    }
+    kernels::AttentionParams ap;
+    ap.headDim = hd;
+    ap.scale = 1.0f / std::sqrt(float(hd));
     for (int64_t l = 0; l < L; ++l) {
-        Status s = checkCancel();
-        if (!s) return s;
+        Status st = checkCancel();
+        if (!st) return st;
         const ConsiliumDecoderBlock& b = m_model->dec[size_t(l)];
         const std::string p = "dec.blk." + std::to_string(l);
-        // Causal self-attention with RoPE over the KV cache.
+        // Causal self-attention with RoPE over each sequence's paged KV cache.
         {
             const ConsiliumAttention& a = b.self;
             const int64_t hh = a.heads * hd;
-            float* kc = m_selfK.data() + l * maxAns * hhMax;
-            float* vc = m_selfV.data() + l * maxAns * hhMax;
-            norm(b.attnNorm, x, xn, n);
-            linear(a.q, xn, n, d, m_q.data(), hh);
-            linear(a.k, xn, n, d, kc + m_pos * hh, hh);
-            linear(a.v, xn, n, d, vc + m_pos * hh, hh);
-            const float* cs = m_ropeCos.data() + m_pos * (hd / 2);
-            const float* sn = m_ropeSin.data() + m_pos * (hd / 2);
-            m_backend->ropeTable(m_q.data(), n, hh, a.heads, hd, cs, sn);
-            m_backend->ropeTable(kc + m_pos * hh, n, hh, a.heads, hd, cs, sn);
-            kernels::AttentionParams ap;
+            norm(b.attnNorm, x, xn, rows);
+            linear(a.q, xn, rows, d, m_q.data(), hh);
+            linear(a.k, xn, rows, d, m_newK.data(), hh);
+            linear(a.v, xn, rows, d, m_newV.data(), hh);
             ap.nHeads = ap.nKvHeads = a.heads;
-            ap.headDim = hd;
-            ap.scale = 1.0f / std::sqrt(float(hd));
             ap.causal = true;
-            m_backend->attention(m_q.data(), n, m_pos, kc, vc, m_pos + n, ap, m_o.data(), nullptr);
-            linear(a.o, m_o.data(), n, hh, m_tmp.data(), d);
-            m_backend->add(x, m_tmp.data(), n * d);
-            tap(p + ".self_out", x, {n, d});
+            for (int64_t s = 0; s < nSeq; ++s) {
+                ConsiliumSequence& q = *seqs[s];
+                const int64_t r0 = m_rowStart[size_t(s)], n = counts[s];
+                const float* cs = m_ropeCos.data() + q.pos * (hd / 2);
+                const float* sn = m_ropeSin.data() + q.pos * (hd / 2);
+                m_backend->ropeTable(m_q.data() + r0 * hh, n, hh, a.heads, hd, cs, sn);
+                m_backend->ropeTable(m_newK.data() + r0 * hh, n, hh, a.heads, hd, cs, sn);
+                for (int64_t t = 0; t < n; ++t) {
+                    const int64_t at = q.pos + t;
+                    const int32_t blk = q.blocks[size_t(at / bt)];
+                    std::copy_n(m_newK.data() + (r0 + t) * hh, hh,
+                                pool.keys(blk, l) + (at % bt) * rf);
+                    std::copy_n(m_newV.data() + (r0 + t) * hh, hh,
+                                pool.values(blk, l) + (at % bt) * rf);
+                }
+                // The sequence's keys in position order, contiguous for the attention kernel.
+                const int64_t nk = q.pos + n;
+                for (int64_t j = 0; j < nk; j += bt) {
+                    const int32_t blk = q.blocks[size_t(j / bt)];
+                    for (int64_t i = 0; i < std::min(bt, nk - j); ++i) {
+                        std::copy_n(pool.keys(blk, l) + i * rf, hh, m_k.data() + (j + i) * hh);
+                        std::copy_n(pool.values(blk, l) + i * rf, hh, m_v.data() + (j + i) * hh);
+                    }
+                }
+                m_backend->attention(m_q.data() + r0 * hh, n, q.pos, m_k.data(), m_v.data(), nk, ap,
+                                     m_o.data() + r0 * hh, nullptr);
+            }
+            linear(a.o, m_o.data(), rows, hh, m_tmp.data(), d);
+            m_backend->add(x, m_tmp.data(), rows * d);
+            if (taps) tap(p + ".self_out", x, {rows, d});
         }
-        // Cross-attention to the fusion memory.
+        // Cross-attention to each sequence's fusion memory.
         {
             const ConsiliumAttention& a = b.cross;
             const int64_t hh = a.heads * hd;
-            norm(b.crossNorm, x, xn, n);
-            linear(a.q, xn, n, d, m_q.data(), hh);
-            kernels::AttentionParams ap;
+            norm(b.crossNorm, x, xn, rows);
+            linear(a.q, xn, rows, d, m_q.data(), hh);
             ap.nHeads = ap.nKvHeads = a.heads;
-            ap.headDim = hd;
-            ap.scale = 1.0f / std::sqrt(float(hd));
             ap.causal = false;
-            m_backend->attention(m_q.data(), n, 0, m_crossK.data() + l * nqMax * hhMax,
-                                 m_crossV.data() + l * nqMax * hhMax, m_nq, ap, m_o.data(),
-                                 m_probs.data());
-            linear(a.o, m_o.data(), n, hh, m_tmp.data(), d);
-            m_backend->add(x, m_tmp.data(), n * d);
-            tap(p + ".cross_out", x, {n, d});
-            tap(p + ".cross_attn", m_probs.data(), {n, a.heads, m_nq});
             const float scale = 1.0f / float(a.heads * L);
-            for (int64_t t = 0; t < n; ++t) {
-                float* acc = m_decCross.data() + (m_pos + t) * m_nq;
-                for (int64_t h = 0; h < a.heads; ++h) {
-                    const float* pr = m_probs.data() + (t * a.heads + h) * m_nq;
-                    for (int64_t j = 0; j < m_nq; ++j)
-                        acc[j] += scale * pr[j];
+            for (int64_t s = 0; s < nSeq; ++s) {
+                ConsiliumSequence& q = *seqs[s];
+                const int64_t r0 = m_rowStart[size_t(s)], n = counts[s], nq = q.nq;
+                const size_t layerAt = size_t(l * nq * q.crossStride);
+                m_backend->attention(m_q.data() + r0 * hh, n, 0, q.crossK.data() + layerAt,
+                                     q.crossV.data() + layerAt, nq, ap, m_o.data() + r0 * hh,
+                                     m_probs.data());
+                if (taps) tap(p + ".cross_attn", m_probs.data(), {n, a.heads, nq});
+                for (int64_t t = 0; t < n; ++t) {
+                    float* acc = q.decCross.data() + (q.pos + t) * nq;
+                    for (int64_t h = 0; h < a.heads; ++h) {
+                        const float* pr = m_probs.data() + (t * a.heads + h) * nq;
+                        for (int64_t j = 0; j < nq; ++j)
+                            acc[j] += scale * pr[j];
+                    }
+                }
+            }
+            linear(a.o, m_o.data(), rows, hh, m_tmp.data(), d);
+            m_backend->add(x, m_tmp.data(), rows * d);
+            if (taps) tap(p + ".cross_out", x, {rows, d});
+        }
+        norm(b.ffnNorm, x, xn, rows);
+        moe(b, l, xn, rows, m_tmp.data());
+        for (int64_t s = 0; s < nSeq; ++s) {
+            ConsiliumSequence& q = *seqs[s];
+            for (int64_t t = 0; t < counts[s]; ++t) {
+                const size_t from = size_t((m_rowStart[size_t(s)] + t) * 2);
+                const size_t at = size_t(((q.pos + t) * L + l) * 2);
+                for (size_t j = 0; j < 2; ++j) {
+                    q.expertIds[at + j] = m_routes[from + j];
+                    q.expertW[at + j] = m_routeW[from + j];
                 }
             }
         }
-        norm(b.ffnNorm, x, xn, n);
-        moe(b, l, xn, n, m_tmp.data());
-        m_backend->add(x, m_tmp.data(), n * d);
-        tap(p + ".out", x, {n, d});
+        m_backend->add(x, m_tmp.data(), rows * d);
+        if (taps) tap(p + ".out", x, {rows, d});
     }
-    norm(m_model->decOut, x, xn, n);
-    float* logits = m_logits.data() + m_pos * c.vocab;
-    m_backend->matmul(m_model->tokenEmbd.matrix(), xn, n, d, logits, c.vocab);
-    tap("dec.logits", logits, {n, c.vocab});
-    m_pos += n;
+    norm(m_model->decOut, x, xn, rows);
+    m_backend->matmul(m_model->tokenEmbd.matrix(), xn, rows, d, m_batchLogits.data(), V);
+    if (taps) tap("dec.logits", m_batchLogits.data(), {rows, V});
+    for (int64_t s = 0; s < nSeq; ++s) {
+        ConsiliumSequence& q = *seqs[s];
+        const int64_t r0 = m_rowStart[size_t(s)], n = counts[s];
+        if (q.allLogits) {
+            std::copy_n(m_batchLogits.data() + r0 * V, n * V, q.logits.data() + q.pos * V);
+        } else {
+            std::copy_n(m_batchLogits.data() + (r0 + n - 1) * V, V, q.logits.data());
+        }
+        q.pos += n;
+    }
     return Status::success();
 }
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "inference/backend.h"
+#include "inference/kv_pool.h"
 #include "inference/weight_store.h"
 
 namespace consilium::inference {
@@ -152,6 +153,25 @@ struct ConsiliumLimits {
     int64_t probsBudgetFloats = int64_t(1) << 22;
 };
 
+// One answer's decoder state (section 9), kept outside the graph so that one graph can
+// decode many answers together (continuous batching, ConsiliumBatcher): the cross-attention
+// K/V of the answer's fusion memory, its self-attention K/V as a block table into a
+// KvBlockPool, and the per-position explanation outputs. Filled by
+// ConsiliumGraph::exportSequence() after fuse(); advanced by decodeBatch().
+struct ConsiliumSequence {
+    int64_t nq = 0;         // fusion memory rows
+    int64_t pos = 0;        // decoded positions
+    int64_t maxTokens = 0;  // positions this state has room for
+    int64_t crossStride = 0;
+    std::vector<float> crossK, crossV;  // [L][nq][crossStride]
+    std::vector<int32_t> blocks;        // self K/V blocks, position order
+    std::vector<float> decCross;        // [maxTokens][nq], averaged over layers and heads
+    std::vector<int32_t> expertIds;     // [maxTokens][L][2], largest weight first
+    std::vector<float> expertW;         // [maxTokens][L][2]
+    bool allLogits = false;
+    std::vector<float> logits;  // [V] of the last decoded position; [maxTokens][V] with allLogits
+};
+
 class ConsiliumGraph {
   public:
     // OutOfMemory when the activations do not fit.
@@ -185,30 +205,49 @@ class ConsiliumGraph {
     // Section 9: runs n answer tokens at positions position()..+n-1 through the decoder with
     // its KV cache; logits of each are then available. InvalidArgument past the limit.
     Status decode(const int32_t* ids, int64_t n);
+    // The answer state of the last fuse() (cross K/V copied), at position 0; with allLogits
+    // it keeps the logits of every position. OutOfMemory when the state cannot be allocated.
+    Status exportSequence(ConsiliumSequence* seq, bool allLogits = false) const;
+    // Section 9 for several answers at once: sequence s runs counts[s] tokens ids[s] at its
+    // positions pos..pos+counts[s]-1, its self K/V kept in `pool` (blocks taken as needed).
+    // The matrix products run over the rows of all sequences together; attention per
+    // sequence. Taps fire only for a single sequence. InvalidArgument past a limit or over
+    // maxBatchRows() rows in all; OutOfMemory, with nothing changed, when the pool has too
+    // few free blocks.
+    Status decodeBatch(ConsiliumSequence* const* seqs, const int32_t* const* ids,
+                       const int64_t* counts, int64_t nSeq, KvBlockPool& pool);
+    // A pool whose blocks fit this graph's decoder (blockTokens positions each).
+    Result<std::unique_ptr<KvBlockPool>> createKvPool(int64_t blocks, int64_t blockTokens) const;
+    int64_t maxBatchRows() const { return m_maxRows; }
+    int64_t maxAnswerTokens() const { return m_limits.maxAnswerTokens; }
     // Section 10, from H_img (needs encodeImage): detection rows and Lung-RADS logits.
     Status runHeads();
 
     const ConsiliumModel& model() const { return *m_model; }
     Backend& backend() { return *m_backend; }
     bool present(int m) const { return m_present[size_t(m)]; }
-    int64_t position() const { return m_pos; }
+    int64_t position() const { return m_seq.pos; }
     int64_t queryRows() const { return m_nq; }
     int64_t recordTokens() const { return m_nRec; }
     // Logits [V] of decoded position t (t < position()).
-    const float* logits(int64_t t) const { return m_logits.data() + t * m_model->config().vocab; }
+    const float* logits(int64_t t) const {
+        return m_seq.logits.data() + t * m_model->config().vocab;
+    }
     const std::array<float, 4>& modalityWeights() const { return m_weights; }
     const std::array<float, 4>& gateLogits() const { return m_gateLogits; }
     // Fusion attention averaged over heads, [N_q, N_m] (image: N_img, record: N_rec).
     const float* fusionImageAttention() const { return m_avgImg.data(); }
     const float* fusionRecordAttention() const { return m_avgRec.data(); }
     // Decoder cross-attention of position t averaged over layers and heads, [N_q].
-    const float* decoderCrossAttention(int64_t t) const { return m_decCross.data() + t * m_nq; }
+    const float* decoderCrossAttention(int64_t t) const {
+        return m_seq.decCross.data() + t * m_seq.nq;
+    }
     // Router choice of position t, layer l: experts[2], weights[2] (largest first).
     const int32_t* experts(int64_t t, int64_t l) const {
-        return m_expertIds.data() + (t * int64_t(m_model->dec.size()) + l) * 2;
+        return m_seq.expertIds.data() + (t * int64_t(m_model->dec.size()) + l) * 2;
     }
     const float* expertWeights(int64_t t, int64_t l) const {
-        return m_expertW.data() + (t * int64_t(m_model->dec.size()) + l) * 2;
+        return m_seq.expertW.data() + (t * int64_t(m_model->dec.size()) + l) * 2;
     }
     const float* detection() const { return m_det.data(); }      // [N_img, 13]
     const float* lungRadsLogits() const { return m_lr.data(); }  // [5]
@@ -233,6 +272,7 @@ class ConsiliumGraph {
     void textAttention(const ConsiliumAttention& a, int64_t layer, const float* xn, int64_t n,
                        int64_t pos0, int64_t tailLen, float* out);
     Status encodeText(const int32_t* ids, int64_t n, float* out, const std::string& name);
+    // Routes of row t into m_routes/m_routeW [t][2].
     void moe(const ConsiliumDecoderBlock& b, int64_t layer, const float* z, int64_t n, float* out);
     void tap(const std::string& name, const float* data, std::vector<int64_t> shape) const {
         if (m_tap) m_tap(name, data, std::move(shape));
@@ -245,7 +285,7 @@ class ConsiliumGraph {
     ConsiliumLimits m_limits;
     int64_t m_textPos0 = 0, m_textTail = 0;  // chunk being encoded: first position, kept keys
     std::array<bool, 4> m_present{};
-    int64_t m_nRec = 0, m_nTq = 0, m_nV = 0, m_nq = 0, m_pos = 0, m_maxRows = 0;
+    int64_t m_nRec = 0, m_nTq = 0, m_nV = 0, m_nq = 0, m_maxRows = 0, m_hhMax = 0;
     // Encoder outputs: [N_img, d], [N_rec, d], [N_v, d], [N_tq, d].
     std::vector<float> m_hImg, m_hRec, m_hVoice, m_hQ;
     // Working rows [maxRows, *].
@@ -255,12 +295,17 @@ class ConsiliumGraph {
     // Fusion: query rows, memory, per-modality head-averaged attention.
     std::vector<float> m_mem, m_avgImg, m_avgRec;
     std::array<float, 4> m_weights{}, m_gateLogits{};
-    // Decoder: self K/V cache [L][maxAns][h*hd], cross K/V [L][N_q][c*hd].
-    std::vector<float> m_selfK, m_selfV, m_crossK, m_crossV, m_logits, m_decCross, m_expertW;
+    // Decoder: cross K/V of the last fuse() [L][nqMax][hhMax]; batch rows' new self K/V
+    // [rows][hhMax] and logits [rows][V]; the answer of decode() and its own pool.
+    std::vector<float> m_crossK, m_crossV, m_newK, m_newV, m_batchLogits;
+    ConsiliumSequence m_seq;
+    std::unique_ptr<KvBlockPool> m_ownPool;
+    std::vector<int32_t> m_batchIds;
+    std::vector<int64_t> m_rowStart;
     std::vector<float> m_router, m_routeW, m_gathered, m_expertHidden, m_expertOut;
     // RoPE cos/sin per position [maxPositions, hd/2], angles in double (section 4).
     std::vector<float> m_ropeCos, m_ropeSin;
-    std::vector<int32_t> m_expertIds, m_routes, m_offsets, m_order;
+    std::vector<int32_t> m_routes, m_offsets, m_order;
     std::vector<float> m_det, m_lr;
 };
 

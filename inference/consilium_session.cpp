@@ -117,7 +117,28 @@ Result<ConsiliumAnswer> ConsiliumSession::ask(const ConsiliumInputs& in,
     g.reset();
     g.setCancelFlag(cancel);
     ConsiliumAnswer a;
-    auto t0 = std::chrono::steady_clock::now();
+    const auto start = std::chrono::steady_clock::now();
+    auto t0 = start;
+    // Each encoder's output comes from the engine's cache when the same input was encoded
+    // before (by any session), else it is computed and offered to the cache.
+    EncodingCache& cache = m_engine->cache();
+    auto encodeOrReuse = [&](int m, const EncodingKey& key, const auto& encode) -> Status {
+        if (m_options.reuseEncodings) {
+            if (auto e = cache.find(key)) {
+                a.reused[size_t(m)] = true;
+                return g.setEncoded(m, e->data.data(), e->rows);
+            }
+        }
+        Status s = encode();
+        if (!s || !m_options.reuseEncodings) return s;
+        Encoding e;
+        e.modality = m;
+        e.rows = g.encodedRows(m);
+        e.dim = c.dim;
+        e.data.assign(g.encoded(m), g.encoded(m) + e.rows * c.dim);
+        cache.insert(key, std::move(e));
+        return s;
+    };
     if (!in.ctHu.empty()) {
         if (in.ctHu.size() != m_ct.size()) {
             return makeError(ErrorCode::InvalidArgument,
@@ -128,23 +149,35 @@ Result<ConsiliumAnswer> ConsiliumSession::ask(const ConsiliumInputs& in,
         const float lo = c.windowCenter - c.windowWidth / 2;
         for (size_t i = 0; i < m_ct.size(); ++i)
             m_ct[i] = std::clamp((in.ctHu[i] - lo) / c.windowWidth, 0.0f, 1.0f);
-        Status s = g.encodeImage(m_ct.data());
+        Status s = encodeOrReuse(kModImage,
+                                 encodingKey(kModImage, m_ct.data(), m_ct.size() * sizeof(float)),
+                                 [&] { return g.encodeImage(m_ct.data()); });
         if (s) s = g.runHeads();
         if (!s) return s.error();
     }
+    auto textKey = [](int m, const std::vector<int32_t>& ids) {
+        return encodingKey(m, ids.data(), ids.size() * sizeof(int32_t));
+    };
     if (!in.recordIds.empty()) {
-        Status s = g.encodeRecord(in.recordIds.data(), int64_t(in.recordIds.size()));
+        const int64_t n = int64_t(in.recordIds.size());
+        Status s = encodeOrReuse(kModRecord, textKey(kModRecord, in.recordIds),
+                                 [&] { return g.encodeRecord(in.recordIds.data(), n); });
         if (!s) return s.error();
     }
     if (!in.mel.empty()) {
         if (in.melFrames < 1 || int64_t(in.mel.size()) != in.melFrames * c.nMels) {
             return makeError(ErrorCode::InvalidArgument, "log-mel input is not [80, frames]");
         }
-        Status s = g.encodeVoice(in.mel.data(), in.melFrames);
+        Status s = encodeOrReuse(
+            kModVoice,
+            encodingKey(kModVoice, in.mel.data(), in.mel.size() * sizeof(float), in.melFrames),
+            [&] { return g.encodeVoice(in.mel.data(), in.melFrames); });
         if (!s) return s.error();
     }
     if (!in.questionIds.empty()) {
-        Status s = g.encodeQuestion(in.questionIds.data(), int64_t(in.questionIds.size()));
+        const int64_t n = int64_t(in.questionIds.size());
+        Status s = encodeOrReuse(kModQuestion, textKey(kModQuestion, in.questionIds),
+                                 [&] { return g.encodeQuestion(in.questionIds.data(), n); });
         if (!s) return s.error();
     }
     a.encodeMs = msSince(t0);
@@ -170,6 +203,7 @@ Result<ConsiliumAnswer> ConsiliumSession::ask(const ConsiliumInputs& in,
         const float* lg = g.logits(decoded);
         last = int32_t(argmax(lg, int(c.vocab)));
         ++decoded;
+        if (decoded == 1) a.firstTokenMs = msSince(start);
         a.ids.push_back(last);
         std::vector<ConsiliumExpertChoice> layers;
         for (int64_t l = 0; l < int64_t(m_engine->model().dec.size()); ++l) {

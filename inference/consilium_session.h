@@ -22,6 +22,7 @@
 
 #include "inference/consilium_graph.h"
 #include "inference/consilium_tokenizer.h"
+#include "inference/encoding_cache.h"
 
 namespace consilium::inference {
 
@@ -32,11 +33,14 @@ class ConsiliumEngine {
     std::shared_ptr<const ConsiliumModel> modelPtr() const { return m_model; }
     const ConsiliumTokenizer& tokenizer() const { return *m_tokenizer; }
     const std::string& path() const { return m_path; }
+    // Encoder outputs shared by every session of this engine (prefix reuse).
+    EncodingCache& cache() const { return *m_cache; }
 
   private:
     std::string m_path;
     std::shared_ptr<const ConsiliumModel> m_model;
     std::unique_ptr<ConsiliumTokenizer> m_tokenizer;
+    std::unique_ptr<EncodingCache> m_cache = std::make_unique<EncodingCache>();
 };
 
 // Preprocessed inputs; an empty field is an absent modality (section 3.4).
@@ -75,12 +79,15 @@ struct ConsiliumAnswer {
     // experts[t][l]: generated position t, decoder layer l.
     std::vector<std::vector<ConsiliumExpertChoice>> experts;
     double encodeMs = 0, fuseMs = 0, decodeMs = 0, headsMs = 0;
+    double firstTokenMs = 0;       // from ask() to the first generated token
+    std::array<bool, 4> reused{};  // modality encodings taken from the engine's cache
 };
 
 struct ConsiliumSessionOptions {
     CpuBackendOptions cpu;
     ConsiliumLimits limits;
     int64_t maxAnswerTokens = 0;  // 0 = decoder.max_tokens (counting bos)
+    bool reuseEncodings = true;   // look encodings up in (and add them to) engine.cache()
 };
 
 class ConsiliumSession {
