@@ -1,0 +1,30 @@
+#include "inference/consilium_engine.h"
+
+#include <cmath>
+
+namespace consilium::inference {
+
+std::array<double, 3> consiliumPatchCentre(const ConsiliumConfig& c, int64_t p, const float* o) {
+    auto sigmoid = [](double x) { return 1.0 / (1.0 + std::exp(-x)); };
+    const int64_t ny = c.ny(), nx = c.nx();
+    const int64_t pz = p / (ny * nx), py = (p / nx) % ny, px = p % nx;
+    const double pd = double(c.patch[0]), ph = double(c.patch[1]), pw = double(c.patch[2]);
+    return {double(pz) * pd + sigmoid(o[1]) * pd - 0.5, double(py) * ph + sigmoid(o[2]) * ph - 0.5,
+            double(px) * pw + sigmoid(o[3]) * pw - 0.5};
+}
+
+Result<std::shared_ptr<ConsiliumEngine>> ConsiliumEngine::open(const std::string& path) {
+    auto store = WeightStore::open(path);
+    if (!store) return store.error();
+    auto model = ConsiliumModel::load(std::shared_ptr<WeightStore>(std::move(store.value())));
+    if (!model) return model.error();
+    auto tok = ConsiliumTokenizer::create(model.value()->tokenizerModel(), model.value()->config());
+    if (!tok) return makeError(tok.error().code, path + ": " + tok.error().message);
+    auto e = std::shared_ptr<ConsiliumEngine>(new ConsiliumEngine());
+    e->m_path = path;
+    e->m_model = model.value();
+    e->m_tokenizer = std::move(tok.value());
+    return e;
+}
+
+}  // namespace consilium::inference

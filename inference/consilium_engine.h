@@ -1,0 +1,82 @@
+// The `consilium` model opened for answering: ConsiliumEngine (weights, tokenizer and the
+// cache of encoder outputs, shared by any number of sessions, batchers and threads), the
+// preprocessed inputs of one question and everything an answer carries.
+//
+// Coordinates here are model-grid coordinates (section 3.1: continuous (gz, gy, gx), grid
+// voxel k centred at k); the caller maps them back to source voxels and LPS mm with its
+// Volume (app/ask_service.cpp does).
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "inference/consilium_graph.h"
+#include "inference/consilium_tokenizer.h"
+#include "inference/encoding_cache.h"
+
+namespace consilium::inference {
+
+class ConsiliumEngine {
+  public:
+    static Result<std::shared_ptr<ConsiliumEngine>> open(const std::string& path);
+    const ConsiliumModel& model() const { return *m_model; }
+    std::shared_ptr<const ConsiliumModel> modelPtr() const { return m_model; }
+    const ConsiliumTokenizer& tokenizer() const { return *m_tokenizer; }
+    const std::string& path() const { return m_path; }
+    // Encoder outputs shared by every session of this engine (prefix reuse).
+    EncodingCache& cache() const { return *m_cache; }
+
+  private:
+    std::string m_path;
+    std::shared_ptr<const ConsiliumModel> m_model;
+    std::unique_ptr<ConsiliumTokenizer> m_tokenizer;
+    std::unique_ptr<EncodingCache> m_cache = std::make_unique<EncodingCache>();
+};
+
+// Preprocessed inputs; an empty field is an absent modality (section 3.4).
+struct ConsiliumInputs {
+    std::vector<float> ctHu;  // [D, H, W] HU on the model grid (resampleToGrid)
+    std::vector<float> mel;   // [80, melFrames] log-mel (section 3.2)
+    int64_t melFrames = 0;
+    std::vector<int32_t> recordIds;    // [bos] + encode(record)
+    std::vector<int32_t> questionIds;  // [bos] + encode(question)
+};
+
+struct ConsiliumFinding {
+    int64_t patch = 0;
+    std::array<double, 3> grid{};   // (gz, gy, gx) centre in grid coordinates
+    double diameterGridVoxels = 0;  // exp(o4), in-plane grid voxels (times sp_yx = mm)
+    int type = 0;                   // index into config().detTypes
+    int lobe = 0;                   // index into config().detLobes
+    float score = 0;                // sigmoid(o0)
+};
+
+struct ConsiliumExpertChoice {
+    std::array<int32_t, 2> experts{};
+    std::array<float, 2> weights{};
+};
+
+struct ConsiliumAnswer {
+    std::vector<int32_t> ids;  // generated ids without bos (eos included when produced)
+    std::string text;
+    std::vector<ConsiliumFinding> findings;  // empty without a CT
+    int lungRads = -1;                       // index into config().lungRadsCategories; -1 no CT
+    std::array<float, 4> modalityWeights{};  // image, record, voice, question; sum 1
+    std::vector<float> imageAttention;       // [N_img], sums to 1 (empty without a CT)
+    int64_t peakPatch = -1;
+    std::array<double, 3> peakGrid{};    // refined like a candidate centre
+    std::vector<float> recordAttention;  // [N_rec] (empty without a record)
+    // experts[t][l]: generated position t, decoder layer l.
+    std::vector<std::vector<ConsiliumExpertChoice>> experts;
+    double encodeMs = 0, fuseMs = 0, decodeMs = 0, headsMs = 0;
+    double firstTokenMs = 0;       // from ask() to the first generated token
+    std::array<bool, 4> reused{};  // modality encodings taken from the engine's cache
+};
+
+// Section 10: grid centre of patch p refined by its detection offsets (raw row `o`, 13
+// values): g = patch origin + sigmoid(o[1..3]) * patch size - 0.5.
+std::array<double, 3> consiliumPatchCentre(const ConsiliumConfig& c, int64_t p, const float* o);
+
+}  // namespace consilium::inference
