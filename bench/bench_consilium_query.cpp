@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
     in.recordIds = readRaw<int32_t>(inputs + "/record.i32");
     in.questionIds = readRaw<int32_t>(inputs + "/question.i32");
     ConsiliumSessionOptions so;
+    so.reuseEncodings = false;  // every repeat a cold query
     so.cpu.threads = threads;
     so.maxAnswerTokens = maxIds;
     so.limits.maxRecordTokens = int64_t(in.recordIds.size());

@@ -79,7 +79,7 @@ struct ConsiliumBatcher::Active {
     std::vector<int32_t> feed;  // ids the next step runs: [last] or, after preemption, all
     Clock::time_point added, decodeStart;
     bool decoding = false;
-    bool stopped = false;  // the token callback returned false
+    bool stopped = false;  // cancel(id), or the token callback returned false
 };
 
 Result<std::unique_ptr<ConsiliumBatcher>> ConsiliumBatcher::create(
@@ -122,6 +122,14 @@ uint64_t ConsiliumBatcher::add(ConsiliumRequest request) {
     const uint64_t id = a->id;
     m_waiting.insert(at, std::move(a));
     return id;
+}
+
+bool ConsiliumBatcher::cancel(uint64_t id) {
+    for (auto& a : m_waiting)
+        if (a->id == id) return a->stopped = true;
+    for (auto& a : m_running)
+        if (a->id == id) return a->stopped = true;
+    return false;
 }
 
 bool ConsiliumBatcher::cancelled(const Active& a) const {

@@ -60,6 +60,9 @@ class ConsiliumBatcher {
 
     // Queues a request; returns its id (1, 2, ...).
     uint64_t add(ConsiliumRequest request);
+    // Cancels a waiting or running request at the next step (onDone gets Cancelled); false
+    // when no such request is unfinished.
+    bool cancel(uint64_t id);
     // One iteration (see the file comment). False when there was nothing to do.
     bool step();
     // Runs step() until no request is waiting or running.
