@@ -1,6 +1,8 @@
 #include "app/ask_service.h"
 
 #include <QCryptographicHash>
+#include <QDateTime>
+#include <QDirIterator>
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonArray>
@@ -9,6 +11,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <list>
+#include <map>
+#include <mutex>
 
 #include "app/resource_paths.h"
 #include "app/speech.h"
@@ -97,12 +102,115 @@ QString readText(const QString& path, Error* err) {
 
 }  // namespace
 
-Result<AskOutcome> askQuestion(const AskRequest& req,
-                               const std::function<bool(const QString& piece)>& onToken,
+struct AskContext::Impl {
+    std::mutex mutex;
+    int maxStudies = 8;
+    std::map<std::string, std::shared_ptr<inference::ConsiliumEngine>> engines;
+    std::map<std::string, QString> shas;
+    struct Entry {
+        QString key;
+        QByteArray signature;
+        std::shared_ptr<const Study> study;
+    };
+    std::list<Entry> studies;  // most recently used first
+};
+
+AskContext::AskContext(int maxStudies) : d(std::make_unique<Impl>()) {
+    d->maxStudies = std::max(1, maxStudies);
+}
+
+AskContext::~AskContext() = default;
+
+Result<std::shared_ptr<inference::ConsiliumEngine>> AskContext::engine(const std::string& path) {
+    std::lock_guard<std::mutex> lock(d->mutex);
+    if (auto it = d->engines.find(path); it != d->engines.end()) return it->second;
+    auto e = inference::ConsiliumEngine::open(path);
+    if (!e) return e.error();
+    d->engines[path] = e.value();
+    return e.value();
+}
+
+QString AskContext::modelSha256(const std::string& path) {
+    {
+        std::lock_guard<std::mutex> lock(d->mutex);
+        if (auto it = d->shas.find(path); it != d->shas.end()) return it->second;
+    }
+    const QString h = sha256(QString::fromStdString(path));
+    std::lock_guard<std::mutex> lock(d->mutex);
+    d->shas[path] = h;
+    return h;
+}
+
+namespace {
+
+// What identifies the contents of a study folder without reading it: every file's relative
+// path, size and modification time.
+QByteArray folderSignature(const QString& dir) {
+    QStringList lines;
+    QDirIterator it(dir, QDir::Files | QDir::NoDotAndDotDot | QDir::Hidden,
+                    QDirIterator::Subdirectories);
+    while (it.hasNext()) {
+        it.next();
+        const QFileInfo fi = it.fileInfo();
+        lines << QStringLiteral("%1|%2|%3")
+                     .arg(fi.filePath())
+                     .arg(fi.size())
+                     .arg(fi.lastModified().toMSecsSinceEpoch());
+    }
+    lines.sort();
+    return QCryptographicHash::hash(lines.join('\n').toUtf8(), QCryptographicHash::Sha256);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const AskContext::Study>> AskContext::study(
+    const QString& dir, const std::array<int64_t, 3>& grid, const std::atomic<bool>* cancel,
+    bool* reused) {
+    *reused = false;
+    const QString key = QStringLiteral("%1|%2x%3x%4")
+                            .arg(QFileInfo(dir).absoluteFilePath())
+                            .arg(grid[0])
+                            .arg(grid[1])
+                            .arg(grid[2]);
+    const QByteArray signature = folderSignature(dir);
+    {
+        std::lock_guard<std::mutex> lock(d->mutex);
+        for (auto it = d->studies.begin(); it != d->studies.end(); ++it) {
+            if (it->key != key) continue;
+            if (it->signature != signature) {
+                d->studies.erase(it);
+                break;
+            }
+            d->studies.splice(d->studies.begin(), d->studies, it);
+            *reused = true;
+            return d->studies.front().study;
+        }
+    }
+    imaging::LoadOptions lo;
+    lo.cancel = cancel;
+    auto volume = imaging::loadVolume(dir.toStdString(), lo);
+    if (!volume) return prefixed(volume.error(), dir);
+    if (volume.value().empty()) {
+        return makeError(ErrorCode::CorruptFile, dir.toStdString() + ": no CT image found");
+    }
+    auto g = imaging::resampleToGrid(volume.value(), {int(grid[2]), int(grid[1]), int(grid[0])});
+    if (!g) return prefixed(g.error(), dir);
+    auto st = std::make_shared<Study>();
+    st->volume = std::move(volume.value());
+    st->grid = std::move(g.value());
+    std::lock_guard<std::mutex> lock(d->mutex);
+    d->studies.push_front({key, signature, st});
+    while (int(d->studies.size()) > d->maxStudies)
+        d->studies.pop_back();
+    return std::shared_ptr<const Study>(st);
+}
+
+Result<PreparedAsk> prepareAsk(const AskRequest& req, AskContext* context,
                                const std::atomic<bool>* cancel) {
-    const auto tStart = Clock::now();
-    AskOutcome out;
-    QJsonObject timings;
+    PreparedAsk p;
+    p.start = Clock::now();
+    p.request = req;
+    QJsonObject& timings = p.timings;
     QString question = req.question.trimmed();
     QString transcript;
     if (question.isEmpty() && req.audioFile.isEmpty()) {
@@ -124,32 +232,28 @@ Result<AskOutcome> askQuestion(const AskRequest& req,
                              ? "no consilium model found (give --model FILE)"
                              : req.modelFile.toStdString() + ": no such model file");
     }
-    auto engine = inference::ConsiliumEngine::open(modelPath);
+    AskContext local(1);
+    AskContext* ctx = context ? context : &local;
+    auto engine = ctx->engine(modelPath);
     if (!engine) return prefixed(engine.error(), QString::fromStdString(modelPath));
     const inference::ConsiliumConfig& c = engine.value()->model().config();
+    p.engine = engine.value();
+    p.modelPath = modelPath;
     timings["load_model"] = msSince(t0);
 
     // CT study (section 3.1): the first series, resampled to the model grid, in HU.
     t0 = Clock::now();
-    inference::ConsiliumInputs in;
+    inference::ConsiliumInputs& in = p.inputs;
     if (!QFileInfo(req.studyDir).exists()) {
         return makeError(ErrorCode::NotFound,
                          req.studyDir.toStdString() + ": no such study folder");
     }
-    imaging::LoadOptions lo;
-    lo.cancel = cancel;
-    auto volume = imaging::loadVolume(req.studyDir.toStdString(), lo);
-    if (!volume) return prefixed(volume.error(), req.studyDir);
-    const imaging::Volume& vol = volume.value();
-    if (vol.empty()) {
-        return makeError(ErrorCode::CorruptFile,
-                         req.studyDir.toStdString() + ": no CT image found");
-    }
+    auto study = ctx->study(req.studyDir, c.grid, cancel, &p.studyReused);
+    if (!study) return study.error();
+    p.study = study.value();
     timings["load_study"] = msSince(t0);
     t0 = Clock::now();
-    auto grid = imaging::resampleToGrid(vol, {int(c.grid[2]), int(c.grid[1]), int(c.grid[0])});
-    if (!grid) return prefixed(grid.error(), req.studyDir);
-    in.ctHu = std::move(grid.value());
+    in.ctHu = p.study->grid;
 
     // Record and question text (section 3.3).
     const inference::ConsiliumTokenizer& tok = engine.value()->tokenizer();
@@ -165,9 +269,9 @@ Result<AskOutcome> askQuestion(const AskRequest& req,
         in.recordIds = tok.encodeWithBos(recordText.toStdString());
         if (int64_t(in.recordIds.size()) > c.textMaxTokens) {
             in.recordIds.resize(size_t(c.textMaxTokens));
-            out.notes << QStringLiteral("%1: record cut to its first %2 tokens")
-                             .arg(recordSource)
-                             .arg(c.textMaxTokens);
+            p.notes << QStringLiteral("%1: record cut to its first %2 tokens")
+                           .arg(recordSource)
+                           .arg(c.textMaxTokens);
         }
     }
     if (!question.isEmpty()) in.questionIds = tok.encodeWithBos(question.toStdString());
@@ -209,9 +313,9 @@ Result<AskOutcome> askQuestion(const AskRequest& req,
         if (heard.value().understood) {
             transcript = QString::fromStdString(heard.value().text);
         } else {
-            out.notes << QStringLiteral("%1: speech not understood (%2); best guess: %3")
-                             .arg(req.audioFile, QString::fromStdString(heard.value().reason),
-                                  QString::fromStdString(heard.value().bestGuess));
+            p.notes << QStringLiteral("%1: speech not understood (%2); best guess: %3")
+                           .arg(req.audioFile, QString::fromStdString(heard.value().reason),
+                                QString::fromStdString(heard.value().bestGuess));
         }
         if (question.isEmpty()) {
             if (transcript.isEmpty()) {
@@ -228,30 +332,56 @@ Result<AskOutcome> askQuestion(const AskRequest& req,
 
     // Device: the consilium graph runs on the CPU backend; CUDA falls back, said once.
     if (req.device == "cuda") {
-        out.notes << QStringLiteral(
+        p.notes << QStringLiteral(
             "CUDA backend not available for the consilium graph: "
             "running on the CPU");
     }
-    inference::ConsiliumSessionOptions so;
-    so.cpu.threads = req.threads > 0 ? req.threads : std::max(1, QThread::idealThreadCount());
-    so.limits.maxRecordTokens = std::max<int64_t>(1, int64_t(in.recordIds.size()));
-    so.limits.maxQuestionTokens = std::max<int64_t>(1, int64_t(in.questionIds.size()));
-    so.limits.maxAudioFrames = std::max<int64_t>(1, in.melFrames);
-    auto session = inference::ConsiliumSession::create(engine.value(), so);
-    if (!session) return session.error();
-    inference::ConsiliumSession::TokenCallback cb;
-    if (onToken) {
-        cb = [&](int32_t, const std::string& piece) {
-            return onToken(QString::fromStdString(piece));
-        };
-    }
-    auto answer = session.value()->ask(in, cb, cancel);
-    if (!answer) return answer.error();
-    const inference::ConsiliumAnswer& a = answer.value();
+    p.question = question;
+    p.transcript = transcript;
+    p.recordText = recordText;
+    return p;
+}
+
+void keepGeometryOnly(PreparedAsk* p) {
+    auto geo = std::make_shared<AskContext::Study>();
+    const imaging::Volume& v = p->study->volume;
+    geo->volume.dims = v.dims;
+    geo->volume.spacing = v.spacing;
+    geo->volume.origin = v.origin;
+    geo->volume.direction = v.direction;
+    geo->volume.type = v.type;
+    geo->volume.slices = v.slices;
+    geo->volume.modality = v.modality;
+    geo->volume.units = v.units;
+    geo->volume.invertedDisplay = v.invertedDisplay;
+    p->study = geo;
+    p->inputs = {};
+}
+
+inference::ConsiliumLimits askLimits(const PreparedAsk& p) {
+    inference::ConsiliumLimits lim;
+    lim.maxRecordTokens = std::max<int64_t>(1, int64_t(p.inputs.recordIds.size()));
+    lim.maxQuestionTokens = std::max<int64_t>(1, int64_t(p.inputs.questionIds.size()));
+    lim.maxAudioFrames = std::max<int64_t>(1, p.inputs.melFrames);
+    return lim;
+}
+
+AskOutcome finishAsk(const PreparedAsk& p, const inference::ConsiliumAnswer& a,
+                     const QString& deviceDetail, AskContext* context) {
+    const inference::ConsiliumConfig& c = p.engine->model().config();
+    const inference::ConsiliumTokenizer& tok = p.engine->tokenizer();
+    const imaging::Volume& vol = p.study->volume;
+    const QString& question = p.question;
+    const QString& transcript = p.transcript;
+    const QString& recordText = p.recordText;
+    const AskRequest& req = p.request;
+    const std::string& modelPath = p.modelPath;
+    QJsonObject timings = p.timings;
     timings["encode"] = a.encodeMs;
     timings["fuse"] = a.fuseMs;
     timings["decode"] = a.decodeMs;
     timings["explain"] = a.headsMs;
+    timings["first_token"] = a.firstTokenMs;
 
     // The JSON contract.
     const GridMapper map{vol, c.grid};
@@ -339,15 +469,47 @@ Result<AskOutcome> askQuestion(const AskRequest& req,
     j["experts"] = experts;
     QJsonObject model;
     model["file"] = QFileInfo(QString::fromStdString(modelPath)).absoluteFilePath();
-    model["sha256"] = sha256(QString::fromStdString(modelPath));
+    model["sha256"] =
+        context ? context->modelSha256(modelPath) : sha256(QString::fromStdString(modelPath));
     j["model"] = model;
     j["device"] = QStringLiteral("cpu");
-    j["device_detail"] = QString::fromStdString(session.value()->deviceName());
-    j["precision"] = QString::fromStdString(engine.value()->model().precision());
-    timings["total"] = msSince(tStart);
+    j["device_detail"] = deviceDetail;
+    j["precision"] = QString::fromStdString(p.engine->model().precision());
+    // What came from memory instead of being recomputed (follow-ups, batch jobs).
+    QJsonArray reused;
+    if (p.studyReused) reused.append(QStringLiteral("study"));
+    for (int m = 0; m < 4; ++m)
+        if (a.reused[size_t(m)]) reused.append(QString::fromLatin1(names[m]));
+    j["reused"] = reused;
+    timings["total"] = msSince(p.start);
     j["timings_ms"] = timings;
+    AskOutcome out;
     out.json = j;
+    out.notes = p.notes;
     return out;
+}
+
+Result<AskOutcome> askQuestion(const AskRequest& req,
+                               const std::function<bool(const QString& piece)>& onToken,
+                               const std::atomic<bool>* cancel, AskContext* context) {
+    auto prepared = prepareAsk(req, context, cancel);
+    if (!prepared) return prepared.error();
+    const PreparedAsk& p = prepared.value();
+    inference::ConsiliumSessionOptions so;
+    so.cpu.threads = req.threads > 0 ? req.threads : std::max(1, QThread::idealThreadCount());
+    so.limits = askLimits(p);
+    auto session = inference::ConsiliumSession::create(p.engine, so);
+    if (!session) return session.error();
+    inference::ConsiliumSession::TokenCallback cb;
+    if (onToken) {
+        cb = [&](int32_t, const std::string& piece) {
+            return onToken(QString::fromStdString(piece));
+        };
+    }
+    auto answer = session.value()->ask(p.inputs, cb, cancel);
+    if (!answer) return answer.error();
+    return finishAsk(p, answer.value(), QString::fromStdString(session.value()->deviceName()),
+                     context);
 }
 
 }  // namespace consilium::app

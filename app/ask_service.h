@@ -3,16 +3,29 @@
 // (issue 8: question, transcript, answer, findings, lung_rads, modality_weights, attention,
 // experts, model, device, precision, timings_ms). Shared by the CLI and, later, the GUI.
 //
-// Thread safety: askQuestion() is reentrant (it opens its own engine and session); run it on
-// a worker thread, never on the GUI thread.
+// Many questions share an AskContext: the engine of each model file (with its cache of
+// encoder outputs) and the studies loaded and resampled to the model grid, so a follow-up
+// question on the same study skips loading it and re-running its encoders, and a batch of
+// jobs loads each study once. The steps are also separate (prepareAsk, then the engine,
+// then finishAsk) so consilium-cli batch can feed many prepared questions to one
+// ConsiliumScheduler.
+//
+// Thread safety: askQuestion() and prepareAsk() are reentrant; an AskContext may be shared
+// by threads. Run them on worker threads, never on the GUI thread.
 #pragma once
 
 #include <QJsonObject>
 #include <QString>
 
-#include <atomic>
-#include <functional>
+#include <QStringList>
 
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "imaging/volume.h"
+#include "inference/consilium_engine.h"
 #include "kernels/status.h"
 
 namespace consilium::app {
@@ -33,11 +46,68 @@ struct AskOutcome {
     QStringList notes;  // things the user should know (fallbacks, truncation), one line each
 };
 
+// Engines by model file and the last few loaded studies. Thread-safe.
+class AskContext {
+  public:
+    explicit AskContext(int maxStudies = 2);
+    ~AskContext();
+    AskContext(const AskContext&) = delete;
+    AskContext& operator=(const AskContext&) = delete;
+
+    // The engine of a model file, opened on first use.
+    Result<std::shared_ptr<inference::ConsiliumEngine>> engine(const std::string& modelPath);
+    // SHA-256 of a model file (hex), computed once.
+    QString modelSha256(const std::string& modelPath);
+
+    struct Study {
+        imaging::Volume volume;
+        std::vector<float> grid;  // HU on the model grid [D, H, W]
+    };
+    // The study in `dir` (its first CT series) resampled to `grid` (D, H, W), loaded on first
+    // use and again when its files change (count, sizes or modification times); `reused`
+    // says whether it came from memory. Errors as imaging::loadVolume, prefixed with dir.
+    Result<std::shared_ptr<const Study>> study(const QString& dir,
+                                               const std::array<int64_t, 3>& grid,
+                                               const std::atomic<bool>* cancel, bool* reused);
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> d;
+};
+
+// A question with its inputs preprocessed for the engine.
+struct PreparedAsk {
+    AskRequest request;
+    QString question, transcript, recordText;
+    std::string modelPath;
+    std::shared_ptr<inference::ConsiliumEngine> engine;
+    std::shared_ptr<const AskContext::Study> study;
+    bool studyReused = false;
+    inference::ConsiliumInputs inputs;
+    QJsonObject timings;
+    QStringList notes;
+    std::chrono::steady_clock::time_point start;
+};
+
+// Everything before the engine: model, study, record, question, audio (errors as
+// askQuestion's). `context` may be null (nothing shared).
+Result<PreparedAsk> prepareAsk(const AskRequest& request, AskContext* context,
+                               const std::atomic<bool>* cancel = nullptr);
+// The JSON contract of an answer to a prepared question.
+AskOutcome finishAsk(const PreparedAsk& prepared, const inference::ConsiliumAnswer& answer,
+                     const QString& deviceDetail, AskContext* context);
+// Lets go of the study's voxels and the engine inputs, keeping the geometry finishAsk()
+// needs, so many questions queued for an engine do not hold many volumes.
+void keepGeometryOnly(PreparedAsk* prepared);
+// Session options sized for a prepared question's inputs.
+inference::ConsiliumLimits askLimits(const PreparedAsk& prepared);
+
 // Errors (the message names the file and the problem): NotFound / IoError / CorruptFile /
 // UnsupportedTransferSyntax for the inputs, CorruptModel / UnsupportedModel for the model,
 // InvalidArgument for a missing question or out-of-range audio, Cancelled.
 Result<AskOutcome> askQuestion(const AskRequest& request,
                                const std::function<bool(const QString& piece)>& onToken = {},
-                               const std::atomic<bool>* cancel = nullptr);
+                               const std::atomic<bool>* cancel = nullptr,
+                               AskContext* context = nullptr);
 
 }  // namespace consilium::app

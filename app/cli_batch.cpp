@@ -1,5 +1,5 @@
-// consilium-cli batch --jobs FILE.jsonl --out FILE.jsonl [--model FILE] [--device NAME]
-//                     [--threads N]
+// consilium-cli batch --jobs FILE.jsonl --out FILE.jsonl [--max-batch N] [--model FILE]
+//                     [--device NAME] [--threads N]
 // Answers a queue of questions (issue 6, "Scheduler", the batch half). Each input line is a
 // JSON object with an `id` and the fields of `ask`'s flags (`study`, `record`, `audio`,
 // `question`); each output line is `ask`'s JSON object plus that `id`, appended and flushed
@@ -8,19 +8,32 @@
 // torn last line left by a kill is cut away first. A bad line (not JSON, no id, a missing
 // study, any error of `ask`) yields {"id": ..., "error": "..."} for that line (a line without
 // an id gets the id "line:N") and the run goes on: no job is dropped silently. An id that
-// appears twice is one job, answered once. Jobs run one after another here (the continuous batching
-// scheduler of issue 6 is not built yet).
+// appears twice is one job, answered once.
+//
+// Jobs are prepared (study loaded and resampled, record tokenised, audio to log-mel) on one
+// thread, in order, and answered by one ConsiliumScheduler with up to --max-batch answers
+// decoding together (continuous batching); studies, records and audio shared by several
+// jobs are loaded and encoded once (AskContext, the engine's EncodingCache). Output lines
+// come in the order jobs finish. Greedy decoding: --max-batch changes speed, never answers.
 // Exit codes: 0 every job answered, 1 some jobs wrote error lines, 2 bad arguments.
 #include <QCommandLineParser>
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QSet>
+#include <QThread>
 
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #include "app/ask_service.h"
 #include "app/cli_commands.h"
+#include "app/resource_paths.h"
+#include "inference/consilium_scheduler.h"
 
 namespace consilium::app {
 
@@ -71,7 +84,10 @@ int runBatch(const QStringList& args) {
     QCommandLineOption model("model", "consilium GGUF model (default: the bundled one).", "FILE");
     QCommandLineOption device("device", "auto, cpu or cuda (default auto).", "NAME", "auto");
     QCommandLineOption threads("threads", "CPU threads (default: all).", "N", "0");
-    parser.addOptions({jobsOpt, outOpt, model, device, threads});
+    QCommandLineOption maxBatchOpt(
+        "max-batch", "Answers decoded together, 1..256 (default 64; 1 = one at a time).", "N",
+        "64");
+    parser.addOptions({jobsOpt, outOpt, model, device, threads, maxBatchOpt});
     const char* cmd = "consilium-cli batch";
     if (const int rc = parseCliArgs(parser, args); rc >= 0) return rc;
     if (!parser.isSet(jobsOpt) || !parser.isSet(outOpt)) {
@@ -83,6 +99,12 @@ int runBatch(const QStringList& args) {
     if (!ok || nThreads < 0) {
         std::fprintf(stderr, "%s: --threads must be a number >= 0, got '%s'\n", cmd,
                      qPrintable(parser.value(threads)));
+        return 2;
+    }
+    const int maxBatch = parser.value(maxBatchOpt).toInt(&ok);
+    if (!ok || maxBatch < 1 || maxBatch > 256) {
+        std::fprintf(stderr, "%s: --max-batch must be a number in 1..256, got '%s'\n", cmd,
+                     qPrintable(parser.value(maxBatchOpt)));
         return 2;
     }
     QFile jobs(parser.value(jobsOpt));
@@ -108,7 +130,26 @@ int runBatch(const QStringList& args) {
         out.flush();
     };
 
+    // Read every job line first: bad lines become error lines at once.
+    struct Job {
+        QString id;
+        QJsonValue idValue;
+        int line = 0;
+        AskRequest request;
+    };
+    std::vector<Job> pending;
     int lineNo = 0, answered = 0, failed = 0, skipped = 0;
+    QSet<QString> queued;
+    auto fail = [&](const QJsonValue& idValue, const QString& id, int line, const QString& why) {
+        QJsonObject result;
+        result["id"] = idValue;
+        result["error"] = why;
+        writeLine(result);
+        done.insert(id);
+        ++failed;
+        std::fprintf(stderr, "%s: %s line %d (id %s): %s\n", cmd, qPrintable(jobs.fileName()), line,
+                     qPrintable(id), qPrintable(why));
+    };
     while (!jobs.atEnd()) {
         const QByteArray line = jobs.readLine().trimmed();
         ++lineNo;
@@ -118,51 +159,148 @@ int runBatch(const QStringList& args) {
         // A line without a usable id is answered under "line:N", so it is never lost.
         const QJsonObject job = doc.object();
         const QString id = job.contains("id") ? idText(job["id"]) : QString("line:%1").arg(lineNo);
-        if (done.contains(id)) {
-            ++skipped;
+        if (done.contains(id) || queued.contains(id)) {
+            if (done.contains(id)) ++skipped;
             continue;
         }
-        QJsonObject result;
-        result["id"] = job.contains("id") ? job["id"] : QJsonValue(id);
-        auto fail = [&](const QString& why) {
-            result["error"] = why;
-            writeLine(result);
-            done.insert(id);
-            ++failed;
-            std::fprintf(stderr, "%s: %s line %d (id %s): %s\n", cmd, qPrintable(jobs.fileName()),
-                         lineNo, qPrintable(id), qPrintable(why));
-        };
+        const QJsonValue idValue = job.contains("id") ? job["id"] : QJsonValue(id);
         if (pe.error != QJsonParseError::NoError || !doc.isObject()) {
-            fail("not a JSON object: " + pe.errorString());
+            fail(idValue, id, lineNo, "not a JSON object: " + pe.errorString());
             continue;
         }
         if (!job.contains("id")) {
-            fail("no \"id\"");
+            fail(idValue, id, lineNo, "no \"id\"");
             continue;
         }
-        AskRequest req;
-        req.studyDir = job["study"].toString();
-        req.recordFile = job["record"].toString();
-        req.audioFile = job["audio"].toString();
-        req.question = job["question"].toString();
-        req.modelFile = parser.value(model);
-        req.device = parser.value(device);
-        req.threads = nThreads;
-        if (req.studyDir.isEmpty()) {
-            fail("no \"study\"");
+        Job jb;
+        jb.id = id;
+        jb.idValue = idValue;
+        jb.line = lineNo;
+        jb.request.studyDir = job["study"].toString();
+        jb.request.recordFile = job["record"].toString();
+        jb.request.audioFile = job["audio"].toString();
+        jb.request.question = job["question"].toString();
+        jb.request.modelFile = parser.value(model);
+        jb.request.device = parser.value(device);
+        jb.request.threads = nThreads;
+        if (jb.request.studyDir.isEmpty()) {
+            fail(idValue, id, lineNo, "no \"study\"");
             continue;
         }
-        auto outcome = askQuestion(req);
-        if (!outcome) {
-            fail(QString::fromStdString(outcome.error().message));
-            continue;
+        queued.insert(id);
+        pending.push_back(std::move(jb));
+    }
+
+    if (!pending.empty()) {
+        // One engine for every job: the model named (or found) once.
+        std::vector<std::string> searched;
+        const std::string modelPath = locateModel(parser.value(model).toStdString(), &searched);
+        AskContext context(4);
+        auto engine = modelPath.empty()
+                          ? Result<std::shared_ptr<inference::ConsiliumEngine>>(
+                                makeError(ErrorCode::NotFound, "no consilium model found"))
+                          : context.engine(modelPath);
+        if (!engine) {
+            std::fprintf(stderr, "%s: %s: %s\n", cmd,
+                         qPrintable(parser.value(model).isEmpty() ? QString("--model")
+                                                                  : parser.value(model)),
+                         engine.error().message.c_str());
+            return 2;
         }
-        QJsonObject j = outcome.value().json;
-        j["id"] = result["id"];
-        writeLine(j);
-        done.insert(id);
-        ++answered;
-        std::fprintf(stderr, "%s: %s answered\n", cmd, qPrintable(id));
+        const inference::ConsiliumConfig& c = engine.value()->model().config();
+        inference::ConsiliumBatcherOptions bo;
+        bo.cpu.threads = nThreads > 0 ? nThreads : std::max(1, QThread::idealThreadCount());
+        bo.maxBatch = maxBatch;
+        bo.limits.maxRecordTokens = c.textMaxTokens;  // any record the model takes
+        auto scheduler = inference::ConsiliumScheduler::create(engine.value(), bo);
+        if (!scheduler) {
+            std::fprintf(stderr, "%s: %s\n", cmd, scheduler.error().message.c_str());
+            return 2;
+        }
+        const QString deviceDetail = QString::fromStdString(scheduler.value()->deviceName());
+
+        // Results reach this thread through one queue: prepared jobs with their answer, or
+        // an error. At most max(2, maxBatch + 1) jobs are prepared and unfinished at a time.
+        struct Finished {
+            size_t job = 0;
+            std::optional<PreparedAsk> prepared;
+            std::optional<Result<inference::ConsiliumAnswer>> answer;
+            Error error;
+        };
+        std::mutex mu;
+        std::condition_variable cv;
+        std::deque<Finished> results;
+        size_t inFlight = 0;
+        const size_t window = size_t(std::max(2, maxBatch + 1));
+        auto post = [&](Finished f) {
+            std::lock_guard<std::mutex> lock(mu);
+            results.push_back(std::move(f));
+            cv.notify_all();
+        };
+        std::thread producer([&] {
+            for (size_t k = 0; k < pending.size(); ++k) {
+                {
+                    std::unique_lock<std::mutex> lock(mu);
+                    cv.wait(lock, [&] { return inFlight < window; });
+                    ++inFlight;
+                }
+                auto prepared = prepareAsk(pending[k].request, &context);
+                if (!prepared) {
+                    Finished f;
+                    f.job = k;
+                    f.error = prepared.error();
+                    post(std::move(f));
+                    continue;
+                }
+                auto shared = std::make_shared<PreparedAsk>(std::move(prepared.value()));
+                inference::ConsiliumRequest r;
+                r.inputs = std::move(shared->inputs);
+                keepGeometryOnly(shared.get());
+                r.priority = 1;
+                r.onDone = [&, k, shared](Result<inference::ConsiliumAnswer> a) {
+                    Finished f;
+                    f.job = k;
+                    f.prepared = std::move(*shared);
+                    f.answer = std::move(a);
+                    post(std::move(f));
+                };
+                scheduler.value()->submit(std::move(r));
+            }
+        });
+        for (size_t seen = 0; seen < pending.size(); ++seen) {
+            Finished f;
+            {
+                std::unique_lock<std::mutex> lock(mu);
+                cv.wait(lock, [&] { return !results.empty(); });
+                f = std::move(results.front());
+                results.pop_front();
+                --inFlight;
+                cv.notify_all();
+            }
+            const Job& jb = pending[f.job];
+            if (!f.prepared) {
+                fail(jb.idValue, jb.id, jb.line, QString::fromStdString(f.error.message));
+                continue;
+            }
+            if (!f.answer->ok()) {
+                fail(jb.idValue, jb.id, jb.line, QString::fromStdString(f.answer->error().message));
+                continue;
+            }
+            QJsonObject j = finishAsk(*f.prepared, f.answer->value(), deviceDetail, &context).json;
+            j["id"] = jb.idValue;
+            writeLine(j);
+            done.insert(jb.id);
+            ++answered;
+            std::fprintf(stderr, "%s: %s answered\n", cmd, qPrintable(jb.id));
+        }
+        producer.join();
+        const auto st = scheduler.value()->stats();
+        std::fprintf(stderr,
+                     "%s: up to %lld answers decoded together in %lld steps; KV pool %lld of %lld "
+                     "blocks at peak (%.1f MiB), %lld preemptions\n",
+                     cmd, (long long)st.maxRunning, (long long)st.steps, (long long)st.kvBlocksPeak,
+                     (long long)st.kvBlocks, double(st.kvBytes) / (1 << 20),
+                     (long long)st.preemptions);
     }
     std::fprintf(stderr, "%s: %d answered, %d failed, %d already in %s\n", cmd, answered, failed,
                  skipped, qPrintable(out.fileName()));

@@ -10,7 +10,7 @@ void InferenceWorker::ask(int requestId, const AskRequest& request) {
             emit tokenReady(requestId, piece);
             return !m_cancel.load();
         },
-        &m_cancel);
+        &m_cancel, &m_context);
     if (outcome.ok()) {
         emit answerReady(requestId, outcome.value().json, outcome.value().notes);
     } else {

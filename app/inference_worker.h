@@ -33,6 +33,9 @@ class InferenceWorker : public QObject {
 
   private:
     std::atomic<bool> m_cancel{false};
+    // The engine, the last studies and their encodings stay between questions, so a
+    // follow-up on the open study skips loading and encoding it again.
+    AskContext m_context{2};
 };
 
 // Owns the worker and its thread: quit() + wait() on destruction (Qt's worker-object pattern).
