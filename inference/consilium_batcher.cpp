@@ -167,9 +167,15 @@ bool ConsiliumBatcher::step() {
     if (!m_waiting.empty() && int64_t(m_running.size()) < m_options.maxBatch) {
         auto a = std::move(m_waiting.front());
         m_waiting.pop_front();
+        const auto t0 = Clock::now();
         prefill(std::move(a));
+        m_stats.prefillMs += msSince(t0);
     }
-    if (!m_running.empty()) decodeStep();
+    if (!m_running.empty()) {
+        const auto t0 = Clock::now();
+        decodeStep();
+        m_stats.decodeMs += msSince(t0);
+    }
     m_stats.maxRunning = std::max(m_stats.maxRunning, int64_t(m_running.size()));
     return true;
 }
@@ -345,6 +351,8 @@ void ConsiliumBatcher::decodeStep() {
     }
     Status s =
         m_graph->decodeBatch(seqs.data(), ids.data(), counts.data(), int64_t(seqs.size()), *m_pool);
+    for (int64_t n : counts)
+        m_stats.decodedRows += n;
     std::vector<size_t> done;
     for (size_t i : chosen) {
         Active& a = *m_running[i];

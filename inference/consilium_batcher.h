@@ -72,6 +72,8 @@ class ConsiliumBatcher {
     struct Stats {
         int64_t waiting = 0, running = 0;
         int64_t steps = 0, preemptions = 0, maxRunning = 0;
+        int64_t decodedRows = 0;             // decoder rows run (recomputed ones included)
+        double prefillMs = 0, decodeMs = 0;  // time in encoders+fusion, in decoder steps
         int64_t kvBlocks = 0, kvBlocksUsed = 0, kvBlocksPeak = 0, blockTokens = 0;
         size_t kvBytes = 0;
     };

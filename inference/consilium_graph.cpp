@@ -414,7 +414,6 @@ Result<std::unique_ptr<ConsiliumGraph>> ConsiliumGraph::create(
                                            hMax * keysMax, lim.maxAnswerTokens * hMax * nqMax})));
         g->m_mem.resize(size_t(nqMax * d));
         g->m_avgImg.resize(size_t(nqMax * c.nImg()));
-        g->m_avgRec.resize(size_t(nqMax * lim.maxRecordTokens));
         g->m_crossK.resize(size_t(L * nqMax * hh));
         g->m_crossV.resize(size_t(L * nqMax * hh));
         g->m_newK.resize(size_t(rows * hh));
@@ -847,6 +846,17 @@ Status ConsiliumGraph::fuse() {
         if (!m_present[size_t(m)]) continue;
         const ConsiliumAttention& a = m_model->fusion[size_t(m)];
         const int64_t nm = counts[m];
+        if (m == kModRecord) {
+            // Sized by this question's rows, not the worst case: [1262, 32768] would be 165 MiB.
+            // The vector only grows, so repeated questions allocate nothing.
+            try {
+                m_avgRec.resize(size_t(nq * nm));
+            } catch (const std::bad_alloc&) {
+                return makeError(ErrorCode::OutOfMemory,
+                                 "not enough memory for the record attention of " +
+                                     std::to_string(nm) + " tokens");
+            }
+        }
         float* avg = m == kModImage ? m_avgImg.data() : m == kModRecord ? m_avgRec.data() : nullptr;
         mha(a, xq, nq, keys[m], nm, false, false, 0, q, m_weights[size_t(m)], avg,
             std::string("fusion.attn.") + kModalityNames[m]);
