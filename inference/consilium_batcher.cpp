@@ -80,7 +80,13 @@ struct ConsiliumBatcher::Active {
     Clock::time_point added, decodeStart;
     bool decoding = false;
     bool stopped = false;  // cancel(id), or the token callback returned false
+    int stage = 0;         // next prefill unit (Stage)
+    bool recordBegun = false;
 };
+
+namespace {
+enum Stage { kStageImage, kStageRecord, kStageVoice, kStageQuestion, kStageFuse, kStageDone };
+}  // namespace
 
 Result<std::unique_ptr<ConsiliumBatcher>> ConsiliumBatcher::create(
     std::shared_ptr<const ConsiliumEngine> engine, const ConsiliumBatcherOptions& options) {
@@ -125,6 +131,7 @@ uint64_t ConsiliumBatcher::add(ConsiliumRequest request) {
 }
 
 bool ConsiliumBatcher::cancel(uint64_t id) {
+    if (m_prefilling && m_prefilling->id == id) return m_prefilling->stopped = true;
     for (auto& a : m_waiting)
         if (a->id == id) return a->stopped = true;
     for (auto& a : m_running)
@@ -163,14 +170,12 @@ bool ConsiliumBatcher::step() {
         m_running.erase(m_running.begin() + long(i));
         finish(std::move(a), makeError(ErrorCode::Cancelled, "question cancelled"));
     }
-    // Admit one request: encode, fuse, heads.
-    if (!m_waiting.empty() && int64_t(m_running.size()) < m_options.maxBatch) {
-        auto a = std::move(m_waiting.front());
-        m_waiting.pop_front();
-        const auto t0 = Clock::now();
-        prefill(std::move(a));
-        m_stats.prefillMs += msSince(t0);
+    if (m_prefilling && cancelled(*m_prefilling)) {
+        finish(std::move(m_prefilling), makeError(ErrorCode::Cancelled, "question cancelled"));
     }
+    const auto t0 = Clock::now();
+    prefill();
+    m_stats.prefillMs += msSince(t0);
     if (!m_running.empty()) {
         const auto t0 = Clock::now();
         decodeStep();
@@ -185,109 +190,187 @@ void ConsiliumBatcher::drain() {
     }
 }
 
-// Encoders (each output from the engine's cache when the same input was encoded before),
-// fusion and the findings heads of one request; its decoder state and what its explanation
-// needs are copied out of the graph.
-void ConsiliumBatcher::prefill(std::unique_ptr<Active> a) {
+// Admits requests while there is room in the batch and advances their encoders by about one
+// chunk of rows; a request whose fusion is done joins the running answers.
+void ConsiliumBatcher::prefill() {
     const ConsiliumConfig& c = m_engine->model().config();
-    ConsiliumGraph& g = *m_graph;
-    const ConsiliumInputs& in = a->req.inputs;
-    ConsiliumAnswer& ans = a->answer;
-    g.reset();
-    g.setCancelFlag(a->req.cancel.get());
-    auto fail = [&](const Error& e) { finish(std::move(a), e); };
-    auto t0 = Clock::now();
-    EncodingCache& cache = m_engine->cache();
-    const bool reuse = m_options.reuseEncodings;
-    auto encodeOrReuse = [&](int m, const EncodingKey& key, const auto& encode) -> Status {
-        if (reuse) {
-            if (auto e = cache.find(key)) {
-                ans.reused[size_t(m)] = true;
-                return g.setEncoded(m, e->data.data(), e->rows);
+    int64_t budget = std::max(m_options.limits.textChunkTokens, c.nImg());
+    uint64_t counted = 0;  // the request whose prefillSteps counts this step
+    while (budget > 0) {
+        if (!m_prefilling) {
+            if (m_waiting.empty() || int64_t(m_running.size()) >= m_options.maxBatch) return;
+            m_prefilling = std::move(m_waiting.front());
+            m_waiting.pop_front();
+            m_graph->reset();
+        }
+        Active& a = *m_prefilling;
+        if (counted != a.id) {
+            ++a.answer.prefillSteps;
+            counted = a.id;
+        }
+        m_graph->setCancelFlag(a.req.cancel.get());
+        const auto t0 = Clock::now();
+        const bool fusing = a.stage == kStageFuse;
+        Status s = prefillUnit(a, &budget);
+        m_graph->setCancelFlag(nullptr);
+        (fusing ? a.answer.fuseMs : a.answer.encodeMs) += msSince(t0);
+        if (!s) {
+            finish(std::move(m_prefilling), s.error());
+        } else if (a.stage == kStageDone) {
+            auto done = std::move(m_prefilling);
+            if (done->maxIds < 2) {
+                complete(std::move(done));
+            } else {
+                m_running.push_back(std::move(done));
             }
         }
-        Status s = encode();
-        if (!s || !reuse) return s;
+    }
+}
+
+// One unit of a request's encoders (each output from the engine's cache when the same input
+// was encoded before), or its fusion; what its answer needs is then copied out of the graph.
+Status ConsiliumBatcher::prefillUnit(Active& a, int64_t* budget) {
+    const ConsiliumConfig& c = m_engine->model().config();
+    ConsiliumGraph& g = *m_graph;
+    const ConsiliumInputs& in = a.req.inputs;
+    ConsiliumAnswer& ans = a.answer;
+    EncodingCache& cache = m_engine->cache();
+    const bool reuse = m_options.reuseEncodings;
+    auto lookUp = [&](int m, const EncodingKey& key) -> Result<bool> {
+        if (!reuse) return false;
+        auto e = cache.find(key);
+        if (!e) return false;
+        ans.reused[size_t(m)] = true;
+        Status s = g.setEncoded(m, e->data.data(), e->rows);
+        if (!s) return s.error();
+        return true;
+    };
+    auto keep = [&](int m, const EncodingKey& key) {
+        if (!reuse) return;
         Encoding e;
         e.modality = m;
         e.rows = g.encodedRows(m);
         e.dim = c.dim;
         e.data.assign(g.encoded(m), g.encoded(m) + e.rows * c.dim);
         cache.insert(key, std::move(e));
-        return s;
     };
-    if (!in.ctHu.empty()) {
-        if (in.ctHu.size() != m_ct.size()) {
-            return fail(makeError(ErrorCode::InvalidArgument,
-                                  "CT grid of " + std::to_string(in.ctHu.size()) +
-                                      " voxels, the model takes " + std::to_string(m_ct.size())));
-        }
-        // Section 3.1 step 2: lung window to [0, 1].
-        const float lo = c.windowCenter - c.windowWidth / 2;
-        for (size_t i = 0; i < m_ct.size(); ++i)
-            m_ct[i] = std::clamp((in.ctHu[i] - lo) / c.windowWidth, 0.0f, 1.0f);
-        Status s = encodeOrReuse(kModImage,
-                                 encodingKey(kModImage, m_ct.data(), m_ct.size() * sizeof(float)),
-                                 [&] { return g.encodeImage(m_ct.data()); });
-        if (s) s = g.runHeads();
-        if (!s) return fail(s.error());
-    }
     auto textKey = [](int m, const std::vector<int32_t>& ids) {
         return encodingKey(m, ids.data(), ids.size() * sizeof(int32_t));
     };
-    if (!in.recordIds.empty()) {
-        const int64_t n = int64_t(in.recordIds.size());
-        Status s = encodeOrReuse(kModRecord, textKey(kModRecord, in.recordIds),
-                                 [&] { return g.encodeRecord(in.recordIds.data(), n); });
-        if (!s) return fail(s.error());
-    }
-    if (!in.mel.empty()) {
-        if (in.melFrames < 1 || int64_t(in.mel.size()) != in.melFrames * c.nMels) {
-            return fail(makeError(ErrorCode::InvalidArgument, "log-mel input is not [80, frames]"));
+    switch (a.stage) {
+        case kStageImage: {
+            a.stage = kStageRecord;
+            if (in.ctHu.empty()) return Status::success();
+            if (in.ctHu.size() != m_ct.size()) {
+                return makeError(ErrorCode::InvalidArgument,
+                                 "CT grid of " + std::to_string(in.ctHu.size()) +
+                                     " voxels, the model takes " + std::to_string(m_ct.size()));
+            }
+            // Section 3.1 step 2: lung window to [0, 1].
+            const float lo = c.windowCenter - c.windowWidth / 2;
+            for (size_t i = 0; i < m_ct.size(); ++i)
+                m_ct[i] = std::clamp((in.ctHu[i] - lo) / c.windowWidth, 0.0f, 1.0f);
+            const EncodingKey key =
+                encodingKey(kModImage, m_ct.data(), m_ct.size() * sizeof(float));
+            auto hit = lookUp(kModImage, key);
+            if (!hit) return hit.error();
+            if (!hit.value()) {
+                Status s = g.encodeImage(m_ct.data());
+                if (!s) return s;
+                keep(kModImage, key);
+                *budget -= c.nImg();
+            }
+            return g.runHeads();
         }
-        Status s = encodeOrReuse(
-            kModVoice,
-            encodingKey(kModVoice, in.mel.data(), in.mel.size() * sizeof(float), in.melFrames),
-            [&] { return g.encodeVoice(in.mel.data(), in.melFrames); });
-        if (!s) return fail(s.error());
+        case kStageRecord: {
+            if (in.recordIds.empty()) {
+                a.stage = kStageVoice;
+                return Status::success();
+            }
+            const EncodingKey key = textKey(kModRecord, in.recordIds);
+            if (!a.recordBegun) {
+                auto hit = lookUp(kModRecord, key);
+                if (!hit) return hit.error();
+                if (hit.value()) {
+                    a.stage = kStageVoice;
+                    return Status::success();
+                }
+                Status s = g.beginRecord(in.recordIds.data(), int64_t(in.recordIds.size()));
+                if (!s) return s;
+                a.recordBegun = true;
+            }
+            bool done = false;
+            Status s = g.continueRecord(&done);
+            if (!s) return s;
+            *budget -= m_options.limits.textChunkTokens;
+            if (done) {
+                keep(kModRecord, key);
+                a.stage = kStageVoice;
+            }
+            return Status::success();
+        }
+        case kStageVoice: {
+            a.stage = kStageQuestion;
+            if (in.mel.empty()) return Status::success();
+            if (in.melFrames < 1 || int64_t(in.mel.size()) != in.melFrames * c.nMels) {
+                return makeError(ErrorCode::InvalidArgument, "log-mel input is not [80, frames]");
+            }
+            const EncodingKey key =
+                encodingKey(kModVoice, in.mel.data(), in.mel.size() * sizeof(float), in.melFrames);
+            auto hit = lookUp(kModVoice, key);
+            if (!hit) return hit.error();
+            if (hit.value()) return Status::success();
+            Status s = g.encodeVoice(in.mel.data(), in.melFrames);
+            if (!s) return s;
+            keep(kModVoice, key);
+            *budget -= in.melFrames / 4;
+            return Status::success();
+        }
+        case kStageQuestion: {
+            a.stage = kStageFuse;
+            if (in.questionIds.empty()) return Status::success();
+            const EncodingKey key = textKey(kModQuestion, in.questionIds);
+            auto hit = lookUp(kModQuestion, key);
+            if (!hit) return hit.error();
+            if (hit.value()) return Status::success();
+            Status s = g.encodeQuestion(in.questionIds.data(), int64_t(in.questionIds.size()));
+            if (!s) return s;
+            keep(kModQuestion, key);
+            *budget -= int64_t(in.questionIds.size());
+            return Status::success();
+        }
+        default:
+            break;
     }
-    if (!in.questionIds.empty()) {
-        const int64_t n = int64_t(in.questionIds.size());
-        Status s = encodeOrReuse(kModQuestion, textKey(kModQuestion, in.questionIds),
-                                 [&] { return g.encodeQuestion(in.questionIds.data(), n); });
-        if (!s) return fail(s.error());
-    }
-    ans.encodeMs = msSince(t0);
-    t0 = Clock::now();
+    // Fusion, the answer's decoder state and what its explanation needs.
     Status s = g.fuse();
-    if (s) s = g.exportSequence(&a->seq);
-    g.setCancelFlag(nullptr);
-    if (!s) return fail(s.error());
+    if (s) s = g.exportSequence(&a.seq);
+    if (!s) return s;
     ans.modalityWeights = g.modalityWeights();
     const int64_t nq = g.queryRows();
     try {
-        a->image = g.present(kModImage);
-        a->record = g.present(kModRecord);
-        if (a->image) {
+        a.image = g.present(kModImage);
+        a.record = g.present(kModRecord);
+        if (a.image) {
             const int64_t n = c.nImg();
-            a->avgImg.assign(g.fusionImageAttention(), g.fusionImageAttention() + nq * n);
-            a->det.assign(g.detection(), g.detection() + n * 13);
+            a.avgImg.assign(g.fusionImageAttention(), g.fusionImageAttention() + nq * n);
+            a.det.assign(g.detection(), g.detection() + n * 13);
             ans.findings = findCandidates(c, g.detection());
             ans.lungRads = argmax(g.lungRadsLogits(), 5);
         }
-        if (a->record) {
-            a->nRec = g.recordTokens();
-            a->avgRec.assign(g.fusionRecordAttention(), g.fusionRecordAttention() + nq * a->nRec);
+        if (a.record) {
+            a.nRec = g.recordTokens();
+            a.avgRec.assign(g.fusionRecordAttention(), g.fusionRecordAttention() + nq * a.nRec);
         }
     } catch (const std::bad_alloc&) {
-        return fail(makeError(ErrorCode::OutOfMemory, "not enough memory for an answer"));
+        return makeError(ErrorCode::OutOfMemory, "not enough memory for an answer");
     }
-    ans.fuseMs = msSince(t0);
+    *budget -= nq;
     const int64_t limit = m_graph->maxAnswerTokens();
-    a->maxIds = a->req.maxAnswerTokens > 0 ? std::min(a->req.maxAnswerTokens, limit) : limit;
-    a->feed = {c.bosId};
-    if (a->maxIds < 2) return complete(std::move(a));
-    m_running.push_back(std::move(a));
+    a.maxIds = a.req.maxAnswerTokens > 0 ? std::min(a.req.maxAnswerTokens, limit) : limit;
+    a.feed = {c.bosId};
+    a.stage = kStageDone;
+    return Status::success();
 }
 
 // One decoder step for the running answers in priority order, as many as the step's row

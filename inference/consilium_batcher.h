@@ -1,9 +1,11 @@
 // Continuous (iteration-level) batching for the `consilium` model (Orca, Yu et al. OSDI
 // 2022; vLLM, Kwon et al. SOSP 2023): answers join and leave the running batch between decode
-// steps. Each step() encodes and fuses at most one waiting request (its encoder outputs come
-// from the engine's EncodingCache when the same study, record or audio was encoded before),
-// then runs one decoder step for every running answer together (ConsiliumGraph::
-// decodeBatch), their self K/V in one preallocated KvBlockPool.
+// steps. Each step() first advances the encoders of admitted requests by a bounded amount of
+// work (about one record chunk: a 32K-token record is encoded over many steps, so it never
+// stalls the answers already decoding; encoder outputs come from the engine's
+// EncodingCache when the same study, record or audio was encoded before), then runs one
+// decoder step for every running answer together (ConsiliumGraph::decodeBatch), their self
+// K/V in one preallocated KvBlockPool.
 //
 // Order: interactive requests (priority 0) before batch work (1); first come, first served
 // within a priority. When the pool runs out of blocks the most recently admitted answer of
@@ -67,7 +69,7 @@ class ConsiliumBatcher {
     bool step();
     // Runs step() until no request is waiting or running.
     void drain();
-    bool idle() const { return m_waiting.empty() && m_running.empty(); }
+    bool idle() const { return m_waiting.empty() && !m_prefilling && m_running.empty(); }
 
     struct Stats {
         int64_t waiting = 0, running = 0;
@@ -86,7 +88,10 @@ class ConsiliumBatcher {
     ConsiliumBatcher() = default;
     bool cancelled(const Active& a) const;
     void finish(std::unique_ptr<Active> a, Result<ConsiliumAnswer> r);
-    void prefill(std::unique_ptr<Active> a);
+    // Encoders and fusion of the admitted request, one unit (the CT, one record chunk, the
+    // audio, the question, fusion) per call, within `budget` encoder rows per step.
+    void prefill();
+    Status prefillUnit(Active& a, int64_t* budget);
     void decodeStep();
     void complete(std::unique_ptr<Active> a);
 
@@ -96,6 +101,7 @@ class ConsiliumBatcher {
     std::unique_ptr<KvBlockPool> m_pool;
     std::vector<float> m_ct;  // windowed grid [D, H, W]
     std::deque<std::unique_ptr<Active>> m_waiting;
+    std::unique_ptr<Active> m_prefilling;            // admitted, encoders still running
     std::vector<std::unique_ptr<Active>> m_running;  // admission order
     uint64_t m_nextId = 1;
     Stats m_stats;

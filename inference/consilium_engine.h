@@ -73,6 +73,7 @@ struct ConsiliumAnswer {
     double encodeMs = 0, fuseMs = 0, decodeMs = 0, headsMs = 0;
     double firstTokenMs = 0;       // from ask() to the first generated token
     std::array<bool, 4> reused{};  // modality encodings taken from the engine's cache
+    int64_t prefillSteps = 0;      // scheduler steps its encoders and fusion ran in
 };
 
 // Section 10: grid centre of patch p refined by its detection offsets (raw row `o`, 13

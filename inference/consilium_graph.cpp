@@ -464,6 +464,7 @@ Result<std::unique_ptr<ConsiliumGraph>> ConsiliumGraph::create(
 
 void ConsiliumGraph::reset() {
     m_present = {};
+    m_recIds = nullptr;
     m_nRec = m_nTq = m_nV = m_nq = 0;
     m_ownPool->release(&m_seq.blocks);
     m_seq.nq = m_seq.pos = 0;
@@ -693,8 +694,7 @@ Status ConsiliumGraph::encodeVoice(const float* mel, int64_t frames) {
 }
 
 // Section 7.
-Status ConsiliumGraph::encodeText(const int32_t* ids, int64_t n, float* out,
-                                  const std::string& name) {
+Status ConsiliumGraph::checkIds(const int32_t* ids, int64_t n, const std::string& name) const {
     const ConsiliumConfig& c = m_model->config();
     for (int64_t i = 0; i < n; ++i) {
         if (ids[i] < 0 || ids[i] >= c.vocab) {
@@ -703,37 +703,73 @@ Status ConsiliumGraph::encodeText(const int32_t* ids, int64_t n, float* out,
                                  " outside the vocabulary of " + std::to_string(c.vocab));
         }
     }
-    // Chunks of textChunkTokens rows; the named taps see whole tensors only (one chunk).
-    const int64_t chunk = m_limits.textChunkTokens, keep = c.slidingWindow - 1;
-    m_textTail = 0;
-    for (int64_t s0 = 0; s0 < n; s0 += chunk) {
-        const int64_t nc = std::min(chunk, n - s0);
-        const std::string prefix = nc == n ? name : std::string();
-        m_textPos0 = s0;
-        float* x = m_x.data();
-        m_backend->embed(m_model->tokenEmbd.matrix(), ids + s0, nc, x);
-        if (!prefix.empty()) tap(name + ".embd", x, {n, c.dim});
-        Status s = encoderBlocks(m_model->text, x, nc, true, prefix);
-        if (!s) return s;
-        norm(m_model->textOut, x, out + s0 * c.dim, nc);
-        m_textTail = std::min(keep, m_textTail + nc);
-    }
-    tap(name + ".out", out, {n, c.dim});
     return Status::success();
 }
 
-Status ConsiliumGraph::encodeRecord(const int32_t* ids, int64_t n) {
+// Rows s0.. of a text (at most textChunkTokens), attending to the keys kept from the rows
+// before; the named taps see whole tensors only (a text of one chunk).
+Status ConsiliumGraph::textChunk(const int32_t* ids, int64_t n, int64_t s0, float* out,
+                                 const std::string& name) {
+    const ConsiliumConfig& c = m_model->config();
+    const int64_t keep = c.slidingWindow - 1;
+    const int64_t nc = std::min(m_limits.textChunkTokens, n - s0);
+    const std::string prefix = nc == n ? name : std::string();
+    if (s0 == 0) m_textTail = 0;
+    m_textPos0 = s0;
+    float* x = m_x.data();
+    m_backend->embed(m_model->tokenEmbd.matrix(), ids + s0, nc, x);
+    if (!prefix.empty()) tap(name + ".embd", x, {n, c.dim});
+    Status s = encoderBlocks(m_model->text, x, nc, true, prefix);
+    if (!s) return s;
+    norm(m_model->textOut, x, out + s0 * c.dim, nc);
+    m_textTail = std::min(keep, m_textTail + nc);
+    if (s0 + nc == n) tap(name + ".out", out, {n, c.dim});
+    return Status::success();
+}
+
+Status ConsiliumGraph::beginRecord(const int32_t* ids, int64_t n) {
+    m_recIds = nullptr;
     if (n < 1 || n > m_limits.maxRecordTokens) {
         return makeError(ErrorCode::InvalidArgument, "record of " + std::to_string(n) +
                                                          " tokens, this session takes 1.." +
                                                          std::to_string(m_limits.maxRecordTokens));
     }
-    m_present[kModRecord] = false;
-    Status s = encodeText(ids, n, m_hRec.data(), "record");
+    Status s = checkIds(ids, n, "record");
     if (!s) return s;
-    m_nRec = n;
-    m_present[kModRecord] = true;
+    m_present[kModRecord] = false;
+    m_recIds = ids;
+    m_recN = n;
+    m_recDone = 0;
     return Status::success();
+}
+
+Status ConsiliumGraph::continueRecord(bool* done) {
+    *done = false;
+    if (!m_recIds) {
+        return makeError(ErrorCode::InvalidArgument,
+                         "continueRecord without a record begun (or another text was encoded "
+                         "since)");
+    }
+    Status s = textChunk(m_recIds, m_recN, m_recDone, m_hRec.data(), "record");
+    if (!s) {
+        m_recIds = nullptr;
+        return s;
+    }
+    m_recDone = std::min(m_recN, m_recDone + m_limits.textChunkTokens);
+    if (m_recDone == m_recN) {
+        m_recIds = nullptr;
+        m_nRec = m_recN;
+        m_present[kModRecord] = true;
+        *done = true;
+    }
+    return Status::success();
+}
+
+Status ConsiliumGraph::encodeRecord(const int32_t* ids, int64_t n) {
+    Status s = beginRecord(ids, n);
+    for (bool done = false; s && !done;)
+        s = continueRecord(&done);
+    return s;
 }
 
 Status ConsiliumGraph::encodeQuestion(const int32_t* ids, int64_t n) {
@@ -742,9 +778,14 @@ Status ConsiliumGraph::encodeQuestion(const int32_t* ids, int64_t n) {
                          "question of " + std::to_string(n) + " tokens, this session takes 1.." +
                              std::to_string(m_limits.maxQuestionTokens));
     }
-    m_present[kModQuestion] = false;
-    Status s = encodeText(ids, n, m_hQ.data(), "question");
+    Status s = checkIds(ids, n, "question");
     if (!s) return s;
+    m_present[kModQuestion] = false;
+    m_recIds = nullptr;  // the text keys kept for a record in progress are overwritten
+    for (int64_t s0 = 0; s0 < n; s0 += m_limits.textChunkTokens) {
+        s = textChunk(ids, n, s0, m_hQ.data(), "question");
+        if (!s) return s;
+    }
     m_nTq = n;
     m_present[kModQuestion] = true;
     return Status::success();

@@ -191,6 +191,14 @@ class ConsiliumGraph {
     Status encodeVoice(const float* mel, int64_t frames);
     // ids: [bos] + encode(text), 1 <= n <= the limit. InvalidArgument for an id outside V.
     Status encodeRecord(const int32_t* ids, int64_t n);
+    // The same a chunk at a time (textChunkTokens rows per call), so a scheduler can run
+    // decoder steps of other answers between the chunks of a long record: beginRecord()
+    // checks the ids (which must stay valid until done), each continueRecord() encodes the
+    // next chunk and sets *done after the last. Encoding a question or calling reset() in
+    // between abandons the record (continueRecord then returns InvalidArgument); decode
+    // steps do not touch it.
+    Status beginRecord(const int32_t* ids, int64_t n);
+    Status continueRecord(bool* done);
     Status encodeQuestion(const int32_t* ids, int64_t n);
     // Encoder output of modality m ([rows, d], rows = encodedRows(m)); nullptr when absent.
     const float* encoded(int m) const;
@@ -271,7 +279,9 @@ class ConsiliumGraph {
     // output to `out` and keeps the last window - 1 keys for the next chunk.
     void textAttention(const ConsiliumAttention& a, int64_t layer, const float* xn, int64_t n,
                        int64_t pos0, int64_t tailLen, float* out);
-    Status encodeText(const int32_t* ids, int64_t n, float* out, const std::string& name);
+    Status checkIds(const int32_t* ids, int64_t n, const std::string& name) const;
+    Status textChunk(const int32_t* ids, int64_t n, int64_t s0, float* out,
+                     const std::string& name);
     // Routes of row t into m_routes/m_routeW [t][2].
     void moe(const ConsiliumDecoderBlock& b, int64_t layer, const float* z, int64_t n, float* out);
     void tap(const std::string& name, const float* data, std::vector<int64_t> shape) const {
@@ -284,6 +294,8 @@ class ConsiliumGraph {
     const std::atomic<bool>* m_cancel = nullptr;
     ConsiliumLimits m_limits;
     int64_t m_textPos0 = 0, m_textTail = 0;  // chunk being encoded: first position, kept keys
+    const int32_t* m_recIds = nullptr;       // record in progress (beginRecord)
+    int64_t m_recN = 0, m_recDone = 0;
     std::array<bool, 4> m_present{};
     int64_t m_nRec = 0, m_nTq = 0, m_nV = 0, m_nq = 0, m_maxRows = 0, m_hhMax = 0;
     // Encoder outputs: [N_img, d], [N_rec, d], [N_v, d], [N_tq, d].

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "inference/consilium_scheduler.h"
@@ -257,6 +258,63 @@ class TestServing : public QObject {
         QVERIFY(st.preemptions > 0);
         QVERIFY(st.kvBlocksPeak <= st.kvBlocks);
         QCOMPARE(st.kvBlocksUsed, int64_t(0));
+    }
+
+    // A long record is encoded a chunk per step while the answers already running keep
+    // decoding: they finish before it, and its answer equals a solo whole-record run.
+    void longRecordDoesNotStall() {
+        ConsiliumBatcherOptions o;
+        o.cpu.threads = 2;
+        o.limits.textChunkTokens = 256;
+        o.limits.maxRecordTokens = 8192;
+        auto b = ConsiliumBatcher::create(m_engine, o);
+        QVERIFY(b.ok());
+        std::string text;
+        for (int i = 0; i < 60; ++i)
+            text += std::string(kRecords[i % 3]) + "\n";
+        ConsiliumInputs longIn = m_inputs[0];
+        longIn.recordIds = m_engine->tokenizer().encodeWithBos(text);
+        QVERIFY2(longIn.recordIds.size() > 3000,
+                 qPrintable(QString::number(longIn.recordIds.size())));
+        std::vector<std::string> events;
+        std::optional<ConsiliumAnswer> longAnswer;
+        auto add = [&](const ConsiliumInputs& in, const std::string& name) {
+            ConsiliumRequest r;
+            r.inputs = in;
+            r.onToken = [&events, name](int32_t, const std::string&) {
+                if (events.empty() || events.back() != name + " token")
+                    events.push_back(name + " token");
+                return true;
+            };
+            r.onDone = [&, name](Result<ConsiliumAnswer> a) {
+                QVERIFY(a.ok());
+                events.push_back(name + " done");
+                if (name == "long") longAnswer = a.value();
+            };
+            b.value()->add(std::move(r));
+        };
+        ConsiliumInputs shortIn = m_inputs[4];  // a record-less question
+        shortIn.ctHu.clear();
+        add(shortIn, "short");
+        add(longIn, "long");
+        b.value()->drain();
+        QVERIFY(longAnswer.has_value());
+        QVERIFY2(longAnswer->prefillSteps >= 4,
+                 qPrintable(QString::number(longAnswer->prefillSteps)));
+        const auto firstLong = std::find(events.begin(), events.end(), "long token");
+        const auto shortDone = std::find(events.begin(), events.end(), "short done");
+        QVERIFY(firstLong != events.end() && shortDone != events.end());
+        QVERIFY2(shortDone < firstLong, "the short answer waited for the long record");
+        ConsiliumSessionOptions so;
+        so.cpu.threads = 2;
+        so.reuseEncodings = false;
+        so.limits.maxRecordTokens = 8192;
+        so.limits.textChunkTokens = 8192;
+        auto s = ConsiliumSession::create(m_engine, so);
+        QVERIFY(s.ok());
+        auto whole = s.value()->ask(longIn);
+        QVERIFY(whole.ok());
+        compareAnswers(*longAnswer, whole.value(), "long record in chunks");
     }
 
     // A follow-up question on an encoded study reuses the image and record encodings and
