@@ -77,6 +77,30 @@ class TestAskFlow : public QObject {
         }
     }
 
+    // A follow-up question on the open study reuses the loaded study and its image and record
+    // encodings (the worker keeps an AskContext), and lands in the history.
+    void followUpReusesTheStudy() {
+        consilium::ui::MainWindow w;
+        w.show();
+        QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
+        w.openStudy(kDemo);
+        QVERIFY(shown.wait(60000));
+        w.setModelFile(kModel);
+        QSignalSpy answered(&w, &consilium::ui::MainWindow::answerShown);
+        for (const char* q : {"How many nodules are there?", "What is the next step?"}) {
+            w.setQuestion(q);
+            w.askQuestion();
+            QVERIFY(answered.wait(120000));
+        }
+        QCOMPARE(answered.size(), 2);
+        const QJsonArray first = answered[0].first().toJsonObject()["reused"].toArray();
+        const QJsonArray second = answered[1].first().toJsonObject()["reused"].toArray();
+        QVERIFY2(!first.contains("image"), QJsonDocument(first).toJson().constData());
+        for (const char* what : {"study", "image", "record"})
+            QVERIFY2(second.contains(what), QJsonDocument(second).toJson().constData());
+        QCOMPARE(w.findChild<QListWidget*>("HistoryList")->count(), 2);
+    }
+
     void missingModelIsReported() {
         consilium::ui::MainWindow w;
         QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
