@@ -3,7 +3,7 @@
 // FLOP = 2·m·n·k, weights [m, k] of the given type, activations [n, k] float32), so the two
 // can be run side by side on the same shapes and machine.
 //
-//   consilium-bench-matmul [--type q4_0|q8_0|f16|f32] [--m 4096] [--k 14336] [--n 1,512]
+//   consilium-bench-matmul [--type q4_0|q8_0|f16|bf16|f32] [--m 4096] [--k 14336] [--n 1,512]
 //                          [--threads N] [--reps R]
 // Prints one JSON object: the mean over reps (as test-backend-ops reports) and the best.
 #include <algorithm>
@@ -36,6 +36,8 @@ bool parseType(const std::string& s, DType* t) {
         *t = DType::F16;
     else if (s == "f32")
         *t = DType::F32;
+    else if (s == "bf16")
+        *t = DType::BF16;
     else
         return false;
     return true;
@@ -75,7 +77,7 @@ int main(int argc, char** argv) {
             ok = false;
         if (!ok) {
             std::fprintf(stderr,
-                         "usage: %s [--type q4_0|q8_0|f16|f32] [--m M] [--k K] [--n N1,N2,...] "
+                         "usage: %s [--type q4_0|q8_0|f16|bf16|f32] [--m M] [--k K] [--n N1,N2,...] "
                          "[--threads T] [--reps R]\n",
                          argv[0]);
             return 2;

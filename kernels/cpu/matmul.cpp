@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "kernels/cpu/cpu_features.h"
@@ -415,7 +416,92 @@ CONSILIUM_AVX512 void tileFloatAvx512(const MatrixView& w, int64_t r0, int rm, c
     }
 }
 
+// ---- AVX-512 BF16 (VDPBF16PS): BF16 weights against BF16-rounded activations ---------
+#define CONSILIUM_AVX512BF16 \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")))
+
+// Packs the already rounded activations (exact BF16 values held as float) to BF16, zero
+// padded to paddedCols(cols).
+CONSILIUM_AVX512BF16 void packBf16Avx512(const float* x, uint16_t* out, int64_t cols) {
+    const int64_t pc = paddedCols(cols);
+    for (int64_t c = 0; c < pc; c += 32) {
+        const __mmask16 m0 = c >= cols        ? 0
+                             : cols - c >= 16 ? 0xFFFF
+                                              : __mmask16((1u << (cols - c)) - 1);
+        const int64_t c1 = c + 16;
+        const __mmask16 m1 = c1 >= cols        ? 0
+                             : cols - c1 >= 16 ? 0xFFFF
+                                               : __mmask16((1u << (cols - c1)) - 1);
+        const __m512 lo = _mm512_maskz_loadu_ps(m0, x + c), hi = _mm512_maskz_loadu_ps(m1, x + c1);
+        // Exact: the values are BF16 already, so the conversion's rounding never applies.
+        _mm512_storeu_si512(out + c, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+    }
+}
+
+// RM weight rows x RN tokens; 32 columns per VDPBF16PS, products exact in float32 (8-bit
+// significands), summed in float32 as the other float paths sum.
+template <int RM, int RN>
+CONSILIUM_AVX512BF16 void tileBf16Avx512(const MatrixView& w, int64_t r0, const uint16_t* xb,
+                                         int64_t t0, float* y, int64_t yStride) {
+    const int64_t cols = w.cols, pc = paddedCols(cols);
+    const uint16_t* rows[RM];
+    for (int r = 0; r < RM; ++r)
+        rows[r] = reinterpret_cast<const uint16_t*>(w.row(r0 + r));
+    __m512 acc[RM][RN];
+    for (int r = 0; r < RM; ++r)
+        for (int n = 0; n < RN; ++n)
+            acc[r][n] = _mm512_setzero_ps();
+    int64_t c = 0;
+    for (; c + 32 <= cols; c += 32) {
+        __m512bh a[RN];
+        for (int n = 0; n < RN; ++n)
+            a[n] = (__m512bh)_mm512_loadu_si512(xb + (t0 + n) * pc + c);
+        for (int r = 0; r < RM; ++r) {
+            const __m512bh wv = (__m512bh)_mm512_loadu_si512(rows[r] + c);
+            for (int n = 0; n < RN; ++n)
+                acc[r][n] = _mm512_dpbf16_ps(acc[r][n], wv, a[n]);
+        }
+    }
+    if (c < cols) {
+        // The weight row ends inside this group of 32: masked load; activations are padded.
+        const __mmask32 m = __mmask32((uint64_t(1) << (cols - c)) - 1);
+        __m512bh a[RN];
+        for (int n = 0; n < RN; ++n)
+            a[n] = (__m512bh)_mm512_loadu_si512(xb + (t0 + n) * pc + c);
+        for (int r = 0; r < RM; ++r) {
+            const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(m, rows[r] + c);
+            for (int n = 0; n < RN; ++n)
+                acc[r][n] = _mm512_dpbf16_ps(acc[r][n], wv, a[n]);
+        }
+    }
+    for (int r = 0; r < RM; ++r)
+        for (int n = 0; n < RN; ++n)
+            y[(t0 + n) * yStride + r0 + r] = _mm512_reduce_add_ps(acc[r][n]);
+}
+
 #endif  // CONSILIUM_X86_KERNELS
+
+// BF16 weights: the activations are rounded to BF16 first (round to nearest even), on every
+// path, as ggml does for its BF16 dot products (ggml_vec_dot_bf16 takes BF16 activations);
+// each product is then exact in float32, so the paths differ only in summation order.
+struct Bf16Acts {
+    float* rounded = nullptr;    // [nTokens][cols], exact BF16 values as float
+    uint16_t* packed = nullptr;  // [nTokens][paddedCols(cols)], AVX-512 BF16 path only
+};
+
+Bf16Acts layoutBf16(void* scratch, int64_t cols, int64_t nTokens) {
+    Bf16Acts b;
+    const uintptr_t base = (reinterpret_cast<uintptr_t>(scratch) + 63) / 64 * 64;
+    b.rounded = reinterpret_cast<float*>(base);
+    const uintptr_t end = reinterpret_cast<uintptr_t>(b.rounded + nTokens * cols);
+    b.packed = reinterpret_cast<uint16_t*>((end + 63) / 64 * 64);
+    return b;
+}
+
+bool bf16DotUsable() {
+    const CpuFeatures& f = cpuFeatures();
+    return f.avx512bf16;
+}
 
 using QuantTile = void (*)(const MatrixView&, int64_t, const QActs&, int64_t, float*, int64_t);
 
@@ -491,6 +577,10 @@ const char* kernelPathName(KernelPath p) {
 }
 
 size_t matmulScratchBytes(DType weightType, int64_t cols, int64_t nTokens) {
+    if (weightType == DType::BF16) {
+        return 64 + size_t(nTokens * cols) * sizeof(float) + 64 +
+               size_t(nTokens * paddedCols(cols)) * sizeof(uint16_t);
+    }
     if (weightType != DType::Q4_0 && weightType != DType::Q8_0) return 0;
     return size_t(nTokens) * (size_t(paddedCols(cols)) + size_t(cols / 32) * sizeof(float)) + 64 +
            preBytes(cols, nTokens) + 64;
@@ -519,6 +609,27 @@ void matmul(const MatrixView& w, const float* x, int64_t nTokens, int64_t xStrid
         parallelFor(nTokens > 8 ? pool : nullptr, int(nTokens), quantize);
     }
     const QuantTiles qt = quant ? quantTiles(path, w.type) : QuantTiles{};
+    bool bf16Dot = false;
+    const uint16_t* xb = nullptr;
+    if (w.type == DType::BF16) {
+        const Bf16Acts b = layoutBf16(scratch, w.cols, nTokens);
+#ifdef CONSILIUM_X86_KERNELS
+        bf16Dot = path == KernelPath::Avx512 && bf16DotUsable();
+#endif
+        auto round = [&](int t) {
+            const float* src = x + t * xStride;
+            float* dst = b.rounded + t * w.cols;
+            for (int64_t c = 0; c < w.cols; ++c)
+                dst[c] = bf16ToFloat(floatToBf16(src[c]));
+#ifdef CONSILIUM_X86_KERNELS
+            if (bf16Dot) packBf16Avx512(dst, b.packed + t * paddedCols(w.cols), w.cols);
+#endif
+        };
+        parallelFor(nTokens > 8 ? pool : nullptr, int(nTokens), round);
+        x = b.rounded;
+        xStride = w.cols;
+        xb = b.packed;
+    }
 
     // Row chunks of whole tiles, many per thread: a thread the OS deschedules while it holds
     // a chunk (a shared machine) delays the matmul by one small chunk only.
@@ -552,7 +663,21 @@ void matmul(const MatrixView& w, const float* x, int64_t nTokens, int64_t xStrid
                         }
                     } else {
 #ifdef CONSILIUM_X86_KERNELS
-                        if (path == KernelPath::Avx512) {
+                        if (bf16Dot) {
+                            if (rm == kTileRows && rn == kTileTokens) {
+                                tileBf16Avx512<4, 4>(w, r0, xb, t0, y, yStride);
+                            } else if (rm == kTileRows) {
+                                for (int n = 0; n < rn; ++n)
+                                    tileBf16Avx512<4, 1>(w, r0, xb, t0 + n, y, yStride);
+                            } else if (rn == kTileTokens) {
+                                for (int r = 0; r < rm; ++r)
+                                    tileBf16Avx512<1, 4>(w, r0 + r, xb, t0, y, yStride);
+                            } else {
+                                for (int r = 0; r < rm; ++r)
+                                    for (int n = 0; n < rn; ++n)
+                                        tileBf16Avx512<1, 1>(w, r0 + r, xb, t0 + n, y, yStride);
+                            }
+                        } else if (path == KernelPath::Avx512) {
                             tileFloatAvx512(w, r0, rm, x, xStride, t0, rn, y, yStride);
                         } else {
                             tileFloatAvx2(w, r0, rm, x, xStride, t0, rn, y, yStride);

@@ -10,6 +10,10 @@
 // products run in integers, scaled per block as ggml's ggml_vec_dot_q4_0_q8_0 /
 // ggml_vec_dot_q8_0_q8_0 (ggml/src/ggml-cpu/arch/x86/quants.c).
 //
+// For BF16 weights the activations are first rounded to BF16 (round to nearest even), as
+// ggml's BF16 dot products take BF16 activations; every product is then exact in float32.
+// Where the CPU has AVX512_BF16, the Avx512 path multiplies with VDPBF16PS.
+//
 // Paths: Reference (plain scalar C++), Avx2 (AVX2+FMA+F16C), Avx512 (AVX-512 F/BW/VL/DQ and
 // VNNI for the integer dots). Auto picks the best path that cpuFeatures() reports usable.
 // Reference and fast paths of the quantised types compute the same integer dots; results

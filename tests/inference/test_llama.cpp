@@ -35,10 +35,11 @@ class TestLlama : public QObject {
         QTest::addColumn<double>("limit");  // max |logit - reference| / max |reference|
         // F32: float32 engine vs float64 reference. Q8_0/Q4_0: the same dequantised weights
         // in both; the engine also rounds activations to 8 bits per block of 32 (as ggml),
-        // which the reference does not.
+        // which the reference does not. BF16: the engine rounds activations to BF16 (as ggml),
+        // measured 2.8e-3.
         QTest::newRow("dense_f32") << int(DType::F32) << 0 << false << 1e-5;
         QTest::newRow("dense_f16_tied") << int(DType::F16) << 0 << true << 1e-5;
-        QTest::newRow("dense_bf16") << int(DType::BF16) << 0 << false << 1e-5;
+        QTest::newRow("dense_bf16") << int(DType::BF16) << 0 << false << 1e-2;
         QTest::newRow("dense_q8_0") << int(DType::Q8_0) << 0 << false << 2.5e-2;
         QTest::newRow("dense_q4_0") << int(DType::Q4_0) << 0 << false << 2.5e-2;
         QTest::newRow("moe4_top2_f32") << int(DType::F32) << 4 << false << 1e-5;
