@@ -37,66 +37,6 @@ Error corrupt(const GgufFile& f, const std::string& what) {
     return makeError(ErrorCode::CorruptModel, f.path() + ": tokenizer: " + what);
 }
 
-bool isLetter(unsigned char c) {
-    return std::isalpha(c) || c >= 0x80;
-}
-bool isDigit(unsigned char c) {
-    return c >= '0' && c <= '9';
-}
-bool isSpace(unsigned char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-// GPT-2's pre-tokeniser, the regex
-//   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-// with bytes >= 0x80 counted as letters (openai/gpt-2 encoder.py).
-std::vector<std::string> gpt2Split(const std::string& s) {
-    std::vector<std::string> words;
-    size_t i = 0;
-    const size_t n = s.size();
-    auto cls = [&](size_t k) {
-        const unsigned char c = static_cast<unsigned char>(s[k]);
-        return isLetter(c) ? 1 : isDigit(c) ? 2 : isSpace(c) ? 3 : 4;
-    };
-    while (i < n) {
-        if (s[i] == '\'') {
-            static const char* kContractions[] = {"'s", "'t", "'re", "'ve", "'m", "'ll", "'d"};
-            bool matched = false;
-            for (const char* c : kContractions) {
-                const size_t len = std::char_traits<char>::length(c);
-                if (s.compare(i, len, c) == 0) {
-                    words.push_back(s.substr(i, len));
-                    i += len;
-                    matched = true;
-                    break;
-                }
-            }
-            if (matched) continue;
-        }
-        size_t j = i;
-        if (s[j] == ' ' && j + 1 < n && cls(j + 1) != 3) ++j;
-        const int c = cls(j);
-        if (c != 3) {
-            size_t k = j;
-            while (k < n && cls(k) == c) {
-                if (c == 4 && s[k] == '\'' && k > j) break;
-                ++k;
-            }
-            words.push_back(s.substr(i, k - i));
-            i = k;
-            continue;
-        }
-        size_t k = j;
-        while (k < n && cls(k) == 3)
-            ++k;
-        // \s+(?!\S): leave the last space to prefix the next word.
-        if (k < n && k - i > 1) --k;
-        words.push_back(s.substr(i, k - i));
-        i = k;
-    }
-    return words;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::fromGguf(const GgufFile& f) {
@@ -167,6 +107,16 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::fromGguf(const GgufFile& f) {
             t->m_byteTokens[b] = t->find(buf);
         }
     } else {
+        // The pre-tokenizer: the expression that splits text before merging (pretokenizer.h).
+        auto pre = f.getString("tokenizer.ggml.pre", "");
+        if (!pre) return pre.error();
+        const auto kind = preTokenizerNamed(pre.value());
+        if (!kind) {
+            return makeError(ErrorCode::UnsupportedModel,
+                             f.path() + ": pre-tokenizer '" + pre.value() +
+                                 "' is not supported (gpt2, default, llama-bpe, qwen2 are)");
+        }
+        t->m_pre = *kind;
         const GgufValue* merges = f.find("tokenizer.ggml.merges");
         if (!merges || merges->arrayType != GgufType::String)
             return corrupt(f, "tokenizer.ggml.merges missing");
@@ -195,7 +145,7 @@ std::vector<int32_t> Tokenizer::encode(const std::string& text, bool addBos) con
     if (m_kind == Kind::SentencePiece) {
         encodeSpm(text, &out);
     } else {
-        for (const std::string& w : gpt2Split(text))
+        for (const std::string& w : preTokenize(m_pre, text))
             encodeBpeWord(w, &out);
     }
     return out;

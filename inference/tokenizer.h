@@ -2,11 +2,12 @@
 //   "llama": SentencePiece-style (spaces as U+2581, a space prefix, greedy merging of the
 //            highest-scoring adjacent pair, unknown text falls back to <0xXX> byte tokens);
 //   "gpt2":  byte-level BPE (bytes mapped to printable code points as GPT-2's
-//            bytes_to_unicode, GPT-2 pre-tokenisation, merges applied by rank).
+//            bytes_to_unicode, the pre-tokenisation tokenizer.ggml.pre names (GPT-2's,
+//            Llama 3's or Qwen2's: pretokenizer.h), merges applied by rank).
 //
 // Errors: CorruptModel when the vocabulary keys are missing or inconsistent,
-// UnsupportedModel for another tokenizer.ggml.model. Thread safety: immutable after
-// construction; encode/decode may run on any thread.
+// UnsupportedModel for another tokenizer.ggml.model or tokenizer.ggml.pre. Thread safety: immutable
+// after construction; encode/decode may run on any thread.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "inference/gguf.h"
+#include "inference/pretokenizer.h"
 
 namespace consilium::inference {
 
@@ -46,6 +48,7 @@ class Tokenizer {
     void encodeBpeWord(const std::string& word, std::vector<int32_t>* out) const;
 
     Kind m_kind = Kind::SentencePiece;
+    PreTokenizer m_pre = PreTokenizer::Gpt2;  // byte-level BPE only (tokenizer.ggml.pre)
     std::vector<std::string> m_tokens;
     std::vector<float> m_scores;
     std::vector<int32_t> m_types;

@@ -1,0 +1,184 @@
+#include "inference/pretokenizer.h"
+
+#include <unicode/uchar.h>
+
+#include <cstdint>
+
+namespace consilium::inference {
+namespace {
+
+constexpr uint32_t kInvalid = 0xFFFFFFFFu;
+
+// Code points of `s` with their byte offsets (one extra entry: the end). A byte that does not
+// start a valid UTF-8 sequence becomes its own "code point" kInvalid.
+struct Text {
+    std::vector<uint32_t> cp;
+    std::vector<size_t> off;
+};
+
+Text decode(const std::string& s) {
+    Text t;
+    const auto* b = reinterpret_cast<const unsigned char*>(s.data());
+    size_t i = 0;
+    while (i < s.size()) {
+        uint32_t c = b[i];
+        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool ok = len > 0 && i + size_t(len) <= s.size();
+        if (ok && len > 1) {
+            c &= 0x7Fu >> len;
+            for (int k = 1; k < len; ++k) {
+                if ((b[i + size_t(k)] & 0xC0) != 0x80) ok = false;
+                c = (c << 6) | (b[i + size_t(k)] & 0x3Fu);
+            }
+        }
+        t.off.push_back(i);
+        if (!ok) {
+            t.cp.push_back(kInvalid);
+            i += 1;
+        } else {
+            t.cp.push_back(c);
+            i += size_t(len);
+        }
+    }
+    t.off.push_back(s.size());
+    return t;
+}
+
+bool isLetter(uint32_t c) {
+    return c != kInvalid && (U_GET_GC_MASK(UChar32(c)) & U_GC_L_MASK) != 0;
+}
+bool isNumber(uint32_t c) {
+    return c != kInvalid && (U_GET_GC_MASK(UChar32(c)) & U_GC_N_MASK) != 0;
+}
+bool isSpace(uint32_t c) {
+    return c != kInvalid && u_isUWhiteSpace(UChar32(c));
+}
+bool isCrLf(uint32_t c) {
+    return c == '\r' || c == '\n';
+}
+// [^\s\p{L}\p{N}]
+bool isOther(uint32_t c) {
+    return !isSpace(c) && !isLetter(c) && !isNumber(c);
+}
+
+class Matcher {
+  public:
+    Matcher(PreTokenizer kind, const Text& t) : m_kind(kind), m_t(t), m_n(t.cp.size()) {}
+
+    // Length in code points of the match at i (>= 1).
+    size_t match(size_t i) const {
+        size_t len = contraction(i);
+        if (len) return len;
+        if (m_kind == PreTokenizer::Gpt2) {
+            if ((len = spaceThen(i, isLetter))) return len;
+            if ((len = spaceThen(i, isNumber))) return len;
+            if ((len = spaceThen(i, isOther))) return len;
+        } else {
+            if ((len = letters(i))) return len;
+            if (isNumber(at(i))) {
+                const size_t most = m_kind == PreTokenizer::Llama3 ? 3 : 1;
+                len = 0;
+                while (len < most && isNumber(at(i + len)))
+                    ++len;
+                return len;
+            }
+            if ((len = spaceThen(i, isOther))) {
+                while (isCrLf(at(i + len)))
+                    ++len;
+                return len;
+            }
+            if ((len = spacesToNewline(i))) return len;
+        }
+        if ((len = spacesNotBeforeText(i))) return len;
+        if (isSpace(at(i))) return spaceRun(i);
+        return 1;  // not reached: every character starts one of the alternatives
+    }
+
+  private:
+    uint32_t at(size_t i) const { return i < m_n ? m_t.cp[i] : 0; }
+    bool has(size_t i) const { return i < m_n; }
+    size_t spaceRun(size_t i) const {
+        size_t j = i;
+        while (has(j) && isSpace(at(j)))
+            ++j;
+        return j - i;
+    }
+    // 's|'t|'re|'ve|'m|'ll|'d, case-insensitive for Llama3/Qwen2.
+    size_t contraction(size_t i) const {
+        if (at(i) != '\'') return 0;
+        const bool fold = m_kind != PreTokenizer::Gpt2;
+        auto is = [&](size_t k, char ch) {
+            const uint32_t c = at(k);
+            return c == uint32_t(ch) || (fold && c == uint32_t(ch - 'a' + 'A'));
+        };
+        static const char* kForms[] = {"s", "t", "re", "ve", "m", "ll", "d"};
+        for (const char* f : kForms) {
+            size_t k = 0;
+            while (f[k] && is(i + 1 + k, f[k]))
+                ++k;
+            if (!f[k]) return 1 + k;
+        }
+        return 0;
+    }
+    // " ?" + one or more of `cls`.
+    template <typename Cls>
+    size_t spaceThen(size_t i, Cls cls) const {
+        size_t j = i;
+        if (at(j) == ' ' && has(j + 1) && cls(at(j + 1))) ++j;
+        size_t k = j;
+        while (has(k) && cls(at(k)))
+            ++k;
+        return k > j ? k - i : 0;
+    }
+    // [^\r\n\p{L}\p{N}]?\p{L}+
+    size_t letters(size_t i) const {
+        size_t j = i;
+        const uint32_t c = at(i);
+        if (has(i) && !isCrLf(c) && !isLetter(c) && !isNumber(c) && isLetter(at(i + 1))) ++j;
+        size_t k = j;
+        while (has(k) && isLetter(at(k)))
+            ++k;
+        return k > j ? k - i : 0;
+    }
+    // \s*[\r\n]+: up to and including the last CR/LF of the whitespace run at i.
+    size_t spacesToNewline(size_t i) const {
+        const size_t run = spaceRun(i);
+        for (size_t k = run; k > 0; --k)
+            if (isCrLf(at(i + k - 1))) return k;
+        return 0;
+    }
+    // \s+(?!\S): the whitespace run, less its last character when text follows.
+    size_t spacesNotBeforeText(size_t i) const {
+        const size_t run = spaceRun(i);
+        if (run == 0) return 0;
+        if (!has(i + run)) return run;
+        return run > 1 ? run - 1 : 0;
+    }
+
+    PreTokenizer m_kind;
+    const Text& m_t;
+    size_t m_n;
+};
+
+}  // namespace
+
+std::optional<PreTokenizer> preTokenizerNamed(const std::string& name) {
+    if (name.empty() || name == "default" || name == "gpt2") return PreTokenizer::Gpt2;
+    if (name == "llama-bpe" || name == "llama3") return PreTokenizer::Llama3;
+    if (name == "qwen2") return PreTokenizer::Qwen2;
+    return std::nullopt;
+}
+
+std::vector<std::string> preTokenize(PreTokenizer kind, const std::string& text) {
+    const Text t = decode(text);
+    const Matcher m(kind, t);
+    std::vector<std::string> pieces;
+    for (size_t i = 0; i < t.cp.size();) {
+        const size_t len = m.match(i);
+        pieces.push_back(text.substr(t.off[i], t.off[i + len] - t.off[i]));
+        i += len;
+    }
+    return pieces;
+}
+
+}  // namespace consilium::inference
