@@ -23,6 +23,10 @@ QString deviceName(AppSettings::Device device) {
 QString precisionName(AppSettings::Precision precision) {
     return kPrecisions.at(int(precision));
 }
+QStringList heatmapColormapNames() {
+    return {"jet", "hot", "inferno", "viridis"};
+}
+
 QStringList windowPresetNames() {
     return {"lung", "mediastinum", "bone", "brain", "abdomen"};
 }
@@ -45,6 +49,10 @@ AppSettings AppSettings::load() {
     const QString lang = s.value("ui/language").toString();
     if (uiLanguages().contains(lang)) a.uiLanguage = lang;
     a.lastStudyFolder = s.value("ui/lastStudyFolder").toString();
+    const QString cmap = s.value("viewer/heatmapColormap", a.heatmapColormap).toString();
+    if (heatmapColormapNames().contains(cmap)) a.heatmapColormap = cmap;
+    const int threshold = s.value("viewer/heatmapThreshold", a.heatmapThreshold).toInt(&ok);
+    if (ok && threshold >= 0 && threshold <= 95) a.heatmapThreshold = threshold;
     return a;
 }
 
@@ -58,6 +66,8 @@ void AppSettings::save() const {
     s.setValue("viewer/windowPreset", windowPreset);
     s.setValue("ui/language", uiLanguage);
     s.setValue("ui/lastStudyFolder", lastStudyFolder);
+    s.setValue("viewer/heatmapColormap", heatmapColormap);
+    s.setValue("viewer/heatmapThreshold", heatmapThreshold);
     s.sync();
 }
 
@@ -65,7 +75,8 @@ bool AppSettings::operator==(const AppSettings& o) const {
     return modelPath == o.modelPath && device == o.device && precision == o.precision &&
            maxBatch == o.maxBatch && audioInputDevice == o.audioInputDevice &&
            windowPreset == o.windowPreset && uiLanguage == o.uiLanguage &&
-           lastStudyFolder == o.lastStudyFolder;
+           lastStudyFolder == o.lastStudyFolder && heatmapColormap == o.heatmapColormap &&
+           heatmapThreshold == o.heatmapThreshold;
 }
 
 }  // namespace consilium::app

@@ -17,11 +17,13 @@ struct AppSettings {
     QString modelPath;             // empty: the shipped demo model
     Device device = Device::Auto;  // Auto: GPU when usable, else CPU (with a notice)
     Precision precision = Precision::Auto;
-    int maxBatch = 64;              // concurrent sequences in the scheduler, 1..64
-    QString audioInputDevice;       // PortAudio device name; empty: system default
-    QString windowPreset = "lung";  // lung | mediastinum | bone | brain | abdomen
-    QString uiLanguage;             // "" (system), "en" or "zh_CN"
-    QString lastStudyFolder;        // remembered for the next open dialog
+    int maxBatch = 64;                // concurrent sequences in the scheduler, 1..64
+    QString audioInputDevice;         // PortAudio device name; empty: system default
+    QString windowPreset = "lung";    // lung | mediastinum | bone | brain | abdomen
+    QString uiLanguage;               // "" (system), "en" or "zh_CN"
+    QString lastStudyFolder;          // remembered for the next open dialog
+    QString heatmapColormap = "jet";  // jet | hot | inferno | viridis
+    int heatmapThreshold = 20;        // % of the attention maximum below which nothing is drawn
 
     static constexpr int kMaxBatchLimit = 64;
 
@@ -36,5 +38,6 @@ QString deviceName(AppSettings::Device device);           // "auto", "cpu", "cud
 QString precisionName(AppSettings::Precision precision);  // "auto", "q4_0", ...
 QStringList windowPresetNames();                          // in menu order
 QStringList uiLanguages();                                // "", "en", "zh_CN"
+QStringList heatmapColormapNames();                       // in menu order
 
 }  // namespace consilium::app

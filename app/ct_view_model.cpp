@@ -68,9 +68,10 @@ QSizeF CtViewModel::pixelSizeMm(Plane plane) const {
 
 namespace {
 
-// One RGBA8888 pixel of a heatmap: Jet colour of weight w in [0, 1], alpha = alphaMax · w.
-void paintHeat(uchar* px, double w, double alphaMax) {
-    const auto rgb = imaging::colormapColor(imaging::Colormap::Jet, float(w));
+// One RGBA8888 pixel of a heatmap: the colour of weight w in [0, 1], alpha = alphaMax · w.
+void paintHeat(uchar* px, double w, double alphaMax,
+               imaging::Colormap colormap = imaging::Colormap::Jet) {
+    const auto rgb = imaging::colormapColor(colormap, float(w));
     px[0] = rgb[0];
     px[1] = rgb[1];
     px[2] = rgb[2];
@@ -169,7 +170,8 @@ QImage CtViewModel::attentionOverlay(Plane plane, int index, const QVector3D& pe
 
 QImage CtViewModel::attentionMapOverlay(Plane plane, int index, const std::array<int, 3>& grid,
                                         const std::array<int, 3>& patch,
-                                        const std::vector<float>& weights, double threshold) const {
+                                        const std::vector<float>& weights, double threshold,
+                                        imaging::Colormap colormap) const {
     if (empty() || index < 0 || index >= sliceCount(plane)) return {};
     for (int i = 0; i < 3; ++i)
         if (grid[size_t(i)] < 1 || patch[size_t(i)] < 1 || grid[size_t(i)] % patch[size_t(i)])
@@ -215,7 +217,7 @@ QImage CtViewModel::attentionMapOverlay(Plane plane, int index, const std::array
                                        lerp(at(z1, y1, x0), at(z1, y1, x1), tx), ty),
                                   tz);
             if (w < threshold) continue;
-            paintHeat(line + 4 * col, w, 200.0);
+            paintHeat(line + 4 * col, w, 200.0, colormap);
         }
     }
     return img;

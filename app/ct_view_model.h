@@ -17,6 +17,8 @@
 #include <optional>
 #include <vector>
 
+#include "imaging/overlay.h"
+
 namespace consilium::imaging {
 struct Volume;
 }
@@ -24,6 +26,8 @@ struct Volume;
 namespace consilium::app {
 
 enum class Plane { Axial, Coronal, Sagittal };
+// Heatmap colours (imaging/overlay.h), in the order of heatmapColormapNames().
+using HeatColormap = imaging::Colormap;
 
 struct WindowLevel {
     double center = -600;  // HU
@@ -67,12 +71,13 @@ class CtViewModel {
     // Transparent RGBA image of slice `index` from the model's whole attention map: one weight
     // per CT patch on the model grid (docs/MODEL.md 3.1 and 5: grid {D, H, W}, patch
     // {pd, ph, pw}, patch p = (pz·ny + py)·nx + px), trilinearly interpolated between patch
-    // centres at each pixel's grid position, divided by the largest weight, Jet colormap,
+    // centres at each pixel's grid position, divided by the largest weight, in `colormap`,
     // alpha = weight, transparent below `threshold`. Null when the slice is out of range or
     // the map does not match grid / patch.
     QImage attentionMapOverlay(Plane plane, int index, const std::array<int, 3>& grid,
                                const std::array<int, 3>& patch, const std::vector<float>& weights,
-                               double threshold = 0.2) const;
+                               double threshold = 0.2,
+                               imaging::Colormap colormap = imaging::Colormap::Jet) const;
 
     const imaging::Volume& volume() const { return *m_volume; }
 

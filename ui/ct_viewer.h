@@ -55,6 +55,7 @@ class CtViewer : public QWidget {
 
     double zoom() const { return m_zoom; }
     bool hasOverlayOn(int slice) const { return !m_overlay.isNull() && m_overlaySlice == slice; }
+    const QImage& overlayImage() const { return m_overlay; }
     int markerCount() const { return int(m_markers.size()); }
     QString probeText() const { return m_probe; }
     double lastRulerMm() const { return m_rulerMm; }

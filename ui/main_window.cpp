@@ -368,8 +368,36 @@ QWidget* MainWindow::buildEvidence() {
     connect(m_opacity, &QSlider::valueChanged, this,
             [this](int v) { m_viewer->setOverlayOpacity(v / 100.0); });
     m_viewer->setOverlayOpacity(0.55);
+    auto* styleRow = new QHBoxLayout;
+    m_colormap = new QComboBox;
+    m_colormap->setObjectName("HeatmapColormap");
+    m_colormap->addItems({tr("Jet"), tr("Hot"), tr("Inferno"), tr("Viridis")});
+    m_colormap->setCurrentIndex(std::max(
+        0, int(consilium::app::heatmapColormapNames().indexOf(m_settings.heatmapColormap))));
+    m_threshold = new QSlider(Qt::Horizontal);
+    m_threshold->setObjectName("HeatmapThreshold");
+    m_threshold->setRange(0, 95);
+    m_threshold->setValue(m_settings.heatmapThreshold);
+    m_threshold->setToolTip(tr("Hide attention below this share of its maximum"));
+    styleRow->addWidget(new QLabel(tr("Colours")));
+    styleRow->addWidget(m_colormap);
+    styleRow->addWidget(new QLabel(tr("Threshold")));
+    styleRow->addWidget(m_threshold, 1);
+    connect(m_colormap, &QComboBox::currentIndexChanged, this, [this](int i) {
+        m_settings.heatmapColormap = consilium::app::heatmapColormapNames().value(i, "jet");
+        m_settings.save();
+        renderHeatmap();
+    });
+    connect(m_threshold, &QSlider::valueChanged, this, [this](int v) {
+        m_settings.heatmapThreshold = v;
+        m_settings.save();
+        renderHeatmap();
+    });
+    // The heatmap follows the viewer to any slice of any plane.
+    connect(m_viewer, &CtViewer::sliceChanged, this, [this] { renderHeatmap(); });
     auto* heatNote = new QLabel(
-        tr("Where the answer looked: the peak of the model's attention over CT patches."));
+        tr("Where the answer looked: the model's attention over the CT patches, averaged over "
+           "heads in the fusion layer, interpolated to every slice and scaled to its maximum."));
     heatNote->setWordWrap(true);
 
     m_findings = new QListWidget;
@@ -421,6 +449,7 @@ QWidget* MainWindow::buildEvidence() {
     expertNote->setWordWrap(true);
 
     layout->addLayout(heatRow);
+    layout->addLayout(styleRow);
     layout->addWidget(heatNote);
     layout->addWidget(m_findings);
     layout->addWidget(chartView, 1);
@@ -666,27 +695,48 @@ void MainWindow::showAnswer(const QJsonObject& answer, const QStringList& notes)
 void MainWindow::showEvidenceOverlay() {
     const QJsonObject att = m_lastAnswer["attention"].toObject();
     const QJsonArray peak = att["peak_mm"].toArray();
+    // The model's whole per-patch map when the answer carries it.
+    const QJsonObject map = att["map"].toObject();
+    const QJsonArray g = map["grid"].toArray(), p = map["patch"].toArray(),
+                     w = map["weights"].toArray();
+    m_attentionMap = {};
+    if (g.size() == 3 && p.size() == 3 && !w.isEmpty()) {
+        for (int i = 0; i < 3; ++i) {
+            m_attentionMap.grid[size_t(i)] = g[i].toInt();
+            m_attentionMap.patch[size_t(i)] = p[i].toInt();
+        }
+        m_attentionMap.weights.reserve(size_t(w.size()));
+        for (const QJsonValue& v : w)
+            m_attentionMap.weights.push_back(float(v.toDouble()));
+    }
     if (!m_view || peak.size() != 3) return;
     const QVector3D mm(float(peak[0].toDouble()), float(peak[1].toDouble()),
                        float(peak[2].toDouble()));
     const int slice = m_view->sliceIndexAt(m_plane, mm);
     if (slice < 0) return;
-    m_viewer->setSlice(slice);
-    // The model's whole per-patch map when the answer carries it; else a blob at the peak.
-    const QJsonObject map = att["map"].toObject();
-    const QJsonArray g = map["grid"].toArray(), p = map["patch"].toArray(),
-                     w = map["weights"].toArray();
+    if (m_viewer->slice() == slice)
+        renderHeatmap();
+    else
+        m_viewer->setSlice(slice);  // sliceChanged renders the heatmap there
+}
+
+void MainWindow::renderHeatmap() {
+    if (!m_view || m_lastAnswer.isEmpty()) return;
+    const QJsonArray peak = m_lastAnswer["attention"].toObject()["peak_mm"].toArray();
+    if (peak.size() != 3) return;
+    const int slice = m_viewer->slice();
+    const auto cmap = consilium::app::HeatColormap(std::max(0, m_colormap->currentIndex()));
     QImage overlay;
-    if (g.size() == 3 && p.size() == 3 && !w.isEmpty()) {
-        std::vector<float> weights;
-        weights.reserve(size_t(w.size()));
-        for (const QJsonValue& v : w)
-            weights.push_back(float(v.toDouble()));
+    if (!m_attentionMap.weights.empty()) {
         overlay =
-            m_view->attentionMapOverlay(m_plane, slice, {g[0].toInt(), g[1].toInt(), g[2].toInt()},
-                                        {p[0].toInt(), p[1].toInt(), p[2].toInt()}, weights);
+            m_view->attentionMapOverlay(m_plane, slice, m_attentionMap.grid, m_attentionMap.patch,
+                                        m_attentionMap.weights, m_threshold->value() / 100.0, cmap);
     }
-    if (overlay.isNull()) overlay = m_view->attentionOverlay(m_plane, slice, mm, 10.0);
+    if (overlay.isNull()) {  // an answer without the map: a Gaussian around the peak
+        const QVector3D mm(float(peak[0].toDouble()), float(peak[1].toDouble()),
+                           float(peak[2].toDouble()));
+        overlay = m_view->attentionOverlay(m_plane, slice, mm, 10.0);
+    }
     m_viewer->setOverlay(slice, overlay);
 }
 

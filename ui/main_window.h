@@ -100,6 +100,10 @@ class MainWindow : public QMainWindow {
     void showPlane();
     void showAnswer(const QJsonObject& answer, const QStringList& notes);
     void showEvidenceOverlay();
+    // Draws the last answer's attention on the viewer's current slice and plane with the
+    // Evidence dock's colours and threshold: the per-patch map, or a Gaussian around the
+    // peak for an answer without one.
+    void renderHeatmap();
     QWidget* buildEvidence();
 
     consilium::app::SystemReport m_report;
@@ -140,6 +144,12 @@ class MainWindow : public QMainWindow {
     QTableWidget* m_expertTable = nullptr;
     QCheckBox* m_heatmapToggle = nullptr;
     QSlider* m_opacity = nullptr;
+    QComboBox* m_colormap = nullptr;
+    QSlider* m_threshold = nullptr;
+    struct AttentionMap {
+        std::array<int, 3> grid{}, patch{};
+        std::vector<float> weights;
+    } m_attentionMap;
     QListWidget* m_findings = nullptr;
     QJsonObject m_lastAnswer;
     QLabel* m_deviceLabel = nullptr;

@@ -49,19 +49,19 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="106"/>
-        <location filename="../../ui/main_window.cpp" line="789"/>
+        <location filename="../../ui/main_window.cpp" line="839"/>
         <source>Axial</source>
         <translation>轴位</translation>
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="106"/>
-        <location filename="../../ui/main_window.cpp" line="789"/>
+        <location filename="../../ui/main_window.cpp" line="839"/>
         <source>Coronal</source>
         <translation>冠状位</translation>
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="106"/>
-        <location filename="../../ui/main_window.cpp" line="789"/>
+        <location filename="../../ui/main_window.cpp" line="839"/>
         <source>Sagittal</source>
         <translation>矢状位</translation>
     </message>
@@ -127,7 +127,7 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="180"/>
-        <location filename="../../ui/main_window.cpp" line="816"/>
+        <location filename="../../ui/main_window.cpp" line="866"/>
         <source>Load report</source>
         <translation>加载报告</translation>
     </message>
@@ -143,7 +143,7 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="196"/>
-        <location filename="../../ui/main_window.cpp" line="395"/>
+        <location filename="../../ui/main_window.cpp" line="423"/>
         <source>Record</source>
         <translation>病历</translation>
     </message>
@@ -229,7 +229,7 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="288"/>
-        <location filename="../../ui/main_window.cpp" line="395"/>
+        <location filename="../../ui/main_window.cpp" line="423"/>
         <source>Voice</source>
         <translation>语音</translation>
     </message>
@@ -279,276 +279,315 @@
         <translation>CT 上的注意力</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="372"/>
         <source>Where the answer looked: the peak of the model&apos;s attention over CT patches.</source>
-        <translation>回答关注的位置：模型对 CT 图块注意力的峰值。</translation>
+        <translation type="vanished">回答关注的位置：模型对 CT 图块注意力的峰值。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="386"/>
+        <location filename="../../ui/main_window.cpp" line="374"/>
+        <source>Jet</source>
+        <translation>Jet（彩虹）</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="374"/>
+        <source>Hot</source>
+        <translation>Hot（热度）</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="374"/>
+        <source>Inferno</source>
+        <translation>Inferno（炽焰）</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="374"/>
+        <source>Viridis</source>
+        <translation>Viridis（翠绿）</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="381"/>
+        <source>Hide attention below this share of its maximum</source>
+        <translation>隐藏低于最大值此比例的注意力</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="382"/>
+        <source>Colours</source>
+        <translation>配色</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="384"/>
+        <source>Threshold</source>
+        <translation>阈值</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="399"/>
+        <source>Where the answer looked: the model&apos;s attention over the CT patches, averaged over heads in the fusion layer, interpolated to every slice and scaled to its maximum.</source>
+        <translation>回答关注的位置：模型在融合层对各 CT 图块的注意力（多头平均），插值到每一层面，并按其最大值归一化。</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="414"/>
         <source>weight</source>
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="395"/>
+        <location filename="../../ui/main_window.cpp" line="423"/>
         <source>Image</source>
         <translation>影像</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="395"/>
+        <location filename="../../ui/main_window.cpp" line="423"/>
         <source>Question</source>
         <translation>问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="408"/>
+        <location filename="../../ui/main_window.cpp" line="436"/>
         <source>How much each input carried the answer (softmax over the four; sums to 1).</source>
         <translation>各输入对回答的贡献（四者 softmax，总和为 1）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="420"/>
+        <location filename="../../ui/main_window.cpp" line="448"/>
         <source>Which of the 8 experts each answer token used (top-2 per layer, summed over layers).</source>
         <translation>每个回答词元使用了 8 个专家中的哪些（每层前 2 个，按层求和）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="434"/>
+        <location filename="../../ui/main_window.cpp" line="463"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="436"/>
+        <location filename="../../ui/main_window.cpp" line="465"/>
         <source>Open &amp;Study Folder…</source>
         <translation>打开检查文件夹(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="439"/>
+        <location filename="../../ui/main_window.cpp" line="468"/>
         <source>Open &amp;Record…</source>
         <translation>打开病历(&amp;R)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="442"/>
+        <location filename="../../ui/main_window.cpp" line="471"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="446"/>
+        <location filename="../../ui/main_window.cpp" line="475"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="448"/>
+        <location filename="../../ui/main_window.cpp" line="477"/>
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="452"/>
+        <location filename="../../ui/main_window.cpp" line="481"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="453"/>
+        <location filename="../../ui/main_window.cpp" line="482"/>
         <source>&amp;About Consilium</source>
         <translation>关于 Consilium(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="454"/>
+        <location filename="../../ui/main_window.cpp" line="483"/>
         <source>About &amp;Qt</source>
         <translation>关于 &amp;Qt</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="469"/>
+        <location filename="../../ui/main_window.cpp" line="498"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="482"/>
+        <location filename="../../ui/main_window.cpp" line="511"/>
         <source>Device: probing…</source>
         <translation>设备：检测中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="484"/>
+        <location filename="../../ui/main_window.cpp" line="513"/>
         <source>Model: looking…</source>
         <translation>模型：查找中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="491"/>
+        <location filename="../../ui/main_window.cpp" line="520"/>
         <source>Open study folder</source>
         <translation>打开检查文件夹</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="501"/>
+        <location filename="../../ui/main_window.cpp" line="530"/>
         <source>Open record</source>
         <translation>打开病历</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="502"/>
+        <location filename="../../ui/main_window.cpp" line="531"/>
         <source>Records (*.txt *.md);;All files (*)</source>
         <translation>病历 (*.txt *.md);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="516"/>
+        <location filename="../../ui/main_window.cpp" line="545"/>
         <source>Record decoded as %1</source>
         <translation>病历按 %1 解码</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="531"/>
+        <location filename="../../ui/main_window.cpp" line="560"/>
         <source>Opening the microphone…</source>
         <translation>正在打开麦克风…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="537"/>
+        <location filename="../../ui/main_window.cpp" line="566"/>
         <source>Transcribing %1…</source>
         <translation>正在识别 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="544"/>
+        <location filename="../../ui/main_window.cpp" line="573"/>
         <source>Open a study first (File ▸ Open Study Folder…).</source>
         <translation>请先打开检查（文件 ▸ 打开检查文件夹…）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="548"/>
+        <location filename="../../ui/main_window.cpp" line="577"/>
         <source>Type or speak a question first.</source>
         <translation>请先输入或说出问题。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="561"/>
+        <location filename="../../ui/main_window.cpp" line="590"/>
         <source>Answering…</source>
         <translation>正在回答…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="637"/>
+        <location filename="../../ui/main_window.cpp" line="666"/>
         <source>attention weight %1</source>
         <translation>注意力权重 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="649"/>
+        <location filename="../../ui/main_window.cpp" line="678"/>
         <source>%1 mm %2, %3</source>
         <translation>%1 毫米 %2，%3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="694"/>
+        <location filename="../../ui/main_window.cpp" line="744"/>
         <source>Loading study…</source>
         <translation>正在加载检查…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="697"/>
+        <location filename="../../ui/main_window.cpp" line="747"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="703"/>
+        <location filename="../../ui/main_window.cpp" line="753"/>
         <source>Could not load %1:
 %2</source>
         <translation>无法加载 %1：
 %2</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="716"/>
+        <location filename="../../ui/main_window.cpp" line="766"/>
         <source>(no name)</source>
         <translation>（无姓名）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="718"/>
+        <location filename="../../ui/main_window.cpp" line="768"/>
         <source>ID %1, sex %2, born %3</source>
         <translation>ID %1，性别 %2，出生 %3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="720"/>
+        <location filename="../../ui/main_window.cpp" line="770"/>
         <source>Study %1</source>
         <translation>检查 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="725"/>
+        <location filename="../../ui/main_window.cpp" line="775"/>
         <source>Series %1</source>
         <translation>序列 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="729"/>
+        <location filename="../../ui/main_window.cpp" line="779"/>
         <source>%1 × %2, %3 × %4 × %5 mm
 %6</source>
         <translation>%1 × %2，%3 × %4 × %5 毫米
 %6</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="753"/>
+        <location filename="../../ui/main_window.cpp" line="803"/>
         <source>Load report: all %1 files used</source>
         <translation>加载报告：%1 个文件全部使用</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="754"/>
+        <location filename="../../ui/main_window.cpp" line="804"/>
         <source>Load report: %1 files skipped</source>
         <translation>加载报告：跳过 %1 个文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="755"/>
+        <location filename="../../ui/main_window.cpp" line="805"/>
         <source>Loaded %1 series from %2 files in %3 s</source>
         <translation>%3 秒内从 %2 个文件加载了 %1 个序列</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="764"/>
+        <location filename="../../ui/main_window.cpp" line="814"/>
         <source>No image series found in %1 (see the load report).</source>
         <translation>在 %1 中未找到图像序列（见加载报告）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="799"/>
+        <location filename="../../ui/main_window.cpp" line="849"/>
         <source>%1 %2   (%3, %4, %5) mm LPS   voxel %6, %7, %8</source>
         <translation>%1 %2   (%3, %4, %5) 毫米 LPS   体素 %6, %7, %8</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="818"/>
+        <location filename="../../ui/main_window.cpp" line="868"/>
         <source>%1: %2 files found, %3 used, %4 skipped.</source>
         <translation>%1：找到 %2 个文件，使用 %3 个，跳过 %4 个。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="825"/>
+        <location filename="../../ui/main_window.cpp" line="875"/>
         <source>File</source>
         <translation>文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="825"/>
+        <location filename="../../ui/main_window.cpp" line="875"/>
         <source>Problem</source>
         <translation>问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="825"/>
+        <location filename="../../ui/main_window.cpp" line="875"/>
         <source>Reason</source>
         <translation>原因</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="854"/>
+        <location filename="../../ui/main_window.cpp" line="904"/>
         <source>Device: %1</source>
         <translation>设备：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="856"/>
+        <location filename="../../ui/main_window.cpp" line="906"/>
         <source>Model: none found</source>
         <translation>模型：未找到</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="858"/>
+        <location filename="../../ui/main_window.cpp" line="908"/>
         <source>Model: %1 (%2)</source>
         <translation>模型：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="860"/>
+        <location filename="../../ui/main_window.cpp" line="910"/>
         <source>valid</source>
         <translation>有效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="860"/>
+        <location filename="../../ui/main_window.cpp" line="910"/>
         <source>invalid</source>
         <translation>无效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="882"/>
+        <location filename="../../ui/main_window.cpp" line="932"/>
         <source>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;Local multimodal assistant for CT studies, patient records and spoken questions. Runs entirely on this workstation.&lt;/p&gt;&lt;p&gt;&lt;b&gt;Not for clinical use.&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</source>
         <translation>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;面向 CT 检查、患者病历和语音提问的本地多模态助手，完全在本工作站上运行。&lt;/p&gt;&lt;p&gt;&lt;b&gt;不可用于临床。&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="891"/>
+        <location filename="../../ui/main_window.cpp" line="941"/>
         <source>Device</source>
         <translation>设备</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="892"/>
+        <location filename="../../ui/main_window.cpp" line="942"/>
         <source>About Consilium</source>
         <translation>关于 Consilium</translation>
     </message>

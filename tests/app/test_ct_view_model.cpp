@@ -103,6 +103,20 @@ class TestCtViewModel : public QObject {
                                       std::vector<float>(7, 1.0f))
                     .isNull());
         QVERIFY(m.attentionMapOverlay(Plane::Axial, 0, {8, 16, 16}, {3, 8, 8}, w).isNull());
+        // Colours and threshold: the same weights in Hot are another colour at the same alpha
+        // (Jet's maximum is dark red, Hot's white); a threshold above the interpolated value
+        // between patch centres hides it.
+        const QImage hot = m.attentionMapOverlay(Plane::Axial, 15, {8, 16, 16}, {4, 8, 8}, w, 0.2,
+                                                 consilium::app::HeatColormap::Hot);
+        QCOMPARE(qAlpha(hot.pixel(60, 4)), 200);
+        QVERIFY(hot.pixel(60, 4) != top.pixel(60, 4));
+        QCOMPARE(qRed(hot.pixel(60, 4)), 255);
+        QCOMPARE(qGreen(hot.pixel(60, 4)), 255);
+        const int between = qAlpha(top.pixel(32, 4));
+        const QImage strict = m.attentionMapOverlay(Plane::Axial, 15, {8, 16, 16}, {4, 8, 8}, w,
+                                                    between / 200.0 + 0.05);
+        QCOMPARE(qAlpha(strict.pixel(32, 4)), 0);
+        QCOMPARE(qAlpha(strict.pixel(60, 4)), 200);
     }
 };
 

@@ -3,9 +3,11 @@
 // evidence invariants are not): streamed answer, history, modality weights summing to 1,
 // the expert table, the attention overlay on the viewer; and a missing model's message.
 #include <QBarSet>
+#include <QComboBox>
 #include <QListWidget>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QSlider>
 #include <QTableWidget>
 #include <QTextBrowser>
 #include <QtTest>
@@ -74,6 +76,32 @@ class TestAskFlow : public QObject {
         if (answer["attention"].isObject()) {
             auto* viewer = w.viewer();
             QVERIFY(viewer->hasOverlayOn(viewer->slice()));  // the viewer jumped to the peak
+            // The heatmap follows the viewer to other slices, and takes the dock's colours
+            // and threshold.
+            auto visible = [&] {
+                int n = 0;
+                const QImage& img = viewer->overlayImage();
+                for (int y = 0; y < img.height(); ++y)
+                    for (int x = 0; x < img.width(); ++x)
+                        n += qAlpha(img.pixel(x, y)) > 0;
+                return n;
+            };
+            const int peakSlice = viewer->slice();
+            const QImage jet = viewer->overlayImage();
+            auto* colours = w.findChild<QComboBox*>("HeatmapColormap");
+            auto* threshold = w.findChild<QSlider*>("HeatmapThreshold");
+            QVERIFY(colours && threshold);
+            colours->setCurrentIndex(1);  // Hot
+            QVERIFY(viewer->hasOverlayOn(peakSlice));
+            QVERIFY(viewer->overlayImage() != jet);
+            const int shown = visible();
+            threshold->setValue(90);
+            QVERIFY2(visible() < shown, qPrintable(QString("%1 vs %2").arg(visible()).arg(shown)));
+            threshold->setValue(20);
+            const int other = peakSlice > 2 ? peakSlice - 2 : peakSlice + 2;
+            viewer->setSlice(other);
+            QVERIFY(viewer->hasOverlayOn(other));
+            colours->setCurrentIndex(0);
         }
     }
 
