@@ -46,6 +46,7 @@
 #include <cmath>
 
 #include "app/record_file.h"
+#include "app/report_export.h"
 #include "ui/ct_viewer.h"
 #include "ui/settings_dialog.h"
 
@@ -467,6 +468,22 @@ void MainWindow::buildMenus() {
     open->setShortcut(QKeySequence::Open);
     file->addAction(tr("Open &Record…"), this, &MainWindow::chooseRecordFile)
         ->setObjectName("OpenRecordAction");
+    m_exportAction = file->addAction(tr("&Export Report…"), this, [this] {
+        const QString path = QFileDialog::getSaveFileName(
+            this, tr("Export the finding report"),
+            QDir(m_settings.lastStudyFolder).filePath("consilium-report.pdf"), tr("PDF (*.pdf)"));
+        if (path.isEmpty()) return;
+        const QString error = exportReport(path);
+        if (!error.isEmpty()) {
+            QMessageBox::warning(this, tr("Export report"), error);
+        } else {
+            statusBar()->showMessage(
+                tr("Report written: %1 (with .json and .png beside it, de-identified)").arg(path),
+                10000);
+        }
+    });
+    m_exportAction->setObjectName("ExportReportAction");
+    m_exportAction->setEnabled(false);
     file->addSeparator();
     QAction* settings = file->addAction(tr("&Settings…"), this, &MainWindow::showSettings);
     settings->setObjectName("SettingsAction");
@@ -603,6 +620,7 @@ void MainWindow::stopQuestion() {
 
 void MainWindow::showAnswer(const QJsonObject& answer, const QStringList& notes) {
     m_lastAnswer = answer;
+    m_exportAction->setEnabled(true);
     m_askButton->setEnabled(true);
     m_stopButton->setEnabled(false);
     m_job->hide();
@@ -720,6 +738,23 @@ void MainWindow::showEvidenceOverlay() {
         m_viewer->setSlice(slice);  // sliceChanged renders the heatmap there
 }
 
+QString MainWindow::exportReport(const QString& pdfPath) {
+    if (m_lastAnswer.isEmpty()) return tr("No answer to report yet.");
+    consilium::app::FindingReport r;
+    r.answer = m_lastAnswer;
+    r.view = m_viewer->grab().toImage();
+    const QString planes[3] = {tr("Axial"), tr("Coronal"), tr("Sagittal")};
+    r.viewCaption = tr("%1 slice %2 of %3")
+                        .arg(planes[int(m_plane)])
+                        .arg(m_viewer->slice() + 1)
+                        .arg(m_view ? m_view->sliceCount(m_plane) : 0);
+    for (const auto& p : m_study.patients)
+        r.identifiers << p.name << QString(p.name).replace('^', ' ') << p.id << p.birthDate;
+    auto written = consilium::app::exportFindingReport(r, pdfPath);
+    if (!written) return QString::fromStdString(written.error().message);
+    return {};
+}
+
 void MainWindow::renderHeatmap() {
     if (!m_view || m_lastAnswer.isEmpty()) return;
     const QJsonArray peak = m_lastAnswer["attention"].toObject()["peak_mm"].toArray();
@@ -759,6 +794,7 @@ void MainWindow::onStudyLoaded(const consilium::app::StudyLoad& load) {
     m_job->hide();
     m_study = load;
     m_lastAnswer = QJsonObject();
+    m_exportAction->setEnabled(false);
     m_history->clear();
     m_findings->clear();
     m_studyModel->removeRows(0, m_studyModel->rowCount());
