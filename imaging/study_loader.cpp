@@ -11,6 +11,8 @@
 #include <dcmtk/dcmdata/dcspchrs.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
+#include <dcmtk/dcmimage/diregist.h>
+#include <dcmtk/dcmimgle/dcmimage.h>
 
 #include <algorithm>
 #include <cctype>
@@ -62,6 +64,8 @@ struct PixelFormat {
     int highBit = 15;
     bool isSigned = false;
     bool monochrome1 = false;
+    bool colour = false;  // RGB, YBR_* or PALETTE COLOR: loaded as luminance (BT.601)
+    int samples = 1;
 };
 
 struct ParsedFile {
@@ -327,12 +331,26 @@ void parseHeader(ParsedFile& f) {
     const int samples = getInt(ds, DCM_SamplesPerPixel, 1);
     const std::string photometric = trim(getString(ds, DCM_PhotometricInterpretation));
     pf.monochrome1 = photometric == "MONOCHROME1";
-    if (samples != 1 ||
-        (photometric != "MONOCHROME1" && photometric != "MONOCHROME2" && !photometric.empty())) {
-        f.skip =
-            skipped(f.path, ErrorCode::InvalidArgument,
-                    "colour image (PhotometricInterpretation " + photometric + ", " +
-                        std::to_string(samples) + " samples per pixel) is not loaded as a volume");
+    // Colour images (secondary captures, screenshots stored in a study) load as luminance;
+    // DCMTK's DicomImage does the photometric conversion (YBR, palette) to RGB.
+    static const std::set<std::string> kColour = {
+        "RGB",     "YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_422", "YBR_PARTIAL_420",
+        "YBR_ICT", "YBR_RCT"};
+    const bool mono = samples == 1 && (photometric == "MONOCHROME1" ||
+                                       photometric == "MONOCHROME2" || photometric.empty());
+    pf.colour = (samples == 3 && kColour.count(photometric)) ||
+                (samples == 1 && photometric == "PALETTE COLOR");
+    pf.samples = samples;
+    if (!mono && !pf.colour) {
+        f.skip = skipped(f.path, ErrorCode::InvalidArgument,
+                         "unsupported image type (PhotometricInterpretation " + photometric + ", " +
+                             std::to_string(samples) + " samples per pixel)");
+        return;
+    }
+    if (pf.colour && isJpeg2000(f.xfer)) {
+        f.skip = skipped(f.path, ErrorCode::InvalidArgument,
+                         "colour JPEG 2000 image (PhotometricInterpretation " + photometric +
+                             ") is not supported");
         return;
     }
     if (pf.rows <= 0 || pf.cols <= 0 || pf.rows > 65535 || pf.cols > 65535) {
@@ -363,9 +381,12 @@ void parseHeader(ParsedFile& f) {
     }
     if (!xfer.isEncapsulated()) {
         DcmElement* pixels = nullptr;
+        // Uncompressed YBR_*_422 stores two samples per pixel (chroma halved horizontally).
+        const bool halfChroma = photometric == "YBR_FULL_422" || photometric == "YBR_PARTIAL_422";
+        const uint64_t perPixel = pf.colour && pf.samples == 3 ? (halfChroma ? 2 : 3) : 1;
         const uint64_t needed = pf.bitsAllocated == 1
                                     ? (totalSamples + 7) / 8
-                                    : totalSamples * uint64_t(pf.bitsAllocated / 8);
+                                    : totalSamples * perPixel * uint64_t(pf.bitsAllocated / 8);
         if (ds->findAndGetElement(DCM_PixelData, pixels).good() && pixels &&
             pixels->getLengthField() < needed && pixels->getLengthField() != DCM_UndefinedLength) {
             f.skip = skipped(f.path, ErrorCode::CorruptFile,
@@ -607,6 +628,44 @@ Status decodePixels(ParsedFile& f, const std::vector<FrameSink>& sinks) {
     DcmElement* element = nullptr;
     if (ds->findAndGetElement(DCM_PixelData, element).bad() || !element)
         return makeError(ErrorCode::CorruptFile, "no Pixel Data in file " + f.path);
+
+    if (pf.colour) {
+        // DicomImage decompresses (JPEG, RLE, JPEG-LS codecs are registered), converts YBR
+        // and palette colour to RGB, and renders each frame interleaved at the stored depth;
+        // luminance Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601).
+        DicomImage img(ds, f.xfer, 0UL, 0UL, static_cast<unsigned long>(pf.frames));
+        if (img.getStatus() != EIS_Normal)
+            return makeError(ErrorCode::CorruptFile,
+                             std::string("cannot decode the colour image (") +
+                                 DicomImage::getString(img.getStatus()) + ") in file " + f.path);
+        const int depth = std::max(1, img.getDepth());
+        for (int i = 0; i < pf.frames; ++i) {
+            const FrameSink& sink = sinks[size_t(i)];
+            if (!sink.i16 && !sink.f32) continue;
+            const void* px = img.getOutputData(0, static_cast<unsigned long>(i), 0);
+            if (!px)
+                return makeError(ErrorCode::CorruptFile,
+                                 "cannot render frame " + std::to_string(i) +
+                                     " of the colour image in file " + f.path);
+            auto luminance = [&](auto* rgb) {
+                for (size_t k = 0; k < frameSamples; ++k) {
+                    const double y = 0.299 * double(rgb[3 * k]) + 0.587 * double(rgb[3 * k + 1]) +
+                                     0.114 * double(rgb[3 * k + 2]);
+                    if (sink.f32)
+                        sink.f32[k] = float(y);
+                    else
+                        sink.i16[k] = int16_t(std::lround(std::min(y, 32767.0)));
+                }
+            };
+            if (depth <= 8)
+                luminance(static_cast<const Uint8*>(px));
+            else if (depth <= 16)
+                luminance(static_cast<const Uint16*>(px));
+            else
+                luminance(static_cast<const Uint32*>(px));
+        }
+        return Status::success();
+    }
 
     if (isJpeg2000(f.xfer)) {
         auto* pixelData = static_cast<DcmPixelData*>(element);
@@ -991,8 +1050,13 @@ bool assembleSeries(std::vector<ParsedFile>& files, const std::vector<size_t>& m
 
     // Int16 when every slice's values fit exactly, else Float32.
     bool fitsInt16 = first.format.bitsAllocated <= 16;
+    int colourFiles = 0;
     for (size_t i : kept) {
         const auto& f = files[i];
+        if (f.format.colour) {
+            ++colourFiles;
+            fitsInt16 = false;  // luminance is fractional
+        }
         const double lo = f.format.isSigned ? -std::ldexp(1.0, f.format.bitsStored - 1) : 0.0;
         const double hi = f.format.isSigned ? std::ldexp(1.0, f.format.bitsStored - 1) - 1
                                             : std::ldexp(1.0, f.format.bitsStored) - 1;
@@ -1003,8 +1067,12 @@ bool assembleSeries(std::vector<ParsedFile>& files, const std::vector<size_t>& m
                         std::max(a, b) <= 32767.0;
         }
     }
+    if (colourFiles) {
+        series->warnings.push_back(std::to_string(colourFiles) +
+                                   " colour image(s) converted to luminance (ITU-R BT.601)");
+    }
     v.type = fitsInt16 ? VoxelType::Int16 : VoxelType::Float32;
-    v.units = (first.modality == "CT") ? "HU" : "";
+    v.units = (first.modality == "CT" && !colourFiles) ? "HU" : "";
     v.slices.clear();
     for (const auto& r : *order) {
         const ParsedFile& f = files[r.file];

@@ -4,7 +4,10 @@ usage: pydicom_reference.py OUT_DIR FILE...
 Writes OUT_DIR/manifest.json: one entry per FILE with {"file", "decoded", "error",
 "frames", "rows", "cols", "raw", "patient_name"} and, for every decoded grayscale image, OUT_DIR/<n>.f64:
 the modality values pixel_array * RescaleSlope + RescaleIntercept (missing slope = 1,
-missing intercept = 0) as little-endian float64, [frames][rows][cols].
+missing intercept = 0) as little-endian float64, [frames][rows][cols]. Colour images (RGB,
+YBR_* converted to RGB by pydicom's convert_color_space, PALETTE COLOR through
+apply_color_lut) give their luminance 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601), with
+"colour": true in the manifest.
 """
 import json
 import os
@@ -30,8 +33,22 @@ def main():
                 entry["patient_name"] = ""
             if "PixelData" not in ds:
                 entry["error"] = "no pixel data"
-            elif int(ds.get("SamplesPerPixel", 1)) != 1:
-                entry["error"] = "colour"
+            elif int(ds.get("SamplesPerPixel", 1)) == 3 or ds.get("PhotometricInterpretation", "") == "PALETTE COLOR":
+                from pydicom.pixel_data_handlers.util import apply_color_lut, convert_color_space
+                pi = str(ds.PhotometricInterpretation)
+                arr = ds.pixel_array
+                if pi == "PALETTE COLOR":
+                    arr = apply_color_lut(arr, ds)
+                elif pi.startswith("YBR") and pi not in ("YBR_RCT", "YBR_ICT"):
+                    arr = convert_color_space(arr, pi, "RGB")
+                elif pi != "RGB":
+                    raise ValueError("colour space " + pi)
+                frames = int(ds.get("NumberOfFrames", 1) or 1)
+                arr = arr.astype(np.float64).reshape(frames, int(ds.Rows), int(ds.Columns), 3)
+                lum = 0.299 * arr[..., 0] + 0.587 * arr[..., 1] + 0.114 * arr[..., 2]
+                raw = os.path.join(out_dir, "%d.f64" % n)
+                lum.astype("<f8").tofile(raw)
+                entry.update(decoded=True, colour=True, frames=frames, rows=int(ds.Rows), cols=int(ds.Columns), raw=raw)
             else:
                 arr = ds.pixel_array.astype(np.float64)
                 frames = int(ds.get("NumberOfFrames", 1) or 1)
