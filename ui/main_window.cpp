@@ -468,6 +468,10 @@ void MainWindow::buildMenus() {
     open->setShortcut(QKeySequence::Open);
     file->addAction(tr("Open &Record…"), this, &MainWindow::chooseRecordFile)
         ->setObjectName("OpenRecordAction");
+    m_recentMenu = file->addMenu(tr("Recent &Studies"));
+    m_recentMenu->setObjectName("RecentStudiesMenu");
+    connect(m_recentMenu, &QMenu::aboutToShow, this, &MainWindow::fillRecentMenu);
+    fillRecentMenu();
     m_exportAction = file->addAction(tr("&Export Report…"), this, [this] {
         const QString path = QFileDialog::getSaveFileName(
             this, tr("Export the finding report"),
@@ -531,6 +535,32 @@ void MainWindow::buildStatusBar() {
     m_modelLabel->setObjectName("ModelLabel");
     statusBar()->addPermanentWidget(m_modelLabel);
     statusBar()->addPermanentWidget(m_deviceLabel);
+}
+
+// The folders opened before, most recent first; one that has gone is dropped with a notice.
+void MainWindow::fillRecentMenu() {
+    m_recentMenu->clear();
+    for (const QString& path : m_settings.recentStudies) {
+        QAction* a = m_recentMenu->addAction(path);
+        connect(a, &QAction::triggered, this, [this, path] {
+            if (!QFileInfo::exists(path)) {
+                m_settings.recentStudies.removeAll(path);
+                m_settings.save();
+                fillRecentMenu();
+                statusBar()->showMessage(
+                    tr("%1 no longer exists; removed from the recent studies").arg(path), 10000);
+                return;
+            }
+            openStudy(path);
+        });
+    }
+    m_recentMenu->addSeparator();
+    QAction* clear = m_recentMenu->addAction(tr("Clear Recent Studies"), this, [this] {
+        m_settings.recentStudies.clear();
+        m_settings.save();
+        fillRecentMenu();
+    });
+    clear->setEnabled(!m_settings.recentStudies.isEmpty());
 }
 
 void MainWindow::chooseStudyFolder() {
@@ -792,6 +822,9 @@ void MainWindow::onStudyFailed(const QString& path, const QString& message) {
 
 void MainWindow::onStudyLoaded(const consilium::app::StudyLoad& load) {
     m_job->hide();
+    m_settings.rememberStudy(load.path);
+    m_settings.save();
+    fillRecentMenu();
     m_study = load;
     m_lastAnswer = QJsonObject();
     m_exportAction->setEnabled(false);

@@ -147,6 +147,8 @@ class MainWindow : public QMainWindow {
     QTableWidget* m_expertTable = nullptr;
     QCheckBox* m_heatmapToggle = nullptr;
     QAction* m_exportAction = nullptr;
+    QMenu* m_recentMenu = nullptr;
+    void fillRecentMenu();
     QSlider* m_opacity = nullptr;
     QComboBox* m_colormap = nullptr;
     QSlider* m_threshold = nullptr;

@@ -49,22 +49,22 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="107"/>
-        <location filename="../../ui/main_window.cpp" line="746"/>
-        <location filename="../../ui/main_window.cpp" line="875"/>
+        <location filename="../../ui/main_window.cpp" line="776"/>
+        <location filename="../../ui/main_window.cpp" line="908"/>
         <source>Axial</source>
         <translation>轴位</translation>
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="107"/>
-        <location filename="../../ui/main_window.cpp" line="746"/>
-        <location filename="../../ui/main_window.cpp" line="875"/>
+        <location filename="../../ui/main_window.cpp" line="776"/>
+        <location filename="../../ui/main_window.cpp" line="908"/>
         <source>Coronal</source>
         <translation>冠状位</translation>
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="107"/>
-        <location filename="../../ui/main_window.cpp" line="746"/>
-        <location filename="../../ui/main_window.cpp" line="875"/>
+        <location filename="../../ui/main_window.cpp" line="776"/>
+        <location filename="../../ui/main_window.cpp" line="908"/>
         <source>Sagittal</source>
         <translation>矢状位</translation>
     </message>
@@ -130,7 +130,7 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="181"/>
-        <location filename="../../ui/main_window.cpp" line="902"/>
+        <location filename="../../ui/main_window.cpp" line="935"/>
         <source>Load report</source>
         <translation>加载报告</translation>
     </message>
@@ -367,265 +367,280 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="471"/>
+        <source>Recent &amp;Studies</source>
+        <translation>最近的检查(&amp;S)</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="475"/>
         <source>&amp;Export Report…</source>
         <translation>导出报告(&amp;E)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="473"/>
+        <location filename="../../ui/main_window.cpp" line="477"/>
         <source>Export the finding report</source>
         <translation>导出发现报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="474"/>
+        <location filename="../../ui/main_window.cpp" line="478"/>
         <source>PDF (*.pdf)</source>
         <translation>PDF 文件 (*.pdf)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="478"/>
+        <location filename="../../ui/main_window.cpp" line="482"/>
         <source>Export report</source>
         <translation>导出报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="481"/>
+        <location filename="../../ui/main_window.cpp" line="485"/>
         <source>Report written: %1 (with .json and .png beside it, de-identified)</source>
         <translation>报告已写入：%1（同目录另有 .json 与 .png，已去标识化）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="488"/>
+        <location filename="../../ui/main_window.cpp" line="492"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="492"/>
+        <location filename="../../ui/main_window.cpp" line="496"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="494"/>
+        <location filename="../../ui/main_window.cpp" line="498"/>
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="498"/>
+        <location filename="../../ui/main_window.cpp" line="502"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="499"/>
+        <location filename="../../ui/main_window.cpp" line="503"/>
         <source>&amp;About Consilium</source>
         <translation>关于 Consilium(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="500"/>
+        <location filename="../../ui/main_window.cpp" line="504"/>
         <source>About &amp;Qt</source>
         <translation>关于 &amp;Qt</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="515"/>
+        <location filename="../../ui/main_window.cpp" line="519"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="528"/>
+        <location filename="../../ui/main_window.cpp" line="532"/>
         <source>Device: probing…</source>
         <translation>设备：检测中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="530"/>
+        <location filename="../../ui/main_window.cpp" line="534"/>
         <source>Model: looking…</source>
         <translation>模型：查找中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="537"/>
+        <location filename="../../ui/main_window.cpp" line="551"/>
+        <source>%1 no longer exists; removed from the recent studies</source>
+        <translation>%1 已不存在，已从最近的检查中移除</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="558"/>
+        <source>Clear Recent Studies</source>
+        <translation>清除最近的检查</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="567"/>
         <source>Open study folder</source>
         <translation>打开检查文件夹</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="547"/>
+        <location filename="../../ui/main_window.cpp" line="577"/>
         <source>Open record</source>
         <translation>打开病历</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="548"/>
+        <location filename="../../ui/main_window.cpp" line="578"/>
         <source>Records (*.txt *.md);;All files (*)</source>
         <translation>病历 (*.txt *.md);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="562"/>
+        <location filename="../../ui/main_window.cpp" line="592"/>
         <source>Record decoded as %1</source>
         <translation>病历按 %1 解码</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="577"/>
+        <location filename="../../ui/main_window.cpp" line="607"/>
         <source>Opening the microphone…</source>
         <translation>正在打开麦克风…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="583"/>
+        <location filename="../../ui/main_window.cpp" line="613"/>
         <source>Transcribing %1…</source>
         <translation>正在识别 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="590"/>
+        <location filename="../../ui/main_window.cpp" line="620"/>
         <source>Open a study first (File ▸ Open Study Folder…).</source>
         <translation>请先打开检查（文件 ▸ 打开检查文件夹…）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="594"/>
+        <location filename="../../ui/main_window.cpp" line="624"/>
         <source>Type or speak a question first.</source>
         <translation>请先输入或说出问题。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="607"/>
+        <location filename="../../ui/main_window.cpp" line="637"/>
         <source>Answering…</source>
         <translation>正在回答…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="684"/>
+        <location filename="../../ui/main_window.cpp" line="714"/>
         <source>attention weight %1</source>
         <translation>注意力权重 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="696"/>
+        <location filename="../../ui/main_window.cpp" line="726"/>
         <source>%1 mm %2, %3</source>
         <translation>%1 毫米 %2，%3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="742"/>
+        <location filename="../../ui/main_window.cpp" line="772"/>
         <source>No answer to report yet.</source>
         <translation>尚无可报告的回答。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="747"/>
+        <location filename="../../ui/main_window.cpp" line="777"/>
         <source>%1 slice %2 of %3</source>
         <translation>%1 第 %2 层（共 %3 层）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="779"/>
+        <location filename="../../ui/main_window.cpp" line="809"/>
         <source>Loading study…</source>
         <translation>正在加载检查…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="782"/>
+        <location filename="../../ui/main_window.cpp" line="812"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="788"/>
+        <location filename="../../ui/main_window.cpp" line="818"/>
         <source>Could not load %1:
 %2</source>
         <translation>无法加载 %1：
 %2</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="802"/>
+        <location filename="../../ui/main_window.cpp" line="835"/>
         <source>(no name)</source>
         <translation>（无姓名）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="804"/>
+        <location filename="../../ui/main_window.cpp" line="837"/>
         <source>ID %1, sex %2, born %3</source>
         <translation>ID %1，性别 %2，出生 %3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="806"/>
+        <location filename="../../ui/main_window.cpp" line="839"/>
         <source>Study %1</source>
         <translation>检查 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="811"/>
+        <location filename="../../ui/main_window.cpp" line="844"/>
         <source>Series %1</source>
         <translation>序列 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="815"/>
+        <location filename="../../ui/main_window.cpp" line="848"/>
         <source>%1 × %2, %3 × %4 × %5 mm
 %6</source>
         <translation>%1 × %2，%3 × %4 × %5 毫米
 %6</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="839"/>
+        <location filename="../../ui/main_window.cpp" line="872"/>
         <source>Load report: all %1 files used</source>
         <translation>加载报告：%1 个文件全部使用</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="840"/>
+        <location filename="../../ui/main_window.cpp" line="873"/>
         <source>Load report: %1 files skipped</source>
         <translation>加载报告：跳过 %1 个文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="841"/>
+        <location filename="../../ui/main_window.cpp" line="874"/>
         <source>Loaded %1 series from %2 files in %3 s</source>
         <translation>%3 秒内从 %2 个文件加载了 %1 个序列</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="850"/>
+        <location filename="../../ui/main_window.cpp" line="883"/>
         <source>No image series found in %1 (see the load report).</source>
         <translation>在 %1 中未找到图像序列（见加载报告）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="885"/>
+        <location filename="../../ui/main_window.cpp" line="918"/>
         <source>%1 %2   (%3, %4, %5) mm LPS   voxel %6, %7, %8</source>
         <translation>%1 %2   (%3, %4, %5) 毫米 LPS   体素 %6, %7, %8</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="904"/>
+        <location filename="../../ui/main_window.cpp" line="937"/>
         <source>%1: %2 files found, %3 used, %4 skipped.</source>
         <translation>%1：找到 %2 个文件，使用 %3 个，跳过 %4 个。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="911"/>
+        <location filename="../../ui/main_window.cpp" line="944"/>
         <source>File</source>
         <translation>文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="911"/>
+        <location filename="../../ui/main_window.cpp" line="944"/>
         <source>Problem</source>
         <translation>问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="911"/>
+        <location filename="../../ui/main_window.cpp" line="944"/>
         <source>Reason</source>
         <translation>原因</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="940"/>
+        <location filename="../../ui/main_window.cpp" line="973"/>
         <source>Device: %1</source>
         <translation>设备：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="942"/>
+        <location filename="../../ui/main_window.cpp" line="975"/>
         <source>Model: none found</source>
         <translation>模型：未找到</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="944"/>
+        <location filename="../../ui/main_window.cpp" line="977"/>
         <source>Model: %1 (%2)</source>
         <translation>模型：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="946"/>
+        <location filename="../../ui/main_window.cpp" line="979"/>
         <source>valid</source>
         <translation>有效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="946"/>
+        <location filename="../../ui/main_window.cpp" line="979"/>
         <source>invalid</source>
         <translation>无效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="968"/>
+        <location filename="../../ui/main_window.cpp" line="1001"/>
         <source>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;Local multimodal assistant for CT studies, patient records and spoken questions. Runs entirely on this workstation.&lt;/p&gt;&lt;p&gt;&lt;b&gt;Not for clinical use.&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</source>
         <translation>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;面向 CT 检查、患者病历和语音提问的本地多模态助手，完全在本工作站上运行。&lt;/p&gt;&lt;p&gt;&lt;b&gt;不可用于临床。&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="977"/>
+        <location filename="../../ui/main_window.cpp" line="1010"/>
         <source>Device</source>
         <translation>设备</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="978"/>
+        <location filename="../../ui/main_window.cpp" line="1011"/>
         <source>About Consilium</source>
         <translation>关于 Consilium</translation>
     </message>
