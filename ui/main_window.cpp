@@ -29,6 +29,7 @@
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QScrollArea>
 #include <QShortcut>
 #include <QSlider>
 #include <QStandardItemModel>
@@ -457,7 +458,16 @@ QWidget* MainWindow::buildEvidence() {
     layout->addWidget(weightNote);
     layout->addWidget(m_expertTable, 1);
     layout->addWidget(expertNote);
-    return box;
+    m_expertTable->setMinimumHeight(110);
+    // In a short window the dock scrolls instead of squeezing the chart under its caption.
+    auto* scroll = new QScrollArea;
+    scroll->setObjectName("EvidenceScroll");
+    scroll->setMinimumHeight(470);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    scroll->setWidget(box);
+    return scroll;
 }
 
 void MainWindow::buildMenus() {
