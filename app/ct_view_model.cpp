@@ -1,6 +1,7 @@
 #include "app/ct_view_model.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -68,10 +69,28 @@ QSizeF CtViewModel::pixelSizeMm(Plane plane) const {
 
 namespace {
 
-// One RGBA8888 pixel of a heatmap: the colour of weight w in [0, 1], alpha = alphaMax · w.
+// The four colormaps as 256-entry RGB tables, built once: imaging::colormapColor() runs
+// OpenCV's applyColorMap over a whole ramp on every call (tens of microseconds), far too slow
+// per pixel when the heatmap is redrawn on each slice shown.
+using ColorTable = std::array<std::array<uint8_t, 3>, 256>;
+const ColorTable& colorTable(imaging::Colormap colormap) {
+    static const std::array<ColorTable, 4> tables = [] {
+        std::array<ColorTable, 4> t{};
+        for (int c = 0; c < 4; ++c)
+            for (int i = 0; i < 256; ++i)
+                t[size_t(c)][size_t(i)] =
+                    imaging::colormapColor(static_cast<imaging::Colormap>(c), float(i) / 255.f);
+        return t;
+    }();
+    return tables[std::min(size_t(colormap), size_t(3))];
+}
+
+// One RGBA8888 pixel of a heatmap: the colour of weight w in [0, 1] (quantised as
+// imaging::colormapColor does), alpha = alphaMax · w.
 void paintHeat(uchar* px, double w, double alphaMax,
                imaging::Colormap colormap = imaging::Colormap::Jet) {
-    const auto rgb = imaging::colormapColor(colormap, float(w));
+    const auto& rgb =
+        colorTable(colormap)[size_t(std::clamp(std::lround(float(w) * 255.f), 0L, 255L))];
     px[0] = rgb[0];
     px[1] = rgb[1];
     px[2] = rgb[2];

@@ -136,13 +136,23 @@ int main(int argc, char** argv) {
             QApplication::exit(0);
         });
     };
-    auto failAndExit = [&shotPath](const QString& what) {
-        if (shotPath.isEmpty()) return;
-        std::fprintf(stderr, "consilium: %s\n", qPrintable(what));
+    // A failure is reported once the system probe has finished: while PortAudio initialises
+    // on the probe's thread, audio/ points the process's stderr at /dev/null (QuietStderr), and
+    // a message printed then would be lost (the exit code alone would say something failed).
+    QString failure;
+    auto reportFailure = [&failure] {
+        std::fprintf(stderr, "consilium: %s\n", qPrintable(failure));
+        std::fflush(stderr);
         QApplication::exit(1);
+    };
+    auto failAndExit = [&shotPath, &failure, &pending, reportFailure](const QString& what) {
+        if (shotPath.isEmpty() || !failure.isEmpty()) return;
+        failure = what;
+        if (!pending.report) reportFailure();
     };
     QObject::connect(&window, &consilium::ui::MainWindow::systemReportReady, &window, [&] {
         pending.report = false;
+        if (!failure.isEmpty()) return reportFailure();
         shootIfReady();
     });
     QObject::connect(&window, &consilium::ui::MainWindow::studyShown, &window, [&] {

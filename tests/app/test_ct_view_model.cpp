@@ -1,5 +1,6 @@
 // CtViewModel: pixel -> voxel -> HU and LPS position in all three planes agrees with the
 // volume's own geometry, and patient positions map back to the same slice and pixel.
+#include <QElapsedTimer>
 #include <QtTest>
 
 #include "app/ct_view_model.h"
@@ -117,6 +118,27 @@ class TestCtViewModel : public QObject {
                                                     between / 200.0 + 0.05);
         QCOMPARE(qAlpha(strict.pixel(32, 4)), 0);
         QCOMPARE(qAlpha(strict.pixel(60, 4)), 200);
+    }
+
+    // The heatmap is redrawn on the GUI thread on every slice change: a 512 x 512 slice must
+    // take well under a frame's budget even when every pixel is coloured (was over 30 s with
+    // the colormap table rebuilt per pixel). Loose bound for a loaded 2-core machine.
+    void attentionMapIsFastEnoughToScroll() {
+        auto v = std::make_shared<consilium::imaging::Volume>();
+        v->dims = {512, 512, 64};
+        v->voxelsI16.resize(v->voxelCount());
+        CtViewModel m(v);
+        std::vector<float> w(4 * 8 * 8, 0.5f);
+        w[5] = 1.0f;
+        QElapsedTimer t;
+        t.start();
+        for (int i = 0; i < 5; ++i)
+            QVERIFY(
+                !m.attentionMapOverlay(Plane::Axial, 10 + i, {64, 128, 128}, {16, 16, 16}, w, 0.0)
+                     .isNull());
+        const double ms = t.nsecsElapsed() / 5e6;
+        qInfo("attention map overlay: %.1f ms per 512 x 512 slice", ms);
+        QVERIFY2(ms < 150, qPrintable(QString::number(ms)));
     }
 };
 

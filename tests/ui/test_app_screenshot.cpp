@@ -31,6 +31,9 @@ class TestAppScreenshot : public QObject {
         const QString shot = dir.filePath("offscreen.png");
         QProcess p;
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        // The program's QSettings in the temporary folder: never the user's (a stored UI
+        // language or model would change what it does), and nothing written back there.
+        env.insert("XDG_CONFIG_HOME", dir.path());
         env.insert("QT_QPA_PLATFORM", "offscreen");
         p.setProcessEnvironment(env);
         p.start(CONSILIUM_BIN_DIR "/consilium", {"--screenshot", shot});
@@ -45,6 +48,9 @@ class TestAppScreenshot : public QObject {
         const QString shot = dir.filePath("answer.png");
         QProcess p;
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        // The program's QSettings in the temporary folder: never the user's (a stored UI
+        // language or model would change what it does), and nothing written back there.
+        env.insert("XDG_CONFIG_HOME", dir.path());
         env.insert("QT_QPA_PLATFORM", "offscreen");
         p.setProcessEnvironment(env);
         p.start(CONSILIUM_BIN_DIR "/consilium",
@@ -74,6 +80,9 @@ class TestAppScreenshot : public QObject {
         const QString shot = dir.filePath("xvfb.png");
         QProcess p;
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        // The program's QSettings in the temporary folder: never the user's (a stored UI
+        // language or model would change what it does), and nothing written back there.
+        env.insert("XDG_CONFIG_HOME", dir.path());
         env.remove("QT_QPA_PLATFORM");
         env.insert("QT_QPA_PLATFORM", "xcb");
         p.setProcessEnvironment(env);
