@@ -6,11 +6,15 @@
 //
 // Pixels: 8/16/32 bits allocated, any BitsStored, signed or unsigned, MONOCHROME1/2, single
 // and multi-frame (including enhanced CT/MR per-frame functional groups), rescale applied.
+// Colour images (RGB, YBR_FULL, YBR_FULL_422, YBR_PARTIAL_422/420, PALETTE COLOR; e.g.
+// secondary captures) load as a Float32 luminance volume, Y = 0.299 R + 0.587 G + 0.114 B
+// (ITU-R BT.601; for YBR_FULL* the stored Y, which PS3.3 C.7.6.3.1.2 defines so), noted in
+// SeriesInfo::warnings and LoadReport::notes. Colour JPEG 2000 is refused.
 // Transfer syntaxes: implicit/explicit VR little endian, explicit big endian, deflated,
 // RLE, JPEG baseline/extended/lossless, JPEG-LS, JPEG 2000 (lossless and lossy).
 // Text is returned as UTF-8, decoded from SpecificCharacterSet.
 //
-// Files that cannot be used (not DICOM, truncated, no pixel data, colour, unsupported
+// Files that cannot be used (not DICOM, truncated, no pixel data, unsupported colour, unsupported
 // transfer syntax, inconsistent with their series) are listed in LoadReport::skipped with
 // the path and the reason; everything else still loads.
 //
@@ -58,6 +62,9 @@ struct LoadReport {
     int filesFound = 0;                // regular files considered
     int filesLoaded = 0;               // files that contributed to a series
     std::vector<SkippedFile> skipped;  // in path order
+    // Conversions a reader should know about, one line per series naming it, e.g.
+    // "colour image (RGB) converted to luminance (ITU-R BT.601 weights) in series 1.2.3".
+    std::vector<std::string> notes;
 };
 
 // One series. `warnings` name geometry problems found while assembling (missing slices,
