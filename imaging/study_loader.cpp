@@ -84,6 +84,8 @@ struct ParsedFile {
     E_TransferSyntax xfer = EXS_Unknown;
     int seriesNumber = 0;
     int instanceNumber = 0;
+    bool burnedInAnnotation = false;  // BurnedInAnnotation (0028,0301) is YES
+    bool secondaryCapture = false;    // a Secondary Capture SOP class (PS3.4 B.5)
     PixelFormat format;
     std::vector<FrameGeometry> frames;
     double sliceSpacingHint = 0.0;  // SpacingBetweenSlices or SliceThickness
@@ -419,6 +421,11 @@ void parseHeader(ParsedFile& f) {
     f.frameOfReference = trim(getString(ds, DCM_FrameOfReferenceUID));
     f.seriesNumber = getInt(ds, DCM_SeriesNumber, 0);
     f.instanceNumber = getInt(ds, DCM_InstanceNumber, 0);
+    f.burnedInAnnotation = trim(getString(ds, DCM_BurnedInAnnotation)) == "YES";
+    // 1.2.840.10008.5.1.4.1.1.7 and its multi-frame variants .7.1 to .7.4.
+    const std::string sopClass = trim(getString(ds, DCM_SOPClassUID));
+    f.secondaryCapture = sopClass == "1.2.840.10008.5.1.4.1.1.7" ||
+                         sopClass.rfind("1.2.840.10008.5.1.4.1.1.7.", 0) == 0;
 
     // Geometry and rescale: top level, then shared functional groups, then per frame.
     FrameGeometry base;
@@ -1293,6 +1300,23 @@ Result<LoadedStudies> loadStudies(const std::string& path, const LoadOptions& op
                 files[i].dicom.reset();
             }
             continue;
+        }
+        // Burned-in text (names, dates, measurements) and screenshots are shown, never fed to
+        // the model: it would read pixels that are not anatomy.
+        int burnedIn = 0, captures = 0;
+        for (size_t i : members) {
+            burnedIn += files[i].burnedInAnnotation;
+            captures += files[i].secondaryCapture;
+        }
+        if (burnedIn || captures) {
+            p.info.modelExclusion =
+                burnedIn ? "burned-in annotation (BurnedInAnnotation YES in " +
+                               std::to_string(burnedIn) + " of " + std::to_string(members.size()) +
+                               " files)"
+                         : std::string("secondary capture (screenshot or scanned image)");
+            p.info.warnings.push_back(p.info.modelExclusion + ": excluded from model input");
+            result.report.notes.push_back(p.info.modelExclusion +
+                                          ": excluded from model input, series " + f.seriesUid);
         }
         if (f.format.colour)
             result.report.notes.push_back("colour image (" + f.format.photometric +

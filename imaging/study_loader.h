@@ -62,8 +62,10 @@ struct LoadReport {
     int filesFound = 0;                // regular files considered
     int filesLoaded = 0;               // files that contributed to a series
     std::vector<SkippedFile> skipped;  // in path order
-    // Conversions a reader should know about, one line per series naming it, e.g.
-    // "colour image (RGB) converted to luminance (ITU-R BT.601 weights) in series 1.2.3".
+    // What a reader should know that is not an error, one line each naming the series, e.g.
+    // "colour image (RGB) converted to luminance (ITU-R BT.601 weights) in series 1.2.3",
+    // "secondary capture (screenshot or scanned image): excluded from model input, series
+    // 1.2.4".
     std::vector<std::string> notes;
 };
 
@@ -81,7 +83,12 @@ struct SeriesInfo {
     std::vector<std::string> transferSyntaxUids;
     std::vector<std::string> warnings;
     bool hasPatientGeometry = true;  // false when slices had no ImagePositionPatient
-    Volume volume;                   // geometry always; voxels when LoadOptions::loadPixels
+    // Why this series must not be model input, empty when it may be: "burned-in annotation
+    // (BurnedInAnnotation YES in 3 of 40 files)" or "secondary capture (screenshot or scanned
+    // image)". Such series still load for display; the reason is also in `warnings` and in
+    // LoadReport::notes.
+    std::string modelExclusion;
+    Volume volume;  // geometry always; voxels when LoadOptions::loadPixels
 };
 
 struct StudyInfo {

@@ -6,7 +6,9 @@ LUT entries), OUT_DIR/series_rgb/ (three 16x12 RGB slices, planar configuration 
 z = 0, 2, 4 mm, written in reverse order), each with <name>.f64: the luminance
 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601) of pydicom's pixel_array (apply_color_lut for
 PALETTE COLOR), little-endian float64, [slice][row][col] in z order. OUT_DIR/primaries.dcm:
-one row of 8-bit red, green, blue, white, black pixels.
+one row of 8-bit red, green, blue, white, black pixels. OUT_DIR/burned_in/ and
+OUT_DIR/clean_ct/: two 8x8 CT slices each, the second of burned_in/ with BurnedInAnnotation
+YES, clean_ct/ with NO.
 """
 import os
 import sys
@@ -18,6 +20,7 @@ from pydicom.pixel_data_handlers.util import apply_color_lut
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 SC = "1.2.840.10008.5.1.4.1.1.7"
+CT = "1.2.840.10008.5.1.4.1.1.2"
 BT601 = np.array([0.299, 0.587, 0.114])
 
 
@@ -98,10 +101,35 @@ def primaries(out):
     ds.save_as(os.path.join(out, "primaries.dcm"), write_like_original=False)
 
 
+def ct_pair(out, name, burned_in):
+    """Two 8x8 CT slices; with burned_in, the second says BurnedInAnnotation YES."""
+    folder = os.path.join(out, name)
+    os.makedirs(folder, exist_ok=True)
+    series = generate_uid()
+    for k in range(2):
+        ds = base(8, 8, series, float(k))
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = CT
+        ds.Modality = "CT"
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.BitsAllocated = ds.BitsStored = 16
+        ds.HighBit = 15
+        ds.RescaleIntercept = -1024
+        ds.RescaleSlope = 1
+        if burned_in and k == 1:
+            ds.BurnedInAnnotation = "YES"
+        elif not burned_in:
+            ds.BurnedInAnnotation = "NO"
+        ds.PixelData = np.full((8, 8), 1000 + k, np.uint16).tobytes()
+        ds.save_as(os.path.join(folder, "ct%d" % k), write_like_original=False)
+
+
 def main():
     out = sys.argv[1]
     rng = np.random.default_rng(601)
     primaries(out)
+    ct_pair(out, "burned_in", True)
+    ct_pair(out, "clean_ct", False)
     palette(out, "palette", 16, rng)
     palette(out, "palette8", 8, rng)
     rgb_series(out, rng)

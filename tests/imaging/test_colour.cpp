@@ -1,7 +1,8 @@
 // Colour images load as luminance (ITU-R BT.601): PALETTE COLOR (8- and 16-bit LUT entries)
 // and a planar RGB series written by pydicom (tests/imaging/make_colour.py), compared with
 // pydicom's own pixel_array / apply_color_lut under the same weights, plus the note in the
-// load report. Real colour files of other writers are in test_dicom_corpus.cpp.
+// load report. Real colour files of other writers are in test_dicom_corpus.cpp. Also: series
+// with burned-in annotation or Secondary Capture are excluded from model input, with a reason.
 #include <QFile>
 #include <QProcess>
 #include <QTemporaryDir>
@@ -49,9 +50,13 @@ class TestColour : public QObject {
         bool warned = false;
         for (const auto& w : s.warnings)
             warned = warned || w.find("converted to luminance") != std::string::npos;
-        if (!warned || loaded->report.notes.size() != 1 ||
-            loaded->report.notes[0].find(s.seriesInstanceUid) == std::string::npos)
-            return 1e9;
+        int noted = 0;
+        for (const auto& note : loaded->report.notes)
+            noted += note.find("converted to luminance") != std::string::npos &&
+                     note.find(s.seriesInstanceUid) != std::string::npos;
+        if (!warned || noted != 1) return 1e9;
+        // These are Secondary Capture images: shown, never model input.
+        if (s.modelExclusion.find("secondary capture") == std::string::npos) return 1e9;
         double worst = 0;
         for (size_t i = 0; i < ref.size(); ++i)
             worst = std::max(worst, std::fabs(double(v.at(i)) - ref[i]));
@@ -95,6 +100,31 @@ class TestColour : public QObject {
         for (size_t i = 0; i < 5; ++i)
             QVERIFY2(std::fabs(double(v->at(i)) - expected[i]) < 1e-4,
                      qPrintable(QString("pixel %1: %2").arg(i).arg(v->at(i))));
+    }
+
+    void burnedInAnnotationIsExcludedFromModelInput() {
+        auto marked = loadStudies(m_dir.filePath("burned_in").toStdString());
+        auto clean = loadStudies(m_dir.filePath("clean_ct").toStdString());
+        QVERIFY(marked.ok() && clean.ok());
+        QCOMPARE(int(marked->patients.size()), 1);
+        QCOMPARE(int(clean->patients.size()), 1);
+        const SeriesInfo& m = marked->patients[0].studies[0].series[0];
+        const SeriesInfo& c = clean->patients[0].studies[0].series[0];
+        // Both load (for display), only the marked one is kept from the model.
+        QCOMPARE(m.volume.dims[2], 2);
+        QCOMPARE(c.volume.dims[2], 2);
+        QVERIFY2(m.modelExclusion.find("burned-in annotation") != std::string::npos &&
+                     m.modelExclusion.find("1 of 2 files") != std::string::npos,
+                 m.modelExclusion.c_str());
+        QCOMPARE(c.modelExclusion, std::string());
+        QVERIFY(clean->report.notes.empty());
+        QCOMPARE(int(marked->report.notes.size()), 1);
+        QVERIFY(marked->report.notes[0].find("excluded from model input") != std::string::npos);
+        QVERIFY(marked->report.notes[0].find(m.seriesInstanceUid) != std::string::npos);
+        bool warned = false;
+        for (const auto& w : m.warnings)
+            warned = warned || w.find("excluded from model input") != std::string::npos;
+        QVERIFY(warned);
     }
 };
 

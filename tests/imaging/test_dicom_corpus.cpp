@@ -171,10 +171,10 @@ class TestDicomCorpus : public QObject {
                 }
                 if (ref.colour) {
                     QCOMPARE(int(volume->type), int(VoxelType::Float32));
-                    QCOMPARE(int(studies.report.notes.size()), 1);
-                    QVERIFY2(QString::fromStdString(studies.report.notes[0])
-                                 .contains("converted to luminance"),
-                             studies.report.notes[0].c_str());
+                    int noted = 0;
+                    for (const auto& note : studies.report.notes)
+                        noted += note.find("converted to luminance") != std::string::npos;
+                    QCOMPARE(noted, 1);
                 }
                 qInfo("%-42s loaded %dx%dx%d %s", qPrintable(name), volume->dims[0],
                       volume->dims[1], volume->dims[2],
