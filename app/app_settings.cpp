@@ -1,5 +1,6 @@
 #include "app/app_settings.h"
 
+#include <QFileInfo>
 #include <QSettings>
 #include <QStringList>
 
@@ -49,11 +50,20 @@ AppSettings AppSettings::load() {
     const QString lang = s.value("ui/language").toString();
     if (uiLanguages().contains(lang)) a.uiLanguage = lang;
     a.lastStudyFolder = s.value("ui/lastStudyFolder").toString();
+    a.recentStudies = s.value("ui/recentStudies").toStringList().mid(0, kMaxRecent);
     const QString cmap = s.value("viewer/heatmapColormap", a.heatmapColormap).toString();
     if (heatmapColormapNames().contains(cmap)) a.heatmapColormap = cmap;
     const int threshold = s.value("viewer/heatmapThreshold", a.heatmapThreshold).toInt(&ok);
     if (ok && threshold >= 0 && threshold <= 95) a.heatmapThreshold = threshold;
     return a;
+}
+
+void AppSettings::rememberStudy(const QString& path) {
+    const QString abs = QFileInfo(path).absoluteFilePath();
+    recentStudies.removeAll(abs);
+    recentStudies.prepend(abs);
+    while (recentStudies.size() > kMaxRecent)
+        recentStudies.removeLast();
 }
 
 void AppSettings::save() const {
@@ -66,6 +76,7 @@ void AppSettings::save() const {
     s.setValue("viewer/windowPreset", windowPreset);
     s.setValue("ui/language", uiLanguage);
     s.setValue("ui/lastStudyFolder", lastStudyFolder);
+    s.setValue("ui/recentStudies", recentStudies);
     s.setValue("viewer/heatmapColormap", heatmapColormap);
     s.setValue("viewer/heatmapThreshold", heatmapThreshold);
     s.sync();
@@ -75,8 +86,8 @@ bool AppSettings::operator==(const AppSettings& o) const {
     return modelPath == o.modelPath && device == o.device && precision == o.precision &&
            maxBatch == o.maxBatch && audioInputDevice == o.audioInputDevice &&
            windowPreset == o.windowPreset && uiLanguage == o.uiLanguage &&
-           lastStudyFolder == o.lastStudyFolder && heatmapColormap == o.heatmapColormap &&
-           heatmapThreshold == o.heatmapThreshold;
+           lastStudyFolder == o.lastStudyFolder && recentStudies == o.recentStudies &&
+           heatmapColormap == o.heatmapColormap && heatmapThreshold == o.heatmapThreshold;
 }
 
 }  // namespace consilium::app

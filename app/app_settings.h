@@ -7,6 +7,7 @@
 #pragma once
 
 #include <QString>
+#include <QStringList>
 
 namespace consilium::app {
 
@@ -22,10 +23,15 @@ struct AppSettings {
     QString windowPreset = "lung";    // lung | mediastinum | bone | brain | abdomen
     QString uiLanguage;               // "" (system), "en" or "zh_CN"
     QString lastStudyFolder;          // remembered for the next open dialog
+    QStringList recentStudies;        // folders opened, most recent first, at most kMaxRecent
     QString heatmapColormap = "jet";  // jet | hot | inferno | viridis
     int heatmapThreshold = 20;        // % of the attention maximum below which nothing is drawn
 
     static constexpr int kMaxBatchLimit = 64;
+    static constexpr int kMaxRecent = 8;
+
+    // Puts `path` (made absolute) first in recentStudies, once, keeping at most kMaxRecent.
+    void rememberStudy(const QString& path);
 
     static AppSettings load();
     void save() const;

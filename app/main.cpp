@@ -73,7 +73,11 @@ int main(int argc, char** argv) {
     QCommandLineOption question("question", "Ask this question once the study is shown.", "TEXT");
     QCommandLineOption exitAfterAnswer("exit-after-answer",
                                        "With --screenshot: shoot and exit after the answer.");
-    parser.addOptions({screenshot, study, model, question, exitAfterAnswer});
+    QCommandLineOption report("report",
+                              "With --screenshot and --exit-after-answer: also export the "
+                              "de-identified finding report to FILE.pdf (.json, .png beside).",
+                              "FILE.pdf");
+    parser.addOptions({screenshot, study, model, question, exitAfterAnswer, report});
     parser.process(app);
 
     const auto settings = consilium::app::AppSettings::load();
@@ -109,16 +113,25 @@ int main(int argc, char** argv) {
     pending.study = studyPending;
     pending.answer = parser.isSet(exitAfterAnswer) && parser.isSet(question);
     const QString shotPath = parser.value(screenshot);
-    auto shootIfReady = [&window, &pending, shotPath] {
+    const QString reportPath = parser.isSet(exitAfterAnswer) ? parser.value(report) : QString();
+    auto shootIfReady = [&window, &pending, shotPath, reportPath] {
         if (shotPath.isEmpty() || pending.report || pending.study || pending.answer) return;
         // One more event-loop turn so the window repaints with the results.
-        QTimer::singleShot(150, &window, [&window, shotPath] {
+        QTimer::singleShot(150, &window, [&window, shotPath, reportPath] {
             const QPixmap shot = window.grab();
             if (shot.isNull() || !shot.save(shotPath)) {
                 std::fprintf(stderr, "consilium: cannot write screenshot %s\n",
                              qPrintable(shotPath));
                 QApplication::exit(1);
                 return;
+            }
+            if (!reportPath.isEmpty()) {
+                const QString error = window.exportReport(reportPath);
+                if (!error.isEmpty()) {
+                    std::fprintf(stderr, "consilium: %s\n", qPrintable(error));
+                    QApplication::exit(1);
+                    return;
+                }
             }
             QApplication::exit(0);
         });

@@ -1147,7 +1147,7 @@ bool assembleSeries(std::vector<ParsedFile>& files, const std::vector<size_t>& m
         series->warnings.push_back("colour image (" + first.format.photometric +
                                    ") converted to luminance (ITU-R BT.601 weights)");
     v.type = fitsInt16 ? VoxelType::Int16 : VoxelType::Float32;
-    v.units = (first.modality == "CT") ? "HU" : "";
+    v.units = (first.modality == "CT" && !first.format.colour) ? "HU" : "";
     v.slices.clear();
     for (const auto& r : *order) {
         const ParsedFile& f = files[r.file];

@@ -46,6 +46,7 @@
 #include <cmath>
 
 #include "app/record_file.h"
+#include "app/report_export.h"
 #include "ui/ct_viewer.h"
 #include "ui/settings_dialog.h"
 
@@ -467,6 +468,26 @@ void MainWindow::buildMenus() {
     open->setShortcut(QKeySequence::Open);
     file->addAction(tr("Open &Record…"), this, &MainWindow::chooseRecordFile)
         ->setObjectName("OpenRecordAction");
+    m_recentMenu = file->addMenu(tr("Recent &Studies"));
+    m_recentMenu->setObjectName("RecentStudiesMenu");
+    connect(m_recentMenu, &QMenu::aboutToShow, this, &MainWindow::fillRecentMenu);
+    fillRecentMenu();
+    m_exportAction = file->addAction(tr("&Export Report…"), this, [this] {
+        const QString path = QFileDialog::getSaveFileName(
+            this, tr("Export the finding report"),
+            QDir(m_settings.lastStudyFolder).filePath("consilium-report.pdf"), tr("PDF (*.pdf)"));
+        if (path.isEmpty()) return;
+        const QString error = exportReport(path);
+        if (!error.isEmpty()) {
+            QMessageBox::warning(this, tr("Export report"), error);
+        } else {
+            statusBar()->showMessage(
+                tr("Report written: %1 (with .json and .png beside it, de-identified)").arg(path),
+                10000);
+        }
+    });
+    m_exportAction->setObjectName("ExportReportAction");
+    m_exportAction->setEnabled(false);
     file->addSeparator();
     QAction* settings = file->addAction(tr("&Settings…"), this, &MainWindow::showSettings);
     settings->setObjectName("SettingsAction");
@@ -514,6 +535,32 @@ void MainWindow::buildStatusBar() {
     m_modelLabel->setObjectName("ModelLabel");
     statusBar()->addPermanentWidget(m_modelLabel);
     statusBar()->addPermanentWidget(m_deviceLabel);
+}
+
+// The folders opened before, most recent first; one that has gone is dropped with a notice.
+void MainWindow::fillRecentMenu() {
+    m_recentMenu->clear();
+    for (const QString& path : m_settings.recentStudies) {
+        QAction* a = m_recentMenu->addAction(path);
+        connect(a, &QAction::triggered, this, [this, path] {
+            if (!QFileInfo::exists(path)) {
+                m_settings.recentStudies.removeAll(path);
+                m_settings.save();
+                fillRecentMenu();
+                statusBar()->showMessage(
+                    tr("%1 no longer exists; removed from the recent studies").arg(path), 10000);
+                return;
+            }
+            openStudy(path);
+        });
+    }
+    m_recentMenu->addSeparator();
+    QAction* clear = m_recentMenu->addAction(tr("Clear Recent Studies"), this, [this] {
+        m_settings.recentStudies.clear();
+        m_settings.save();
+        fillRecentMenu();
+    });
+    clear->setEnabled(!m_settings.recentStudies.isEmpty());
 }
 
 void MainWindow::chooseStudyFolder() {
@@ -603,6 +650,7 @@ void MainWindow::stopQuestion() {
 
 void MainWindow::showAnswer(const QJsonObject& answer, const QStringList& notes) {
     m_lastAnswer = answer;
+    m_exportAction->setEnabled(true);
     m_askButton->setEnabled(true);
     m_stopButton->setEnabled(false);
     m_job->hide();
@@ -720,6 +768,23 @@ void MainWindow::showEvidenceOverlay() {
         m_viewer->setSlice(slice);  // sliceChanged renders the heatmap there
 }
 
+QString MainWindow::exportReport(const QString& pdfPath) {
+    if (m_lastAnswer.isEmpty()) return tr("No answer to report yet.");
+    consilium::app::FindingReport r;
+    r.answer = m_lastAnswer;
+    r.view = m_viewer->grab().toImage();
+    const QString planes[3] = {tr("Axial"), tr("Coronal"), tr("Sagittal")};
+    r.viewCaption = tr("%1 slice %2 of %3")
+                        .arg(planes[int(m_plane)])
+                        .arg(m_viewer->slice() + 1)
+                        .arg(m_view ? m_view->sliceCount(m_plane) : 0);
+    for (const auto& p : m_study.patients)
+        r.identifiers << p.name << QString(p.name).replace('^', ' ') << p.id << p.birthDate;
+    auto written = consilium::app::exportFindingReport(r, pdfPath);
+    if (!written) return QString::fromStdString(written.error().message);
+    return {};
+}
+
 void MainWindow::renderHeatmap() {
     if (!m_view || m_lastAnswer.isEmpty()) return;
     const QJsonArray peak = m_lastAnswer["attention"].toObject()["peak_mm"].toArray();
@@ -757,8 +822,12 @@ void MainWindow::onStudyFailed(const QString& path, const QString& message) {
 
 void MainWindow::onStudyLoaded(const consilium::app::StudyLoad& load) {
     m_job->hide();
+    m_settings.rememberStudy(load.path);
+    m_settings.save();
+    fillRecentMenu();
     m_study = load;
     m_lastAnswer = QJsonObject();
+    m_exportAction->setEnabled(false);
     m_history->clear();
     m_findings->clear();
     m_studyModel->removeRows(0, m_studyModel->rowCount());

@@ -56,6 +56,9 @@ class MainWindow : public QMainWindow {
     // For scripted runs: the model file for this session only (not saved), and the question.
     void setModelFile(const QString& path) { m_settings.modelPath = path; }
     void setQuestion(const QString& text);
+    // Writes the finding report of the last answer (PDF, and JSON and PNG beside it,
+    // de-identified: app/report_export.h). Returns an empty string, or what went wrong.
+    QString exportReport(const QString& pdfPath);
     void setPlane(consilium::app::Plane plane);
 
     CtViewer* viewer() const { return m_viewer; }
@@ -143,6 +146,9 @@ class MainWindow : public QMainWindow {
     QBarSet* m_weightBars = nullptr;
     QTableWidget* m_expertTable = nullptr;
     QCheckBox* m_heatmapToggle = nullptr;
+    QAction* m_exportAction = nullptr;
+    QMenu* m_recentMenu = nullptr;
+    void fillRecentMenu();
     QSlider* m_opacity = nullptr;
     QComboBox* m_colormap = nullptr;
     QSlider* m_threshold = nullptr;

@@ -134,7 +134,8 @@ class TestDicomCorpus : public QObject {
             {"zipMR.gz", ErrorCode::CorruptFile},
             {"test1.json", ErrorCode::CorruptFile},
             {"rtplan.dcm", ErrorCode::InvalidArgument},
-            {"SC_rgb_gdcm_KY.dcm", ErrorCode::InvalidArgument},  // colour JPEG 2000
+            {"SC_rgb_gdcm_KY.dcm", ErrorCode::InvalidArgument},   // colour JPEG 2000
+            {"GDCMJ2K_TextGBR.dcm", ErrorCode::InvalidArgument},  // colour JPEG 2000
             {"waveform_ecg.dcm", ErrorCode::InvalidArgument},
             {"JPEG2000-embedded-sequence-delimiter.dcm", ErrorCode::CorruptFile}};
 

@@ -6,11 +6,15 @@
 #include <QComboBox>
 #include <QListWidget>
 #include <QPlainTextEdit>
+#include <QProcess>
 #include <QPushButton>
 #include <QSlider>
 #include <QTableWidget>
+#include <QTemporaryDir>
 #include <QTextBrowser>
 #include <QtTest>
+
+#include "imaging/study_loader.h"
 
 #include "ui/ct_viewer.h"
 #include "ui/main_window.h"
@@ -127,6 +131,45 @@ class TestAskFlow : public QObject {
         for (const char* what : {"study", "image", "record"})
             QVERIFY2(second.contains(what), QJsonDocument(second).toJson().constData());
         QCOMPARE(w.findChild<QListWidget*>("HistoryList")->count(), 2);
+
+        // The finding report of the last answer: PDF, JSON and PNG, de-identified.
+        auto summary =
+            consilium::imaging::readFileSummary((kDemo + "/case_000/dicom/IM00001").toStdString());
+        QVERIFY(summary.ok());
+        const QString name = QString::fromStdString(summary.value().patientName);
+        const QString id = QString::fromStdString(summary.value().patientId);
+        const QString uid = QString::fromStdString(summary.value().sopInstanceUid);
+        QVERIFY(!name.isEmpty() && !id.isEmpty());
+        QTemporaryDir tmp;
+        const QString pdf = tmp.filePath("report.pdf");
+        QCOMPARE(w.exportReport(pdf), QString());
+        QFile pf(pdf), jf(tmp.filePath("report.json"));
+        QVERIFY(pf.open(QIODevice::ReadOnly) && jf.open(QIODevice::ReadOnly));
+        const QByteArray pdfBytes = pf.readAll(), jsonBytes = jf.readAll();
+        QVERIFY(pdfBytes.startsWith("%PDF-"));
+        QVERIFY2(pdfBytes.size() > 10 * 1024, qPrintable(QString::number(pdfBytes.size())));
+        const QJsonObject last = answered[1].first().toJsonObject();
+        const QJsonObject report = QJsonDocument::fromJson(jsonBytes).object();
+        QCOMPARE(report["answer"].toString(), last["answer"].toString());
+        QCOMPARE(report["question"].toString(), last["question"].toString());
+        QCOMPARE(report["findings"].toArray().size(), last["findings"].toArray().size());
+        QCOMPARE(report["modality_weights"].toObject(), last["modality_weights"].toObject());
+        QVERIFY(QImage(tmp.filePath("report.png")).width() > 100);
+        for (const QString& secret : {name, QString(name).replace('^', ' '), id, uid})
+            QVERIFY2(!jsonBytes.contains(secret.toUtf8()), qPrintable(secret));
+        // The PDF's text, where poppler's pdftotext is installed: the answer, no identifiers.
+        QProcess text;
+        text.start("pdftotext", {pdf, "-"});
+        if (text.waitForStarted() && text.waitForFinished(30000)) {
+            // Typographic ligatures (ﬁ, ﬂ) come back as single characters.
+            const QString t = QString::fromUtf8(text.readAllStandardOutput())
+                                  .replace(QChar(0xFB01), "fi")
+                                  .replace(QChar(0xFB02), "fl");
+            QVERIFY2(t.contains("Consilium finding report"), qPrintable(t));
+            QVERIFY(t.contains(last["answer"].toString().left(12)));
+            for (const QString& secret : {QString(name).replace('^', ' '), id})
+                QVERIFY2(!t.contains(secret), qPrintable(secret));
+        }
     }
 
     void missingModelIsReported() {

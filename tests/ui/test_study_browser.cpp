@@ -5,11 +5,16 @@
 #include <QAbstractItemModelTester>
 #include <QDialog>
 #include <QLabel>
+#include <QMenu>
 #include <QPushButton>
+#include <QSettings>
 #include <QStandardItemModel>
+#include <QStatusBar>
 #include <QTableWidget>
+#include <QTemporaryDir>
 #include <QtTest>
 
+#include "app/app_settings.h"
 #include "ui/ct_viewer.h"
 #include "ui/main_window.h"
 
@@ -92,6 +97,50 @@ class TestStudyBrowser : public QObject {
         w.openStudy(demo);
         QVERIFY(shown.wait(60000));
         QCOMPARE(w.recordText(), QString("My own notes."));
+    }
+
+    // Opened folders are remembered (most recent first, once, at most 8) in File > Recent
+    // Studies; one that has gone is dropped with a notice instead of failing to load.
+    void recentStudies() {
+        QSettings().remove("ui/recentStudies");
+        consilium::app::AppSettings a;
+        for (int i = 0; i < 10; ++i)
+            a.rememberStudy(QString("/data/study%1").arg(i));
+        a.rememberStudy("/data/study5");
+        QCOMPARE(a.recentStudies.size(), consilium::app::AppSettings::kMaxRecent);
+        QCOMPARE(a.recentStudies.first(), QString("/data/study5"));
+        QCOMPARE(a.recentStudies.count("/data/study5"), 1);
+        QVERIFY(!a.recentStudies.contains("/data/study0"));
+
+        const QString demo = CONSILIUM_BINARY_DIR "/resources/demo-study";
+        if (!QFileInfo(demo).isDir()) QSKIP("the demo study was not built");
+        QTemporaryDir gone;
+        {
+            consilium::app::AppSettings s = consilium::app::AppSettings::load();
+            s.recentStudies = {gone.path()};
+            s.save();
+        }
+        gone.remove();
+        consilium::ui::MainWindow w;
+        QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
+        w.openStudy(demo);
+        QVERIFY(shown.wait(60000));
+        const QStringList stored = consilium::app::AppSettings::load().recentStudies;
+        QCOMPARE(stored.value(0), QFileInfo(demo).absoluteFilePath());
+        QCOMPARE(stored.value(1), gone.path());
+        auto* menu = w.findChild<QMenu*>("RecentStudiesMenu");
+        QVERIFY(menu);
+        QAction* goneAction = nullptr;
+        for (QAction* a : menu->actions())
+            if (a->text() == gone.path()) goneAction = a;
+        QVERIFY(goneAction);
+        goneAction->trigger();
+        QVERIFY(!consilium::app::AppSettings::load().recentStudies.contains(gone.path()));
+        QVERIFY(w.statusBar()->currentMessage().contains("no longer exists"));
+        bool demoListed = false;
+        for (QAction* a : menu->actions())
+            demoListed = demoListed || a->text() == QFileInfo(demo).absoluteFilePath();
+        QVERIFY(demoListed);
     }
 
     void missingFolderIsReported() {
