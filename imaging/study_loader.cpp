@@ -33,6 +33,7 @@
 
 #include "imaging/dicom_common.h"
 #include "imaging/jpeg2000.h"
+#include "imaging/jpeg_ls.h"
 
 namespace consilium::imaging {
 namespace fs = std::filesystem;
@@ -64,8 +65,9 @@ struct PixelFormat {
     int highBit = 15;
     bool isSigned = false;
     bool monochrome1 = false;
-    bool colour = false;  // RGB, YBR_* or PALETTE COLOR: loaded as luminance (BT.601)
-    int samples = 1;
+    int samples = 1;          // SamplesPerPixel
+    std::string photometric;  // PhotometricInterpretation, e.g. "RGB", "PALETTE COLOR"
+    bool colour = false;      // decoded by DCMTK's dcmimage and converted to luminance
 };
 
 struct ParsedFile {
@@ -82,6 +84,8 @@ struct ParsedFile {
     E_TransferSyntax xfer = EXS_Unknown;
     int seriesNumber = 0;
     int instanceNumber = 0;
+    bool burnedInAnnotation = false;  // BurnedInAnnotation (0028,0301) is YES
+    bool secondaryCapture = false;    // a Secondary Capture SOP class (PS3.4 B.5)
     PixelFormat format;
     std::vector<FrameGeometry> frames;
     double sliceSpacingHint = 0.0;  // SpacingBetweenSlices or SliceThickness
@@ -331,26 +335,21 @@ void parseHeader(ParsedFile& f) {
     const int samples = getInt(ds, DCM_SamplesPerPixel, 1);
     const std::string photometric = trim(getString(ds, DCM_PhotometricInterpretation));
     pf.monochrome1 = photometric == "MONOCHROME1";
-    // Colour images (secondary captures, screenshots stored in a study) load as luminance;
-    // DCMTK's DicomImage does the photometric conversion (YBR, palette) to RGB.
-    static const std::set<std::string> kColour = {
-        "RGB",     "YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_422", "YBR_PARTIAL_420",
-        "YBR_ICT", "YBR_RCT"};
-    const bool mono = samples == 1 && (photometric == "MONOCHROME1" ||
-                                       photometric == "MONOCHROME2" || photometric.empty());
-    pf.colour = (samples == 3 && kColour.count(photometric)) ||
-                (samples == 1 && photometric == "PALETTE COLOR");
     pf.samples = samples;
-    if (!mono && !pf.colour) {
+    pf.photometric = photometric;
+    // Colour (PS3.3 C.7.6.3.1.2): loaded as luminance. JPEG 2000 colour frames are not
+    // (DCMTK, which does the colour models, has no JPEG 2000 codec).
+    static const std::set<std::string> kColourModels{"RGB", "YBR_FULL", "YBR_FULL_422",
+                                                     "YBR_PARTIAL_422", "YBR_PARTIAL_420"};
+    pf.colour = (samples == 3 && kColourModels.count(photometric) && !isJpeg2000(f.xfer)) ||
+                (samples == 1 && photometric == "PALETTE COLOR");
+    const bool grey = samples == 1 && (photometric == "MONOCHROME1" ||
+                                       photometric == "MONOCHROME2" || photometric.empty());
+    if (!grey && !pf.colour) {
         f.skip = skipped(f.path, ErrorCode::InvalidArgument,
-                         "unsupported image type (PhotometricInterpretation " + photometric + ", " +
-                             std::to_string(samples) + " samples per pixel)");
-        return;
-    }
-    if (pf.colour && isJpeg2000(f.xfer)) {
-        f.skip = skipped(f.path, ErrorCode::InvalidArgument,
-                         "colour JPEG 2000 image (PhotometricInterpretation " + photometric +
-                             ") is not supported");
+                         "colour image (PhotometricInterpretation " + photometric + ", " +
+                             std::to_string(samples) + " samples per pixel" +
+                             (isJpeg2000(f.xfer) ? ", JPEG 2000" : "") + ") is not supported");
         return;
     }
     if (pf.rows <= 0 || pf.cols <= 0 || pf.rows > 65535 || pf.cols > 65535) {
@@ -381,12 +380,14 @@ void parseHeader(ParsedFile& f) {
     }
     if (!xfer.isEncapsulated()) {
         DcmElement* pixels = nullptr;
-        // Uncompressed YBR_*_422 stores two samples per pixel (chroma halved horizontally).
-        const bool halfChroma = photometric == "YBR_FULL_422" || photometric == "YBR_PARTIAL_422";
-        const uint64_t perPixel = pf.colour && pf.samples == 3 ? (halfChroma ? 2 : 3) : 1;
+        // YBR_*_422 stores two luminance samples and one Cb/Cr pair per two pixels.
+        const uint64_t colourSamples =
+            pf.photometric.find("_422") != std::string::npos   ? totalSamples * 2
+            : pf.photometric.find("_420") != std::string::npos ? totalSamples * 3 / 2
+                                                               : totalSamples * uint64_t(samples);
         const uint64_t needed = pf.bitsAllocated == 1
                                     ? (totalSamples + 7) / 8
-                                    : totalSamples * perPixel * uint64_t(pf.bitsAllocated / 8);
+                                    : colourSamples * uint64_t(pf.bitsAllocated / 8);
         if (ds->findAndGetElement(DCM_PixelData, pixels).good() && pixels &&
             pixels->getLengthField() < needed && pixels->getLengthField() != DCM_UndefinedLength) {
             f.skip = skipped(f.path, ErrorCode::CorruptFile,
@@ -420,6 +421,11 @@ void parseHeader(ParsedFile& f) {
     f.frameOfReference = trim(getString(ds, DCM_FrameOfReferenceUID));
     f.seriesNumber = getInt(ds, DCM_SeriesNumber, 0);
     f.instanceNumber = getInt(ds, DCM_InstanceNumber, 0);
+    f.burnedInAnnotation = trim(getString(ds, DCM_BurnedInAnnotation)) == "YES";
+    // 1.2.840.10008.5.1.4.1.1.7 and its multi-frame variants .7.1 to .7.4.
+    const std::string sopClass = trim(getString(ds, DCM_SOPClassUID));
+    f.secondaryCapture = sopClass == "1.2.840.10008.5.1.4.1.1.7" ||
+                         sopClass.rfind("1.2.840.10008.5.1.4.1.1.7.", 0) == 0;
 
     // Geometry and rescale: top level, then shared functional groups, then per frame.
     FrameGeometry base;
@@ -620,90 +626,97 @@ Status frameFragments(DcmPixelSequence* seq, int frames, const std::string& path
     return Status::success();
 }
 
-// Phase 2: decode every frame of a file into its sinks (index = frame, null = unused).
-Status decodePixels(ParsedFile& f, const std::vector<FrameSink>& sinks) {
+// The encapsulated pixel data of `f` split into frames; multi-fragment frames are joined
+// into `joined` (one per frame that needs it).
+Status encapsulatedFrames(ParsedFile& f, DcmElement* element,
+                          std::vector<std::pair<const uint8_t*, size_t>>* frames,
+                          std::vector<std::vector<uint8_t>>* joined) {
+    auto* pixelData = static_cast<DcmPixelData*>(element);
+    DcmPixelSequence* seq = nullptr;
+    if (pixelData->getEncapsulatedRepresentation(f.xfer, nullptr, seq).bad() || !seq)
+        return makeError(ErrorCode::CorruptFile,
+                         "unreadable encapsulated pixel data in file " + f.path);
+    std::vector<std::vector<std::pair<const uint8_t*, size_t>>> parts;
+    if (Status s = frameFragments(seq, f.format.frames, f.path, &parts); !s) return s;
+    frames->clear();
+    joined->assign(parts.size(), {});
+    for (size_t i = 0; i < parts.size(); ++i) {
+        if (parts[i].size() == 1) {
+            frames->push_back(parts[i][0]);
+            continue;
+        }
+        for (const auto& p : parts[i])
+            (*joined)[i].insert((*joined)[i].end(), p.first, p.first + p.second);
+        frames->emplace_back((*joined)[i].data(), (*joined)[i].size());
+    }
+    return Status::success();
+}
+
+// JPEG-LS frames decoded by CharLS 2 straight from the encapsulated fragments into one
+// reused per-thread buffer, then converted into the sinks (no DCMTK copy of the data set).
+Status decodeJpegLsPixels(ParsedFile& f, DcmElement* element, const std::vector<FrameSink>& sinks) {
+    const PixelFormat& pf = f.format;
+    std::vector<std::pair<const uint8_t*, size_t>> frames;
+    std::vector<std::vector<uint8_t>> joined;
+    if (Status s = encapsulatedFrames(f, element, &frames, &joined); !s) return s;
+    thread_local std::vector<uint8_t> samples;
+    const StoredValueDecoder decode(pf);
+    const size_t count = size_t(pf.rows) * size_t(pf.cols);
+    for (int i = 0; i < pf.frames; ++i) {
+        const FrameSink& sink = sinks[size_t(i)];
+        if (!sink.i16 && !sink.f32) continue;
+        auto frame = decodeJpegLs(frames[size_t(i)].first, frames[size_t(i)].second, &samples,
+                                  "frame " + std::to_string(i) + " of file " + f.path);
+        if (!frame) return frame.error();
+        if (frame->width != pf.cols || frame->height != pf.rows || frame->components != 1 ||
+            frame->bitsPerSample > pf.bitsAllocated)
+            return makeError(ErrorCode::CorruptFile,
+                             "JPEG-LS frame of " + std::to_string(frame->width) + "x" +
+                                 std::to_string(frame->height) + "x" +
+                                 std::to_string(frame->components) + " samples of " +
+                                 std::to_string(frame->bitsPerSample) +
+                                 " bits does not match the image attributes in file " + f.path);
+        if (frame->bitsPerSample <= 8)
+            convertFrame(samples.data(), count, decode, sink);
+        else
+            convertFrame(reinterpret_cast<const uint16_t*>(samples.data()), count, decode, sink);
+    }
+    return Status::success();
+}
+
+// JPEG 2000 frames decoded by OpenJPEG straight from the encapsulated fragments.
+Status decodeJpeg2000Pixels(ParsedFile& f, DcmElement* element,
+                            const std::vector<FrameSink>& sinks) {
+    const PixelFormat& pf = f.format;
+    std::vector<std::pair<const uint8_t*, size_t>> frames;
+    std::vector<std::vector<uint8_t>> joined;
+    if (Status s = encapsulatedFrames(f, element, &frames, &joined); !s) return s;
+    for (int i = 0; i < pf.frames; ++i) {
+        if (!sinks[size_t(i)].i16 && !sinks[size_t(i)].f32) continue;
+        auto image = decodeJpeg2000(frames[size_t(i)].first, frames[size_t(i)].second,
+                                    "frame " + std::to_string(i) + " of file " + f.path);
+        if (!image) return image.error();
+        if (image->components != 1)
+            return makeError(ErrorCode::InvalidArgument,
+                             "colour JPEG 2000 frame in file " + f.path);
+        if (image->width != pf.cols || image->height != pf.rows)
+            return makeError(ErrorCode::CorruptFile,
+                             "JPEG 2000 frame size " + std::to_string(image->width) + "x" +
+                                 std::to_string(image->height) +
+                                 " differs from Rows/Columns in file " + f.path);
+        convertJ2kFrame(image.value(), pf, sinks[size_t(i)]);
+    }
+    return Status::success();
+}
+
+// Native pixel data, or encapsulated data decoded by DCMTK's codecs into a native copy.
+Status decodePixelsWithDcmtk(ParsedFile& f, const std::vector<FrameSink>& sinks) {
     DcmDataset* ds = f.dicom->getDataset();
     const PixelFormat& pf = f.format;
     const size_t frameSamples = size_t(pf.rows) * size_t(pf.cols);
     DcmElement* element = nullptr;
     if (ds->findAndGetElement(DCM_PixelData, element).bad() || !element)
         return makeError(ErrorCode::CorruptFile, "no Pixel Data in file " + f.path);
-
-    if (pf.colour) {
-        // DicomImage decompresses (JPEG, RLE, JPEG-LS codecs are registered), converts YBR
-        // and palette colour to RGB, and renders each frame interleaved at the stored depth;
-        // luminance Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601).
-        DicomImage img(ds, f.xfer, 0UL, 0UL, static_cast<unsigned long>(pf.frames));
-        if (img.getStatus() != EIS_Normal)
-            return makeError(ErrorCode::CorruptFile,
-                             std::string("cannot decode the colour image (") +
-                                 DicomImage::getString(img.getStatus()) + ") in file " + f.path);
-        const int depth = std::max(1, img.getDepth());
-        for (int i = 0; i < pf.frames; ++i) {
-            const FrameSink& sink = sinks[size_t(i)];
-            if (!sink.i16 && !sink.f32) continue;
-            const void* px = img.getOutputData(0, static_cast<unsigned long>(i), 0);
-            if (!px)
-                return makeError(ErrorCode::CorruptFile,
-                                 "cannot render frame " + std::to_string(i) +
-                                     " of the colour image in file " + f.path);
-            auto luminance = [&](auto* rgb) {
-                for (size_t k = 0; k < frameSamples; ++k) {
-                    const double y = 0.299 * double(rgb[3 * k]) + 0.587 * double(rgb[3 * k + 1]) +
-                                     0.114 * double(rgb[3 * k + 2]);
-                    if (sink.f32)
-                        sink.f32[k] = float(y);
-                    else
-                        sink.i16[k] = int16_t(std::lround(std::min(y, 32767.0)));
-                }
-            };
-            if (depth <= 8)
-                luminance(static_cast<const Uint8*>(px));
-            else if (depth <= 16)
-                luminance(static_cast<const Uint16*>(px));
-            else
-                luminance(static_cast<const Uint32*>(px));
-        }
-        return Status::success();
-    }
-
-    if (isJpeg2000(f.xfer)) {
-        auto* pixelData = static_cast<DcmPixelData*>(element);
-        DcmPixelSequence* seq = nullptr;
-        if (pixelData->getEncapsulatedRepresentation(f.xfer, nullptr, seq).bad() || !seq)
-            return makeError(ErrorCode::CorruptFile,
-                             "unreadable encapsulated pixel data in file " + f.path);
-        std::vector<std::vector<std::pair<const uint8_t*, size_t>>> frames;
-        if (Status s = frameFragments(seq, pf.frames, f.path, &frames); !s) return s;
-        std::vector<uint8_t> joined;
-        for (int i = 0; i < pf.frames; ++i) {
-            if (!sinks[size_t(i)].i16 && !sinks[size_t(i)].f32) continue;
-            const auto& parts = frames[size_t(i)];
-            const uint8_t* data = parts[0].first;
-            size_t size = parts[0].second;
-            if (parts.size() > 1) {
-                joined.clear();
-                for (const auto& p : parts)
-                    joined.insert(joined.end(), p.first, p.first + p.second);
-                data = joined.data();
-                size = joined.size();
-            }
-            auto image =
-                decodeJpeg2000(data, size, "frame " + std::to_string(i) + " of file " + f.path);
-            if (!image) return image.error();
-            if (image->components != 1)
-                return makeError(ErrorCode::InvalidArgument,
-                                 "colour JPEG 2000 frame in file " + f.path);
-            if (image->width != pf.cols || image->height != pf.rows)
-                return makeError(ErrorCode::CorruptFile,
-                                 "JPEG 2000 frame size " + std::to_string(image->width) + "x" +
-                                     std::to_string(image->height) +
-                                     " differs from Rows/Columns in file " + f.path);
-            convertJ2kFrame(image.value(), pf, sinks[size_t(i)]);
-        }
-        return Status::success();
-    }
-
     if (DcmXfer(f.xfer).isEncapsulated()) {
         const OFCondition c = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
         if (c.bad() || !ds->canWriteXfer(EXS_LittleEndianExplicit))
@@ -766,6 +779,71 @@ Status decodePixels(ParsedFile& f, const std::vector<FrameSink>& sinks) {
         }
     }
     return Status::success();
+}
+
+// Colour frames, decoded (and decompressed) by DCMTK's dcmimage, to luminance with the
+// ITU-R BT.601 weights Y = 0.299 R + 0.587 G + 0.114 B. YBR data keep their own Y channel,
+// which PS3.3 C.7.6.3.1.2 defines with the same weights (no round trip through RGB).
+Status decodeColourPixels(ParsedFile& f, const std::vector<FrameSink>& sinks) {
+    const PixelFormat& pf = f.format;
+    // Partial-range YBR (Y in 16..235) goes through DCMTK's conversion to RGB instead.
+    const bool fullYbr = pf.photometric == "YBR_FULL" || pf.photometric == "YBR_FULL_422";
+    DicomImage image(f.dicom->getDataset(), f.xfer, fullYbr ? CIF_KeepYCbCrColorModel : 0);
+    if (image.getStatus() != EIS_Normal)
+        return makeError(ErrorCode::CorruptFile, std::string("cannot decode colour image (") +
+                                                     DicomImage::getString(image.getStatus()) +
+                                                     ") in file " + f.path);
+    if (image.isMonochrome() || int(image.getWidth()) != pf.cols ||
+        int(image.getHeight()) != pf.rows || int(image.getFrameCount()) < pf.frames)
+        return makeError(ErrorCode::CorruptFile,
+                         "colour image decodes to an unexpected size in file " + f.path);
+    // A JPEG decoder may already have converted YBR to RGB (and said so in the data set).
+    const bool ybr = fullYbr && (image.getPhotometricInterpretation() == EPI_YBR_Full ||
+                                 image.getPhotometricInterpretation() == EPI_YBR_Full_422);
+    const int bits = std::max(1, image.getDepth());
+    const size_t count = size_t(pf.rows) * size_t(pf.cols);
+    for (int i = 0; i < pf.frames; ++i) {
+        const FrameSink& sink = sinks[size_t(i)];
+        if (!sink.i16 && !sink.f32) continue;
+        const void* data = image.getOutputData(bits, unsigned(i), 0);
+        if (!data)
+            return makeError(ErrorCode::CorruptFile, "cannot render colour frame " +
+                                                         std::to_string(i) + " of file " + f.path);
+        auto sample = [&](size_t k) -> double {
+            if (bits <= 8) return static_cast<const uint8_t*>(data)[k];
+            if (bits <= 16) return static_cast<const uint16_t*>(data)[k];
+            return static_cast<const uint32_t*>(data)[k];
+        };
+        for (size_t k = 0; k < count; ++k) {
+            const double y =
+                ybr ? sample(3 * k)
+                    : 0.299 * sample(3 * k) + 0.587 * sample(3 * k + 1) + 0.114 * sample(3 * k + 2);
+            const double value = y * sink.slope + sink.intercept;
+            if (sink.f32)
+                sink.f32[k] = float(value);
+            else
+                sink.i16[k] = int16_t(std::lround(value));
+        }
+    }
+    return Status::success();
+}
+
+// Phase 2: decode every frame of a file into its sinks (index = frame, null = unused).
+Status decodePixels(ParsedFile& f, const std::vector<FrameSink>& sinks) {
+    if (f.format.colour) return decodeColourPixels(f, sinks);
+    DcmElement* element = nullptr;
+    if (f.dicom->getDataset()->findAndGetElement(DCM_PixelData, element).bad() || !element)
+        return makeError(ErrorCode::CorruptFile, "no Pixel Data in file " + f.path);
+    if (isJpeg2000(f.xfer)) return decodeJpeg2000Pixels(f, element, sinks);
+    if (f.xfer == EXS_JPEGLSLossless || f.xfer == EXS_JPEGLSLossy) {
+        Status s = decodeJpegLsPixels(f, element, sinks);
+        if (s) return s;
+        // DCMTK's own JPEG-LS decoder gets a second chance (it accepts a few streams written
+        // by old encoders that CharLS 2 refuses); when it fails too, CharLS's error is given.
+        Status dcmtk = decodePixelsWithDcmtk(f, sinks);
+        return dcmtk ? dcmtk : s;
+    }
+    return decodePixelsWithDcmtk(f, sinks);
 }
 
 // ---- Parallel execution ----------------------------------------------------------------
@@ -1048,15 +1126,13 @@ bool assembleSeries(std::vector<ParsedFile>& files, const std::vector<size_t>& m
         }
     }
 
-    // Int16 when every slice's values fit exactly, else Float32.
+    // Int16 when every slice's values fit exactly, else Float32 (always for colour: the
+    // luminance of integer samples is not an integer).
     bool fitsInt16 = first.format.bitsAllocated <= 16;
-    int colourFiles = 0;
+    for (size_t i : kept)
+        fitsInt16 = fitsInt16 && !files[i].format.colour;
     for (size_t i : kept) {
         const auto& f = files[i];
-        if (f.format.colour) {
-            ++colourFiles;
-            fitsInt16 = false;  // luminance is fractional
-        }
         const double lo = f.format.isSigned ? -std::ldexp(1.0, f.format.bitsStored - 1) : 0.0;
         const double hi = f.format.isSigned ? std::ldexp(1.0, f.format.bitsStored - 1) - 1
                                             : std::ldexp(1.0, f.format.bitsStored) - 1;
@@ -1067,12 +1143,11 @@ bool assembleSeries(std::vector<ParsedFile>& files, const std::vector<size_t>& m
                         std::max(a, b) <= 32767.0;
         }
     }
-    if (colourFiles) {
-        series->warnings.push_back(std::to_string(colourFiles) +
-                                   " colour image(s) converted to luminance (ITU-R BT.601)");
-    }
+    if (first.format.colour)
+        series->warnings.push_back("colour image (" + first.format.photometric +
+                                   ") converted to luminance (ITU-R BT.601 weights)");
     v.type = fitsInt16 ? VoxelType::Int16 : VoxelType::Float32;
-    v.units = (first.modality == "CT" && !colourFiles) ? "HU" : "";
+    v.units = (first.modality == "CT" && !first.format.colour) ? "HU" : "";
     v.slices.clear();
     for (const auto& r : *order) {
         const ParsedFile& f = files[r.file];
@@ -1226,6 +1301,28 @@ Result<LoadedStudies> loadStudies(const std::string& path, const LoadOptions& op
             }
             continue;
         }
+        // Burned-in text (names, dates, measurements) and screenshots are shown, never fed to
+        // the model: it would read pixels that are not anatomy.
+        int burnedIn = 0, captures = 0;
+        for (size_t i : members) {
+            burnedIn += files[i].burnedInAnnotation;
+            captures += files[i].secondaryCapture;
+        }
+        if (burnedIn || captures) {
+            p.info.modelExclusion =
+                burnedIn ? "burned-in annotation (BurnedInAnnotation YES in " +
+                               std::to_string(burnedIn) + " of " + std::to_string(members.size()) +
+                               " files)"
+                         : std::string("secondary capture (screenshot or scanned image)");
+            p.info.warnings.push_back(p.info.modelExclusion + ": excluded from model input");
+            result.report.notes.push_back(p.info.modelExclusion +
+                                          ": excluded from model input, series " + f.seriesUid);
+        }
+        if (f.format.colour)
+            result.report.notes.push_back("colour image (" + f.format.photometric +
+                                          ") converted to luminance (ITU-R BT.601 weights) in "
+                                          "series " +
+                                          f.seriesUid);
         pending.push_back(std::move(p));
     }
 

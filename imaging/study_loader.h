@@ -6,11 +6,15 @@
 //
 // Pixels: 8/16/32 bits allocated, any BitsStored, signed or unsigned, MONOCHROME1/2, single
 // and multi-frame (including enhanced CT/MR per-frame functional groups), rescale applied.
+// Colour images (RGB, YBR_FULL, YBR_FULL_422, YBR_PARTIAL_422/420, PALETTE COLOR; e.g.
+// secondary captures) load as a Float32 luminance volume, Y = 0.299 R + 0.587 G + 0.114 B
+// (ITU-R BT.601; for YBR_FULL* the stored Y, which PS3.3 C.7.6.3.1.2 defines so), noted in
+// SeriesInfo::warnings and LoadReport::notes. Colour JPEG 2000 is refused.
 // Transfer syntaxes: implicit/explicit VR little endian, explicit big endian, deflated,
 // RLE, JPEG baseline/extended/lossless, JPEG-LS, JPEG 2000 (lossless and lossy).
 // Text is returned as UTF-8, decoded from SpecificCharacterSet.
 //
-// Files that cannot be used (not DICOM, truncated, no pixel data, colour, unsupported
+// Files that cannot be used (not DICOM, truncated, no pixel data, unsupported colour, unsupported
 // transfer syntax, inconsistent with their series) are listed in LoadReport::skipped with
 // the path and the reason; everything else still loads.
 //
@@ -58,6 +62,11 @@ struct LoadReport {
     int filesFound = 0;                // regular files considered
     int filesLoaded = 0;               // files that contributed to a series
     std::vector<SkippedFile> skipped;  // in path order
+    // What a reader should know that is not an error, one line each naming the series, e.g.
+    // "colour image (RGB) converted to luminance (ITU-R BT.601 weights) in series 1.2.3",
+    // "secondary capture (screenshot or scanned image): excluded from model input, series
+    // 1.2.4".
+    std::vector<std::string> notes;
 };
 
 // One series. `warnings` name geometry problems found while assembling (missing slices,
@@ -74,7 +83,12 @@ struct SeriesInfo {
     std::vector<std::string> transferSyntaxUids;
     std::vector<std::string> warnings;
     bool hasPatientGeometry = true;  // false when slices had no ImagePositionPatient
-    Volume volume;                   // geometry always; voxels when LoadOptions::loadPixels
+    // Why this series must not be model input, empty when it may be: "burned-in annotation
+    // (BurnedInAnnotation YES in 3 of 40 files)" or "secondary capture (screenshot or scanned
+    // image)". Such series still load for display; the reason is also in `warnings` and in
+    // LoadReport::notes.
+    std::string modelExclusion;
+    Volume volume;  // geometry always; voxels when LoadOptions::loadPixels
 };
 
 struct StudyInfo {
