@@ -76,10 +76,11 @@ int main(int argc, char** argv) {
         } else
             ok = false;
         if (!ok) {
-            std::fprintf(stderr,
-                         "usage: %s [--type q4_0|q8_0|f16|bf16|f32] [--m M] [--k K] [--n N1,N2,...] "
-                         "[--threads T] [--reps R]\n",
-                         argv[0]);
+            std::fprintf(
+                stderr,
+                "usage: %s [--type q4_0|q8_0|f16|bf16|f32] [--m M] [--k K] [--n N1,N2,...] "
+                "[--threads T] [--reps R]\n",
+                argv[0]);
             return 2;
         }
         ++i;

@@ -12,6 +12,7 @@
 #include "inference/consilium_scheduler.h"
 #include "inference/consilium_session.h"
 #include "inference/encoding_cache.h"
+#include "inference/synthetic_inputs.h"
 
 using namespace consilium;
 using namespace consilium::inference;
@@ -19,32 +20,6 @@ using namespace consilium::inference;
 namespace {
 
 const std::string kModel = CONSILIUM_SOURCE_DIR "/resources/models/consilium-demo-q4_0.gguf";
-
-// A chest-like HU grid: air outside an elliptic body (40 HU), two lungs (-850 HU) and a
-// solid nodule (30 HU, radius r voxels) at a position chosen by `variant`.
-std::vector<float> chestGrid(const ConsiliumConfig& c, int variant) {
-    const int64_t D = c.grid[0], H = c.grid[1], W = c.grid[2];
-    std::vector<float> v(size_t(D * H * W));
-    const double nz = D * (0.3 + 0.1 * (variant % 4)), ny = H * 0.45,
-                 nx = W * (0.3 + 0.4 * (variant % 2));
-    const double r = 1.5 + variant % 3;
-    for (int64_t z = 0; z < D; ++z)
-        for (int64_t y = 0; y < H; ++y)
-            for (int64_t x = 0; x < W; ++x) {
-                const double by = (y - H / 2.0) / (H * 0.42), bx = (x - W / 2.0) / (W * 0.46);
-                float hu = -1000.f;
-                if (by * by + bx * bx < 1.0) {
-                    hu = 40.f;
-                    const double ly = (y - H * 0.47) / (H * 0.3);
-                    const double lx = (std::fabs(x - W / 2.0) - W * 0.2) / (W * 0.15);
-                    if (ly * ly + lx * lx < 1.0) hu = -850.f;
-                }
-                const double dz = (z - nz) * 2.0, dy = y - ny, dx = x - nx;
-                if (dz * dz + dy * dy + dx * dx < r * r) hu = 30.f;
-                v[size_t((z * H + y) * W + x)] = hu;
-            }
-    return v;
-}
 
 const char* kRecords[] = {
     "Patient record. 67-year-old male, current smoker, 40 pack-years. Chronic cough for three "
@@ -68,7 +43,7 @@ std::vector<ConsiliumInputs> makeInputs(const ConsiliumEngine& e, int n) {
     std::vector<ConsiliumInputs> out;
     for (int i = 0; i < n; ++i) {
         ConsiliumInputs in;
-        if (i % 5 != 4) in.ctHu = chestGrid(c, i % 3);
+        if (i % 5 != 4) in.ctHu = syntheticChestGrid(c, i % 3);
         if (i % 4 != 3) in.recordIds = e.tokenizer().encodeWithBos(kRecords[i % 3]);
         in.questionIds = e.tokenizer().encodeWithBos(kQuestions[i % 9]);
         out.push_back(std::move(in));
