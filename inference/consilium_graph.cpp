@@ -921,7 +921,9 @@ Status ConsiliumGraph::fuse() {
         linear(a.k, m_mem.data(), nq, d, m_crossK.data() + int64_t(l) * nqMax * hhMax, hh);
         linear(a.v, m_mem.data(), nq, d, m_crossV.data() + int64_t(l) * nqMax * hhMax, hh);
     }
-    return exportSequence(&m_seq, true);
+    // decode() exports the graph's own answer state on first use: a batcher exports into its
+    // own sequences instead and never pays for this one.
+    return Status::success();
 }
 
 Status ConsiliumGraph::exportSequence(ConsiliumSequence* seq, bool allLogits) const {
@@ -1015,6 +1017,10 @@ void ConsiliumGraph::moe(const ConsiliumDecoderBlock& b, int64_t layer, const fl
 
 Status ConsiliumGraph::decode(const int32_t* ids, int64_t n) {
     if (m_nq == 0) return makeError(ErrorCode::InvalidArgument, "decode before fuse");
+    if (m_seq.nq == 0) {
+        Status s = exportSequence(&m_seq, true);
+        if (!s) return s;
+    }
     ConsiliumSequence* seq = &m_seq;
     return decodeBatch(&seq, &ids, &n, 1, *m_ownPool);
 }
