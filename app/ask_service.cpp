@@ -164,11 +164,11 @@ QByteArray folderSignature(const QString& dir) {
 }  // namespace
 
 Result<std::shared_ptr<const AskContext::Study>> AskContext::study(
-    const QString& dir, const std::array<int64_t, 3>& grid, const std::atomic<bool>* cancel,
-    bool* reused) {
+    const QString& dir, const QString& seriesUid, const std::array<int64_t, 3>& grid,
+    const std::atomic<bool>* cancel, bool* reused) {
     *reused = false;
-    const QString key = QStringLiteral("%1|%2x%3x%4")
-                            .arg(QFileInfo(dir).absoluteFilePath())
+    const QString key = QStringLiteral("%1|%2|%3x%4x%5")
+                            .arg(QFileInfo(dir).absoluteFilePath(), seriesUid)
                             .arg(grid[0])
                             .arg(grid[1])
                             .arg(grid[2]);
@@ -188,15 +188,38 @@ Result<std::shared_ptr<const AskContext::Study>> AskContext::study(
     }
     imaging::LoadOptions lo;
     lo.cancel = cancel;
-    auto volume = imaging::loadVolume(dir.toStdString(), lo);
-    if (!volume) return prefixed(volume.error(), dir);
-    if (volume.value().empty()) {
+    auto loaded = imaging::loadStudies(dir.toStdString(), lo);
+    if (!loaded) return prefixed(loaded.error(), dir);
+    std::string why;
+    imaging::SeriesInfo* series =
+        imaging::chooseModelSeries(loaded.value(), seriesUid.toStdString(), &why);
+    if (!series) {
+        // Nothing loaded at all: the first skipped file says why (e.g. its transfer syntax).
+        if (loaded->patients.empty() && !loaded->report.skipped.empty()) {
+            const imaging::SkippedFile& sk = loaded->report.skipped.front();
+            return prefixed(makeError(sk.code, sk.reason), dir);
+        }
+        return makeError(
+            loaded->patients.empty() ? ErrorCode::NotFound : ErrorCode::InvalidArgument,
+            dir.toStdString() + ": " + why);
+    }
+    if (series->volume.empty()) {
         return makeError(ErrorCode::CorruptFile, dir.toStdString() + ": no CT image found");
     }
-    auto g = imaging::resampleToGrid(volume.value(), {int(grid[2]), int(grid[1]), int(grid[0])});
+    auto g = imaging::resampleToGrid(series->volume, {int(grid[2]), int(grid[1]), int(grid[0])});
     if (!g) return prefixed(g.error(), dir);
     auto st = std::make_shared<Study>();
-    st->volume = std::move(volume.value());
+    st->seriesUid = QString::fromStdString(series->seriesInstanceUid);
+    st->seriesDescription = QString::fromStdString(series->description);
+    st->modality = QString::fromStdString(series->modality);
+    for (const auto& pt : loaded->patients)
+        for (const auto& sd : pt.studies)
+            for (const auto& se : sd.series)
+                if (!se.modelExclusion.empty())
+                    st->excluded << QString::fromStdString(imaging::seriesLabel(se) + ": " +
+                                                           se.modelExclusion);
+    st->excluded.removeDuplicates();
+    st->volume = std::move(series->volume);
     st->grid = std::move(g.value());
     std::lock_guard<std::mutex> lock(d->mutex);
     d->studies.push_front({key, signature, st});
@@ -248,12 +271,14 @@ Result<PreparedAsk> prepareAsk(const AskRequest& req, AskContext* context,
         return makeError(ErrorCode::NotFound,
                          req.studyDir.toStdString() + ": no such study folder");
     }
-    auto study = ctx->study(req.studyDir, c.grid, cancel, &p.studyReused);
+    auto study = ctx->study(req.studyDir, req.seriesUid, c.grid, cancel, &p.studyReused);
     if (!study) return study.error();
     p.study = study.value();
     timings["load_study"] = msSince(t0);
     t0 = Clock::now();
     in.ctHu = p.study->grid;
+    for (const QString& e : p.study->excluded)
+        p.notes << e + QStringLiteral(": not used as model input");
 
     // Record and question text (section 3.3).
     const inference::ConsiliumTokenizer& tok = engine.value()->tokenizer();
@@ -399,6 +424,13 @@ AskOutcome finishAsk(const PreparedAsk& p, const inference::ConsiliumAnswer& a,
         findings.append(o);
     }
     j["findings"] = findings;
+    // The series the model read (a study may hold several; docs/MODEL.md 3.1).
+    QJsonObject seriesObj;
+    seriesObj["uid"] = p.study->seriesUid;
+    seriesObj["description"] = p.study->seriesDescription;
+    seriesObj["modality"] = p.study->modality;
+    seriesObj["slices"] = vol.dims[2];
+    j["series"] = seriesObj;
     j["lung_rads"] =
         a.lungRads >= 0
             ? QJsonValue(QString::fromStdString(c.lungRadsCategories[size_t(a.lungRads)]))

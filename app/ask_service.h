@@ -32,6 +32,7 @@ namespace consilium::app {
 
 struct AskRequest {
     QString studyDir;    // DICOM folder (required)
+    QString seriesUid;   // the series to read; empty = imaging::chooseModelSeries's choice
     QString recordFile;  // UTF-8 text, optional
     QString recordText;  // the record itself (the GUI's Record dock); used when recordFile is empty
     QString audioFile;   // WAV/FLAC/OGG, optional
@@ -62,11 +63,16 @@ class AskContext {
     struct Study {
         imaging::Volume volume;
         std::vector<float> grid;  // HU on the model grid [D, H, W]
+        QString seriesUid, seriesDescription, modality;
+        QStringList excluded;  // series kept from the model, "series 3 (desc): why"
     };
-    // The study in `dir` (its first CT series) resampled to `grid` (D, H, W), loaded on first
-    // use and again when its files change (count, sizes or modification times); `reused`
-    // says whether it came from memory. Errors as imaging::loadVolume, prefixed with dir.
-    Result<std::shared_ptr<const Study>> study(const QString& dir,
+    // The model's series of the study in `dir` (imaging::chooseModelSeries: `seriesUid`, or
+    // the CT series with the most slices that is not excluded from model input) resampled to
+    // `grid` (D, H, W), loaded on first use and again when its files change (count, sizes or
+    // modification times); `reused` says whether it came from memory. Errors: those of
+    // imaging::loadStudies, or InvalidArgument naming each excluded series and why, prefixed
+    // with dir.
+    Result<std::shared_ptr<const Study>> study(const QString& dir, const QString& seriesUid,
                                                const std::array<int64_t, 3>& grid,
                                                const std::atomic<bool>* cancel, bool* reused);
 

@@ -21,6 +21,10 @@ int runAsk(const QStringList& args) {
         "and spoken audio.");
     parser.addHelpOption();
     QCommandLineOption study("study", "DICOM study folder (required).", "DIR");
+    QCommandLineOption series("series",
+                              "Series Instance UID to read (default: the CT series with the most "
+                              "slices that is not excluded from model input).",
+                              "UID");
     QCommandLineOption record("record", "Patient record, UTF-8 text.", "FILE");
     QCommandLineOption audioOpt("audio", "Spoken question (WAV, FLAC, OGG).", "FILE");
     QCommandLineOption question("question", "Typed question.", "TEXT");
@@ -28,7 +32,7 @@ int runAsk(const QStringList& args) {
     QCommandLineOption device("device", "auto, cpu or cuda (default auto).", "NAME", "auto");
     QCommandLineOption threads("threads", "CPU threads (default: all).", "N", "0");
     QCommandLineOption json("json", "Print the answer as one JSON object.");
-    parser.addOptions({study, record, audioOpt, question, model, device, threads, json});
+    parser.addOptions({study, series, record, audioOpt, question, model, device, threads, json});
     const char* cmd = "consilium-cli ask";
     if (const int rc = parseCliArgs(parser, args); rc >= 0) return rc;
     if (!parser.isSet(study)) {
@@ -38,6 +42,7 @@ int runAsk(const QStringList& args) {
     bool ok = false;
     AskRequest req;
     req.studyDir = parser.value(study);
+    req.seriesUid = parser.value(series);
     req.recordFile = parser.value(record);
     req.audioFile = parser.value(audioOpt);
     req.question = parser.value(question);

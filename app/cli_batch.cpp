@@ -177,6 +177,7 @@ int runBatch(const QStringList& args) {
         jb.idValue = idValue;
         jb.line = lineNo;
         jb.request.studyDir = job["study"].toString();
+        jb.request.seriesUid = job["series"].toString();
         jb.request.recordFile = job["record"].toString();
         jb.request.audioFile = job["audio"].toString();
         jb.request.question = job["question"].toString();

@@ -38,7 +38,10 @@ int StudyLoad::seriesCount() const {
 
 const SeriesEntry* StudyLoad::preferredSeries() const {
     const SeriesEntry* best = nullptr;
-    auto score = [](const SeriesEntry& s) { return (s.modality == "CT" ? 1000000 : 0) + s.slices; };
+    auto score = [](const SeriesEntry& s) {
+        return (s.modelExclusion.isEmpty() ? 2000000 : 0) + (s.modality == "CT" ? 1000000 : 0) +
+               s.slices;
+    };
     for (const auto& p : patients)
         for (const auto& st : p.studies)
             for (const auto& se : st.series)
@@ -141,6 +144,7 @@ void StudyService::onFinished() {
                                         float(sr.volume.spacing[2]));
                 e.transferSyntaxes = qList(sr.transferSyntaxes);
                 e.warnings = qList(sr.warnings);
+                e.modelExclusion = q(sr.modelExclusion);
                 se.series.push_back(e);
             }
             pe.studies.push_back(se);

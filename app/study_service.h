@@ -36,6 +36,7 @@ struct SeriesEntry {
     QVector3D spacingMm;  // x, y, z
     QStringList transferSyntaxes;
     QStringList warnings;
+    QString modelExclusion;  // why the model must not read this series; empty when it may
 };
 
 struct StudyEntry {
@@ -60,7 +61,8 @@ struct StudyLoad {
     double seconds = 0;
 
     int seriesCount() const;
-    // The series to show first: the CT (else any) series with the most slices.
+    // The series to show first: the CT (else any) series with the most slices, preferring
+    // series the model may read (imaging::chooseModelSeries's rule).
     const SeriesEntry* preferredSeries() const;
 };
 

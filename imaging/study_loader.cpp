@@ -1438,6 +1438,45 @@ Result<Volume> loadVolume(const std::string& path, const LoadOptions& options) {
     return makeError(ErrorCode::NotFound, "no DICOM image found in " + path);
 }
 
+std::string seriesLabel(const SeriesInfo& s) {
+    std::string n = "series " + std::to_string(s.seriesNumber);
+    if (!s.description.empty()) n += " (" + s.description + ")";
+    return n;
+}
+
+const SeriesInfo* chooseModelSeries(const LoadedStudies& studies, const std::string& seriesUid,
+                                    std::string* why) {
+    const SeriesInfo* best = nullptr;
+    bool seen = false;
+    std::string excluded;
+    auto name = [](const SeriesInfo& s) { return seriesLabel(s); };
+    auto score = [](const SeriesInfo& s) {
+        return (s.modality == "CT" ? int64_t(1) << 32 : 0) + int64_t(s.volume.dims[2]);
+    };
+    for (const auto& patient : studies.patients)
+        for (const auto& study : patient.studies)
+            for (const auto& series : study.series) {
+                if (!seriesUid.empty() && series.seriesInstanceUid != seriesUid) continue;
+                seen = true;
+                if (!series.modelExclusion.empty()) {
+                    if (excluded.find(name(series)) == std::string::npos)
+                        excluded += (excluded.empty() ? "" : "; ") + name(series) + ": " +
+                                    series.modelExclusion;
+                    continue;
+                }
+                if (!best || score(series) > score(*best)) best = &series;
+            }
+    if (!best && why) {
+        if (!seriesUid.empty() && !seen)
+            *why = "the requested series is not in this study";
+        else if (!excluded.empty())
+            *why = "no series usable as model input: " + excluded;
+        else
+            *why = "no image series loaded";
+    }
+    return best;
+}
+
 Result<FileSummary> readFileSummary(const std::string& path) {
     detail::ensureDcmtkInitialized();
     std::error_code ec;

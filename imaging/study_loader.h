@@ -122,6 +122,22 @@ Result<LoadedStudies> loadStudies(const std::string& path, const LoadOptions& op
 // JPEG XL (1.2.840.10008.1.2.4.110) in file x.dcm"), or NotFound when there was none.
 Result<Volume> loadVolume(const std::string& path, const LoadOptions& options = {});
 
+// The series a model should read. With `seriesUid` empty: a CT series (else any modality)
+// that is not excluded from model input (SeriesInfo::modelExclusion), with the most slices;
+// ties go to the first in load order. With `seriesUid`: that series (its largest stack).
+// Null when there is none; `why` then says why, naming each excluded series and its reason,
+// e.g. "series 3 (Scout): burned-in annotation (BurnedInAnnotation YES in 1 of 2 files)"
+// (series are named by number and description: UIDs stay out of messages and logs).
+const SeriesInfo* chooseModelSeries(const LoadedStudies& studies, const std::string& seriesUid = {},
+                                    std::string* why = nullptr);
+inline SeriesInfo* chooseModelSeries(LoadedStudies& studies, const std::string& seriesUid = {},
+                                     std::string* why = nullptr) {
+    return const_cast<SeriesInfo*>(
+        chooseModelSeries(static_cast<const LoadedStudies&>(studies), seriesUid, why));
+}
+// "series 3 (Chest 1.25 mm)": how messages name a series.
+std::string seriesLabel(const SeriesInfo& series);
+
 // Identity and text of one DICOM file (any SOP class), strings decoded to UTF-8.
 struct FileSummary {
     std::string path;

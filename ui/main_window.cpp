@@ -636,6 +636,7 @@ void MainWindow::askQuestion() {
     }
     consilium::app::AskRequest request;
     request.studyDir = m_study.path;
+    request.seriesUid = m_seriesUid;  // the series on screen; excluded ones are refused
     request.recordText = m_record->toPlainText();
     request.question = question;
     request.modelFile = m_settings.modelPath;

@@ -235,6 +235,49 @@ class TestCliAsk : public QObject {
         QVERIFY2(QString::fromUtf8(r.err).contains(wav), r.err.constData());
     }
 
+    void burnedInSeriesIsNeverModelInput() {
+        // Two copies of the demo series; the annotated one sorts first and is as long, so only
+        // its BurnedInAnnotation keeps the model off it.
+        const QString dir = m_tmp.filePath("mixed");
+        QProcess py;
+        py.start(
+            "/usr/bin/python3",
+            {QStringLiteral(CONSILIUM_SOURCE_DIR "/tests/app/mark_burned_in.py"), kStudy, dir});
+        QVERIFY(py.waitForFinished(120000));
+        QVERIFY2(py.exitCode() == 0, py.readAllStandardError().constData());
+        const QString annotatedUid = QString::fromUtf8(py.readAllStandardOutput()).trimmed();
+        QVERIFY(!annotatedUid.isEmpty());
+
+        const QStringList ask{"--study", dir,    "--question", "Is there a lung nodule?",
+                              "--model", kModel, "--json"};
+        Run r = runCli(ask);
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const QJsonObject series = QJsonDocument::fromJson(r.out).object()["series"].toObject();
+        QCOMPARE(series["description"].toString(), QStringLiteral("Chest 1.0 synthetic phantom"));
+        QCOMPARE(series["modality"].toString(), QStringLiteral("CT"));
+        QCOMPARE(series["slices"].toInt(), m_volume.dims[2]);
+        QVERIFY(!series["uid"].toString().isEmpty() && series["uid"].toString() != annotatedUid);
+        const QString err = QString::fromUtf8(r.err);
+        QVERIFY2(err.contains("series 0 (Annotated copy): burned-in annotation") &&
+                     err.contains("not used as model input"),
+                 qPrintable(err));
+        QVERIFY2(!err.contains(annotatedUid), "a UID in a message");
+
+        // Asked for by UID, the annotated series is refused with the reason.
+        r = runCli(ask + QStringList{"--series", annotatedUid});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY(r.out.isEmpty());
+        QVERIFY2(QString::fromUtf8(r.err).contains("no series usable as model input: series 0 "
+                                                   "(Annotated copy): burned-in annotation"),
+                 r.err.constData());
+        // The clean one by UID is read; an unknown UID is an error.
+        r = runCli(ask + QStringList{"--series", series["uid"].toString()});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        r = runCli(ask + QStringList{"--series", "1.2.3.4"});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("the requested series is not in this study"), r.err.constData());
+    }
+
     void badInputExits2_data() {
         QTest::addColumn<QStringList>("args");
         QTest::addColumn<QString>("mentions");

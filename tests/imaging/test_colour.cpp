@@ -126,6 +126,34 @@ class TestColour : public QObject {
             warned = warned || w.find("excluded from model input") != std::string::npos;
         QVERIFY(warned);
     }
+
+    void modelReadsTheCleanSeries() {
+        // Everything written here: colour Secondary Captures, the burned-in and the clean CT.
+        auto all = loadStudies(m_dir.path().toStdString());
+        auto clean = loadStudies(m_dir.filePath("clean_ct").toStdString());
+        QVERIFY(all.ok() && clean.ok());
+        const std::string cleanUid = clean->patients[0].studies[0].series[0].seriesInstanceUid;
+        std::string why;
+        const SeriesInfo* s = chooseModelSeries(all.value(), {}, &why);
+        QVERIFY2(s, why.c_str());
+        QCOMPARE(s->seriesInstanceUid, cleanUid);
+        QVERIFY(chooseModelSeries(all.value(), cleanUid) == s);
+
+        auto marked = loadStudies(m_dir.filePath("burned_in").toStdString());
+        QVERIFY(marked.ok());
+        const SeriesInfo& m = marked->patients[0].studies[0].series[0];
+        QVERIFY(!chooseModelSeries(all.value(), m.seriesInstanceUid, &why));
+        QVERIFY2(why.rfind("no series usable as model input: " + seriesLabel(m) +
+                               ": burned-in annotation",
+                           0) == 0,
+                 why.c_str());
+        QVERIFY(!chooseModelSeries(marked.value(), {}, &why));
+        QVERIFY2(why.find("burned-in annotation") != std::string::npos, why.c_str());
+        QVERIFY(!chooseModelSeries(all.value(), "1.2.3.4", &why));
+        QCOMPARE(why, std::string("the requested series is not in this study"));
+        QVERIFY(!chooseModelSeries(LoadedStudies{}, {}, &why));
+        QCOMPARE(why, std::string("no image series loaded"));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestColour)
