@@ -12,6 +12,7 @@ import json
 import os
 from typing import Dict, List, Tuple
 
+from training import records
 from training.data import Case
 
 _LOBE_EN = {"RUL": "right upper lobe", "RML": "right middle lobe", "RLL": "right lower lobe",
@@ -145,7 +146,7 @@ def answer(case: Case, kind: str, lang: str) -> str:
     if kind == "smoking":
         if en:
             return {"never": "Never smoker.", "current": "Current smoker.",
-                    "former": f"Former smoker, quit {f.years_since_quit} years ago."}[f.smoking]
+                    "former": f"Former smoker, quit {records.years_en(f.years_since_quit)} ago."}[f.smoking]
         return {"never": "从不吸烟。", "current": "目前吸烟。", "former": f"已戒烟{f.years_since_quit}年。"}[f.smoking]
     if kind == "pack_years":
         return f"{f.pack_years} pack-years." if en else f"{f.pack_years}包年。"

@@ -75,6 +75,11 @@ def random_facts(rng: np.random.Generator) -> Facts:
                  symptom=SYMPTOMS[rng.integers(len(SYMPTOMS))])
 
 
+def years_en(n: int) -> str:
+    """"1 year", "2 years": English number agreement for durations in records and answers."""
+    return f"{n} year" if n == 1 else f"{n} years"
+
+
 def _cancer_en(c: str) -> str:
     return c if c == "lymphoma" else f"{c} cancer"
 
@@ -98,9 +103,9 @@ def fact_sentences(f: Facts, lang: str, rng: np.random.Generator) -> List[str]:
                                  f"Smoking: current, {f.pack_years} pack-years.",
                                  f"Still smokes; history of {f.pack_years} pack-years.")))
         else:
-            s.append(_pick(rng, (f"Former smoker, {f.pack_years} pack-years, quit {f.years_since_quit} years ago.",
-                                 f"Ex-smoker ({f.pack_years} pack-years); stopped smoking {f.years_since_quit} years ago.",
-                                 f"Smoking: former, {f.pack_years} pack-years, {f.years_since_quit} years since quitting.")))
+            s.append(_pick(rng, (f"Former smoker, {f.pack_years} pack-years, quit {years_en(f.years_since_quit)} ago.",
+                                 f"Ex-smoker ({f.pack_years} pack-years); stopped smoking {years_en(f.years_since_quit)} ago.",
+                                 f"Smoking: former, {f.pack_years} pack-years, {years_en(f.years_since_quit)} since quitting.")))
         s.append("No prior cancer." if f.prior_cancer == "none" else
                  _pick(rng, (f"History of {_cancer_en(f.prior_cancer)}.",
                              f"Prior malignancy: {_cancer_en(f.prior_cancer)}.")))
