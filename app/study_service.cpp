@@ -4,6 +4,8 @@
 #include <QMetaObject>
 #include <QtConcurrent>
 
+#include <algorithm>
+
 #include "imaging/study_loader.h"
 
 namespace consilium::app {
@@ -23,7 +25,8 @@ QStringList qList(const std::vector<std::string>& v) {
 
 struct StudyService::Outcome {
     QString path;
-    std::shared_ptr<imaging::LoadedStudies> studies;  // null on error
+    std::shared_ptr<imaging::LoadedStudies> studies;           // null on error
+    std::vector<std::vector<std::vector<QImage>>> thumbnails;  // [patient][study][series]
     QString error;
     double seconds = 0;
 };
@@ -47,6 +50,36 @@ const SeriesEntry* StudyLoad::preferredSeries() const {
             for (const auto& se : st.series)
                 if (!best || score(se) > score(*best)) best = &se;
     return best;
+}
+
+QImage seriesThumbnail(const imaging::Volume& volume, bool ct, int size) {
+    if (volume.empty() || size < 1) return {};
+    // Non-owning: the caller keeps the volume alive while this renders.
+    const CtViewModel view(std::shared_ptr<const imaging::Volume>(&volume, [](const auto*) {}));
+    const int z = volume.dims[2] / 2;
+    WindowLevel wl = windowPreset(QStringLiteral("mediastinum"));
+    if (!ct) {
+        // Other modalities (MR, colour luminance, ...): the slice's own 1st-99th percentile.
+        std::vector<float> v;
+        v.reserve(size_t(volume.dims[0]) * size_t(volume.dims[1]));
+        for (int y = 0; y < volume.dims[1]; ++y)
+            for (int x = 0; x < volume.dims[0]; ++x)
+                v.push_back(volume.at(x, y, z));
+        const size_t lo = v.size() / 100, hi = v.size() - 1 - v.size() / 100;
+        std::nth_element(v.begin(), v.begin() + long(lo), v.end());
+        const float vlo = v[lo];
+        std::nth_element(v.begin(), v.begin() + long(hi), v.end());
+        const float vhi = v[hi];
+        wl.center = 0.5 * (double(vlo) + double(vhi));
+        wl.width = std::max(1.0, double(vhi) - double(vlo));
+    }
+    const QImage slice = view.renderSlice(Plane::Axial, z, wl);
+    if (slice.isNull()) return {};
+    const QSizeF mm(slice.width() * view.pixelSizeMm(Plane::Axial).width(),
+                    slice.height() * view.pixelSizeMm(Plane::Axial).height());
+    const QSize target = mm.scaled(QSizeF(size, size), Qt::KeepAspectRatio).toSize();
+    return slice.scaled(target.expandedTo(QSize(1, 1)), Qt::IgnoreAspectRatio,
+                        Qt::SmoothTransformation);
 }
 
 StudyService::StudyService(QObject* parent) : QObject(parent) {
@@ -100,6 +133,14 @@ void StudyService::load(const QString& path) {
         outcome->seconds = timer.elapsed() / 1000.0;
         if (result.ok()) {
             outcome->studies = std::make_shared<imaging::LoadedStudies>(std::move(result).value());
+            for (const auto& p : outcome->studies->patients) {
+                auto& pt = outcome->thumbnails.emplace_back();
+                for (const auto& st : p.studies) {
+                    auto& sd = pt.emplace_back();
+                    for (const auto& sr : st.series)
+                        sd.push_back(seriesThumbnail(sr.volume, sr.modality == "CT"));
+                }
+            }
         } else {
             outcome->error = q(result.error().toString());
         }
@@ -127,12 +168,16 @@ void StudyService::onFinished() {
     for (const auto& s : m_studies->report.skipped) {
         load.skipped.push_back({q(s.path), QString::fromUtf8(errorCodeName(s.code)), q(s.reason)});
     }
-    for (const auto& p : m_studies->patients) {
+    for (size_t pi = 0; pi < m_studies->patients.size(); ++pi) {
+        const auto& p = m_studies->patients[pi];
         PatientEntry pe{q(p.name), q(p.id), q(p.sex), q(p.birthDate), {}};
-        for (const auto& st : p.studies) {
+        for (size_t si = 0; si < p.studies.size(); ++si) {
+            const auto& st = p.studies[si];
             StudyEntry se{q(st.studyInstanceUid), q(st.description), q(st.date), {}};
-            for (const auto& sr : st.series) {
+            for (size_t ri = 0; ri < st.series.size(); ++ri) {
+                const auto& sr = st.series[ri];
                 SeriesEntry e;
+                e.thumbnail = outcome->thumbnails[pi][si][ri];
                 e.uid = q(sr.seriesInstanceUid);
                 e.stack = sr.stack;
                 e.description = q(sr.description);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <QFutureWatcher>
+#include <QImage>
 #include <QObject>
 #include <QSize>
 #include <QString>
@@ -22,7 +23,8 @@
 
 namespace consilium::imaging {
 struct LoadedStudies;
-}
+struct Volume;
+}  // namespace consilium::imaging
 
 namespace consilium::app {
 
@@ -37,7 +39,16 @@ struct SeriesEntry {
     QStringList transferSyntaxes;
     QStringList warnings;
     QString modelExclusion;  // why the model must not read this series; empty when it may
+    // The middle axial slice, at most kThumbnailSize pixels on its longer side, in mm aspect;
+    // CT in the mediastinum window, other modalities from their own range. Made by the
+    // loading thread, so the browser never renders on the GUI thread.
+    QImage thumbnail;
 };
+
+constexpr int kThumbnailSize = 64;
+
+// The browser's thumbnail of a volume (see SeriesEntry::thumbnail); null when it is empty.
+QImage seriesThumbnail(const imaging::Volume& volume, bool ct, int size = kThumbnailSize);
 
 struct StudyEntry {
     QString uid, description, date;

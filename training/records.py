@@ -11,7 +11,8 @@ Everything is driven by a numpy Generator, so a seed reproduces a record exactly
 from __future__ import annotations
 
 import dataclasses
-from typing import List, Optional
+import re
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -147,13 +148,59 @@ def make_record(facts: Facts, lang: str, rng: np.random.Generator, n_filler: int
     """The record text: fact sentences (in random order) plus unrelated history, with
     n_filler filler sentences; the fact block starts at relative position `depth` (0..1)
     of the fillers (random when None)."""
+    return make_record_with_evidence(facts, lang, rng, n_filler, depth)[0]
+
+
+def make_record_with_evidence(facts: Facts, lang: str, rng: np.random.Generator, n_filler: int = 0,
+                              depth: Optional[float] = None) -> Tuple[str, Dict[str, List[Tuple[int, int]]]]:
+    """make_record (same text, same draws from rng) plus, per question kind, the character
+    spans [begin, end) of the text that answers it: the digits of the age or the pack-years,
+    the sex word, or the whole sentence (smoking, prior cancer, family history). Training
+    points the fusion's record attention at them (train.pointer_loss)."""
     facts_s = fact_sentences(facts, lang, rng)
     order = rng.permutation(len(facts_s))
     block = [facts_s[i] for i in order] + [unrelated(lang, rng) for _ in range(int(rng.integers(0, 3)))]
     fill = [filler(lang, rng) for _ in range(n_filler)]
     at = int(round((rng.uniform() if depth is None else depth) * n_filler))
     sep = " " if lang == "en" else ""
-    return sep.join(fill[:at] + block + fill[at:])
+    parts = fill[:at] + block + fill[at:]
+    starts, pos = [], 0
+    for p in parts:
+        starts.append(pos)
+        pos += len(p) + len(sep)
+    # fact_sentences order: 0 age and sex, 1 smoking, 2 prior cancer, 3 family, 4 symptom.
+    where = {int(i): starts[at + k] for k, i in enumerate(order)}
+
+    def sentence(i):
+        return [(where[i], where[i] + len(facts_s[i]))]
+
+    def inside(i, needle):
+        # A whole number or word: "2" must not match inside "12".
+        hit = re.search(r"(?<![0-9A-Za-z])" + re.escape(needle) + r"(?![0-9A-Za-z])", facts_s[i])
+        return [(where[i] + hit.start(), where[i] + hit.end())] if hit else sentence(i)
+
+    sex = facts.sex if lang == "en" else ("男" if facts.sex == "male" else "女")
+    ev = {"age": inside(0, str(facts.age)), "sex": inside(0, sex), "smoking": sentence(1),
+          "pack_years": inside(1, str(facts.pack_years)) if facts.pack_years else sentence(1),
+          "prior_cancer": sentence(2), "family": sentence(3)}
+    ev["eligible"] = ev["age"] + sentence(1)
+    return sep.join(parts), ev
+
+
+def phantom_record_evidence(text: str) -> Dict[str, List[Tuple[int, int]]]:
+    """Evidence spans (as make_record_with_evidence) in the record `consilium-cli synth`
+    writes (imaging/phantom.cpp): "63-year-old man, former smoker who quit 4 years ago, with
+    a 40 pack-year smoking history. ..." """
+    ev = {}
+    for kind, pattern in (("age", r"(\d+)-year-old"), ("sex", r"-year-old (man|woman)"),
+                          ("smoking", r"(current smoker|former smoker who quit \d+ years? ago)"),
+                          ("pack_years", r"(\d+) pack-year")):
+        m = re.search(pattern, text)
+        if m:
+            ev[kind] = [(m.start(1), m.end(1))]
+    if "age" in ev and "smoking" in ev:
+        ev["eligible"] = ev["age"] + ev["smoking"] + ev.get("pack_years", [])
+    return ev
 
 
 def corpus(n: int, seed: int) -> List[str]:

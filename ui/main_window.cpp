@@ -173,6 +173,7 @@ void MainWindow::buildDocks() {
     m_studyTree->header()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
     m_studyTree->header()->setSectionResizeMode(2, QHeaderView::ResizeToContents);
     m_studyTree->setMinimumWidth(320);
+    m_studyTree->setIconSize(QSize(consilium::app::kThumbnailSize, consilium::app::kThumbnailSize));
     m_studyTree->header()->setStretchLastSection(false);
     connect(m_studyTree, &QTreeView::activated, this, [this](const QModelIndex& index) {
         const QModelIndex first = index.siblingAtColumn(0);
@@ -855,6 +856,7 @@ void MainWindow::onStudyLoaded(const consilium::app::StudyLoad& load) {
                                                      ? tr("Series %1").arg(se.seriesNumber)
                                                      : se.description);
                 series->setData(se.uid, kSeriesUidRole);
+                if (!se.thumbnail.isNull()) series->setIcon(QPixmap::fromImage(se.thumbnail));
                 series->setData(se.stack, kSeriesStackRole);
                 QString tip = tr("%1 × %2, %3 × %4 × %5 mm\n%6")
                                   .arg(se.matrix.width())

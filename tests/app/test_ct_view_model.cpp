@@ -4,6 +4,7 @@
 #include <QtTest>
 
 #include "app/ct_view_model.h"
+#include "app/study_service.h"
 #include "imaging/volume.h"
 
 using consilium::app::CtViewModel;
@@ -81,6 +82,33 @@ class TestCtViewModel : public QObject {
     }
 
     // The per-patch map lands on the voxels its patch covers (docs/MODEL.md 3.1 and 5).
+    void thumbnailKeepsTheAspectInMm() {
+        // 100 x 50 pixels of 1 x 2 mm: a square in mm, so a square thumbnail.
+        consilium::imaging::Volume v;
+        v.dims = {100, 50, 3};
+        v.spacing = {1.0, 2.0, 5.0};
+        v.voxelsF32.resize(v.voxelCount());
+        v.type = consilium::imaging::VoxelType::Float32;
+        // MR-like values 1000..1990 rising along x; slice 1 (the middle) only.
+        for (int y = 0; y < 50; ++y)
+            for (int x = 0; x < 100; ++x)
+                v.voxelsF32[v.index(x, y, 1)] = float(1000 + 10 * x);
+        const QImage t = consilium::app::seriesThumbnail(v, false, 64);
+        QCOMPARE(t.size(), QSize(64, 64));
+        // Not CT: windowed over its own range, so dark on the left and bright on the right.
+        QVERIFY2(
+            qGray(t.pixel(1, 32)) < 20 && qGray(t.pixel(62, 32)) > 235,
+            qPrintable(QString("%1 %2").arg(qGray(t.pixel(1, 32))).arg(qGray(t.pixel(62, 32)))));
+        // As CT (mediastinum window, 40 +- 200 HU) the same values are all white.
+        const QImage ct = consilium::app::seriesThumbnail(v, true, 64);
+        QCOMPARE(qGray(ct.pixel(1, 32)), 255);
+        QVERIFY(consilium::app::seriesThumbnail(consilium::imaging::Volume{}, true).isNull());
+        // The 7 x 5 test volume at 0.7 x 0.8 mm: wider than tall.
+        const QImage small = consilium::app::seriesThumbnail(*makeVolume(), true, 64);
+        QCOMPARE(small.width(), 64);
+        QCOMPARE(small.height(), int(std::lround(64 * (5 * 0.8) / (7 * 0.7))));
+    }
+
     void attentionMapFollowsPatches() {
         auto v = std::make_shared<consilium::imaging::Volume>();
         v->dims = {64, 64, 16};

@@ -4,6 +4,7 @@
 // series in three planes, and a missing folder gives a clear message.
 #include <QAbstractItemModelTester>
 #include <QDialog>
+#include <QIcon>
 #include <QLabel>
 #include <QMenu>
 #include <QPushButton>
@@ -14,7 +15,10 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <functional>
+
 #include "app/app_settings.h"
+#include "app/study_service.h"
 #include "ui/ct_viewer.h"
 #include "ui/main_window.h"
 
@@ -49,6 +53,25 @@ class TestStudyBrowser : public QObject {
             QVERIFY(s.reason.contains(QFileInfo(s.path).fileName()) || !s.code.isEmpty());
         }
         QVERIFY(w.studyModel()->rowCount() >= 1);
+        // Every series with pixels has a thumbnail, made off the GUI thread, shown as its icon.
+        int icons = 0;
+        for (const auto& p : study.patients)
+            for (const auto& st : p.studies)
+                for (const auto& se : st.series) {
+                    if (se.slices < 1) continue;
+                    QVERIFY2(!se.thumbnail.isNull(), qPrintable(se.description));
+                    QVERIFY(std::max(se.thumbnail.width(), se.thumbnail.height()) ==
+                            consilium::app::kThumbnailSize);
+                }
+        std::function<void(const QModelIndex&)> walk = [&](const QModelIndex& parent) {
+            for (int r = 0; r < w.studyModel()->rowCount(parent); ++r) {
+                const QModelIndex i = w.studyModel()->index(r, 0, parent);
+                icons += !i.data(Qt::DecorationRole).value<QIcon>().isNull();
+                walk(i);
+            }
+        };
+        walk({});
+        QCOMPARE(icons, study.seriesCount());
 
         // The preferred series is a CT and the viewer shows its middle slice.
         const auto* best = study.preferredSeries();
