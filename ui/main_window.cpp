@@ -971,13 +971,72 @@ void MainWindow::showLoadReport() {
     dialog->open();
 }
 
+namespace {
+
+enum class DropKind { None, Study, Record, Audio };
+
+// What a dropped local path is: a record (.txt, .md), an audio file (.wav, .flac, .ogg), else
+// a study (a folder, a DICOMDIR or a DICOM file, whatever its name).
+DropKind dropKind(const QString& path) {
+    const QFileInfo fi(path);
+    if (!fi.exists()) return DropKind::None;
+    if (fi.isDir()) return DropKind::Study;
+    const QString ext = fi.suffix().toLower();
+    if (ext == "txt" || ext == "md") return DropKind::Record;
+    if (ext == "wav" || ext == "flac" || ext == "ogg") return DropKind::Audio;
+    return DropKind::Study;
+}
+
+QStringList localPaths(const QMimeData* mime) {
+    QStringList out;
+    if (!mime->hasUrls()) return out;
+    for (const QUrl& u : mime->urls())
+        if (u.isLocalFile()) out << u.toLocalFile();
+    return out;
+}
+
+}  // namespace
+
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
-    if (event->mimeData()->hasUrls()) event->acceptProposedAction();
+    // Only local files that exist: a web link or a vanished path is refused at the border.
+    for (const QString& path : localPaths(event->mimeData()))
+        if (dropKind(path) != DropKind::None) {
+            event->acceptProposedAction();
+            return;
+        }
+    event->ignore();
 }
 
 void MainWindow::dropEvent(QDropEvent* event) {
-    const auto urls = event->mimeData()->urls();
-    if (!urls.isEmpty() && urls.first().isLocalFile()) openStudy(urls.first().toLocalFile());
+    // A study folder, a record and a spoken question may arrive in one drop; each goes to its
+    // dock (the first of each kind).
+    bool study = false, record = false, audio = false, any = false;
+    for (const QString& path : localPaths(event->mimeData())) {
+        switch (dropKind(path)) {
+            case DropKind::Study:
+                if (!study) openStudy(path);
+                study = any = true;
+                break;
+            case DropKind::Record:
+                if (!record && openRecord(path)) m_recordFromStudy = false;
+                record = any = true;
+                break;
+            case DropKind::Audio:
+                if (!audio) transcribeAudioFile(path);
+                audio = any = true;
+                break;
+            case DropKind::None:
+                break;
+        }
+    }
+    if (any) {
+        event->acceptProposedAction();
+    } else {
+        statusBar()->showMessage(tr("Nothing to open: drop a study folder, a DICOMDIR, a DICOM "
+                                    "file, a record (.txt, .md) or an audio file."),
+                                 8000);
+        event->ignore();
+    }
 }
 
 void MainWindow::applySystemReport(const consilium::app::SystemReport& report) {

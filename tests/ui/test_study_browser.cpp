@@ -7,6 +7,7 @@
 #include <QIcon>
 #include <QLabel>
 #include <QMenu>
+#include <QMimeData>
 #include <QPushButton>
 #include <QSettings>
 #include <QStandardItemModel>
@@ -164,6 +165,48 @@ class TestStudyBrowser : public QObject {
         for (QAction* a : menu->actions())
             demoListed = demoListed || a->text() == QFileInfo(demo).absoluteFilePath();
         QVERIFY(demoListed);
+    }
+
+    void dropsGoWhereTheyBelong() {
+        // A DICOMDIR, and a record dropped together with a study folder.
+        const QString dicomdir = kCorpus + "/dicomdirtests/DICOMDIR";
+        const QString demo = CONSILIUM_BINARY_DIR "/resources/demo-study";
+        if (!QFileInfo(demo).isDir()) QSKIP("the demo study was not built");
+        consilium::ui::MainWindow w;
+        w.show();
+        auto drag = [&w](const QList<QUrl>& urls) {
+            QMimeData mime;
+            mime.setUrls(urls);
+            QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &mime, Qt::LeftButton,
+                                  Qt::NoModifier);
+            QCoreApplication::sendEvent(&w, &enter);
+            if (!enter.isAccepted()) return false;
+            QDropEvent drop(QPointF(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+            QCoreApplication::sendEvent(&w, &drop);
+            return drop.isAccepted();
+        };
+        // Refused at the border: a web link, a path that does not exist.
+        QVERIFY(!drag({QUrl("https://example.org/study.zip")}));
+        QVERIFY(!drag({QUrl::fromLocalFile("/nonexistent/DICOMDIR")}));
+
+        QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
+        QVERIFY(drag({QUrl::fromLocalFile(dicomdir)}));
+        QVERIFY(shown.wait(60000));
+        QCOMPARE(w.currentStudy().path, dicomdir);
+        QVERIFY(w.currentStudy().seriesCount() >= 1);
+
+        QTemporaryDir tmp;
+        const QString recordPath = tmp.filePath("note.txt");
+        QFile f(recordPath);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("Dropped note: 58-year-old, current smoker, 30 pack-years.\n");
+        f.close();
+        shown.clear();
+        QVERIFY(drag({QUrl::fromLocalFile(recordPath), QUrl::fromLocalFile(demo)}));
+        QVERIFY(shown.wait(60000));
+        QCOMPARE(w.currentStudy().path, demo);
+        // The dropped record stays: the demo study's own record does not replace it.
+        QVERIFY2(w.recordText().startsWith("Dropped note"), qPrintable(w.recordText().left(60)));
     }
 
     void missingFolderIsReported() {
