@@ -169,7 +169,47 @@ def check_losses() -> None:
     print(f"losses: load-balance {lb.item():.3f}, finite gradients with Gumbel routing and QAT")
 
 
+def check_evidence() -> None:
+    """The pointer loss's targets are the tokens that answer: the age's digits, the pack-years,
+    the sex word, in both languages and in the phantom's own record."""
+    from training import data as D, questions as Qs, records, tokenizer
+    from training import train as T
+    cfg = M.quick_config()
+    texts = records.corpus(300, 3) + Qs.all_texts()
+    sp = tokenizer.load(tokenizer.train_spm(texts, 600, hard_limit=False))
+    rng = np.random.default_rng(11)
+    phantom = ("63-year-old woman, former smoker who quit 4 years ago, with a 41 pack-year smoking "
+               "history. Referred for lung cancer screening with low-dose chest CT.")
+    cases = [D.Case(ct=np.zeros((1, 1, 1), np.float16), nodules=[], lung_rads="1",
+                    facts=records.random_facts(rng), sp_yx=1.0, record_text=phantom) for _ in range(40)]
+    s = T.Sampler(cases, sp, cfg, {}, T.QUICK, 5)
+    seen = 0
+    for c in cases:
+        for lang in ("en", "zh"):
+            for kind, want in (("age", str(c.facts.age)), ("pack_years", str(c.facts.pack_years)),
+                               ("sex", c.facts.sex if lang == "en" else "男女"[c.facts.sex == "female"])):
+                x = s.sample(c, kind=kind, lang=lang, mode="typed", record=True)
+                ev = x["evidence"]
+                assert ev == list(range(ev[0], ev[-1] + 1)), ev  # one contiguous run
+                got = sp.decode([x["record"][i] for i in ev]).strip()
+                if kind == "pack_years" and c.facts.pack_years == 0:
+                    continue  # never smoked: the whole smoking sentence
+                if got != want and x["record"] and phantom[:20] in sp.decode(x["record"][1:]):
+                    want = {"age": "63", "pack_years": "41", "sex": "woman"}[kind]  # own record
+                assert got == want, (kind, lang, got, want)
+                seen += 1
+    first = s.sample(cases[0], kind="age", record=True)
+    b = T.collate([first, s.sample(cases[1], kind="presence", record=False)], cfg, with_ct=False)
+    age = "63" if phantom[:20] in sp.decode(first["record"][1:]) else str(cases[0].facts.age)
+    ev0 = b["evidence"][0]
+    assert ev0[0].sum() == 1 and ev0[1].sum() == 1 and b["evidence"][1].sum() == 0 and "ct" not in b
+    digits = sp.decode([int(b["record"][0][ev0[0].argmax()]), int(b["record"][0][ev0[1].argmax()])])
+    assert digits == age, (digits, age)  # the first head on the tens, the others on the units
+    print(f"evidence: {seen} answers' tokens found in their records")
+
+
 def main() -> int:
+    check_evidence()
     check_quantizers()
     check_gguf_roundtrip()
     check_sliding_window_chunks()

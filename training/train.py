@@ -75,24 +75,28 @@ class Budget:
     spoken_per_kind: int = 1000  # English phrasings synthesized per question kind
     lr: float = 1e-3
     ct_only: int = 0  # extra CT-encoder-only detection steps after the unimodal stage
+    facts: int = 0    # record-question steps without the CT (Trainer.facts), after trimodal
+    facts_batch: int = 16
 
 
 QUICK = Budget(cases=160, val_cases=6, batch=8, unimodal=30, align=15, trimodal=60, qat=15,
                prune_recovery=15, max_filler=6, voices=("en-us", "en-us+f2"), rates=(160,),
-               eval_at=("exported_q4_0",), spoken_per_kind=2)
+               eval_at=("exported_q4_0",), spoken_per_kind=2, facts=30)
 # Sized for the issue's 90 minutes on the 2-core CPU with bf16 autocast (--bf16): the shipped
 # config (model.shipped_config) at batch 8 with records of up to 4 filler notes took 0.93 s
 # per step with one thread at load average ~3 (fp32: 3.5-9.9 s), so 2270 steps + speech
 # synthesis + five evaluations fit in about an hour.
 FULL = Budget(cases=1200, val_cases=30, batch=8, unimodal=400, align=100, trimodal=1400,
               qat=150, prune_recovery=120, max_filler=4, voices=speech.VOICES, rates=(150, 190),
-              spoken_per_kind=8, ct_only=500,
+              spoken_per_kind=8, ct_only=500, facts=3000,
               eval_at=("qat", "pruned_qat", "exported_q4_0", "exported_f16"))
 
 
 # Question kinds answerable from a `synth` case's own record (imaging/phantom.cpp writes
 # age, sex, smoking status, years since quitting and pack-years; nothing about prior
 # cancer, family history or symptoms), plus the image questions.
+# Questions answered from the record alone (Trainer.facts).
+RECORD_KINDS = ("age", "sex", "smoking", "pack_years", "prior_cancer", "family", "eligible")
 OWN_RECORD_KINDS = ("presence", "count", "location", "size", "type", "lung_rads", "age", "sex",
                     "smoking", "pack_years", "eligible", "next_step", "summary")
 
@@ -138,6 +142,10 @@ class Sampler:
                   if any(p.begin < e and b < p.end for b, e in spans.get(kind, ()))]
             if ev:
                 s["evidence"] = ev
+                # A number (age, pack-years): digits are separate pieces (split_digits), and
+                # the first head points at the first digit, the others at the last, so the
+                # two digits reach the decoder in order instead of as an unordered mix.
+                s["evidence_number"] = all(self.sp.id_to_piece(s["record"][i]).isdigit() for i in ev)
         if mode == "voice":
             if qtext not in self.spoken:  # only some phrasings were synthesized (--quick)
                 said = [q for q in en if q in self.spoken]
@@ -163,11 +171,14 @@ def _pad(seqs: List[List[int]], value: int) -> torch.Tensor:
     return torch.tensor([s + [value] * (n - len(s)) for s in seqs], dtype=torch.long)
 
 
-def collate(samples: List[dict], cfg: M.Config) -> dict:
+def collate(samples: List[dict], cfg: M.Config, with_ct: bool = True) -> dict:
+    """A batch; with_ct=False leaves out the CT and its targets (the image is then absent)."""
     B = len(samples)
-    b = {"samples": samples, "ct": torch.from_numpy(np.stack([s["case"].ct for s in samples]).astype(np.float32))}
+    b = {"samples": samples}
     present = torch.zeros(B, 4, dtype=torch.bool)
-    present[:, 0] = True
+    if with_ct:
+        b["ct"] = torch.from_numpy(np.stack([s["case"].ct for s in samples]).astype(np.float32))
+        present[:, 0] = True
     if any("record" in s for s in samples):
         b["record"] = _pad([s.get("record", [M.PAD_ID]) for s in samples], M.PAD_ID)
         present[:, 1] = torch.tensor(["record" in s for s in samples])
@@ -186,15 +197,21 @@ def collate(samples: List[dict], cfg: M.Config) -> dict:
         present[:, 3] = torch.tensor(["question" in s for s in samples])
     b["present"] = present
     if "record" in b:
-        ev = torch.zeros(b["record"].shape, dtype=torch.float32)
+        # [B, 2, N]: row 0 is the target of the first attention head, row 1 of the others.
+        ev = torch.zeros(b["record"].shape[0], 2, b["record"].shape[1], dtype=torch.float32)
         for i, s in enumerate(samples):
-            ev[i, s.get("evidence", [])] = 1.0
+            e = s.get("evidence", [])
+            if s.get("evidence_number"):
+                ev[i, 0, e[0]] = ev[i, 1, e[-1]] = 1.0
+            else:
+                ev[i, :, e] = 1.0
         b["evidence"] = ev
     b["answer_in"] = _pad([s["answer_in"] for s in samples], M.PAD_ID)
     b["answer_out"] = _pad([s["answer_out"] for s in samples], M.PAD_ID)
-    tg = [D.det_targets(s["case"], cfg) for s in samples]
-    for k in ("obj", "off", "logd", "type", "lobe"):
-        b[f"det_{k}"] = torch.from_numpy(np.stack([t[k] for t in tg]))
+    if with_ct:
+        tg = [D.det_targets(s["case"], cfg) for s in samples]
+        for k in ("obj", "off", "logd", "type", "lobe"):
+            b[f"det_{k}"] = torch.from_numpy(np.stack([t[k] for t in tg]))
     b["lung_rads"] = torch.tensor([M.LUNG_RADS.index(s["case"].lung_rads) for s in samples])
     b["kind"] = torch.tensor([KINDS.index(s["kind"]) for s in samples])
     return b
@@ -224,18 +241,19 @@ def det_loss(det: torch.Tensor, lr_logits: torch.Tensor, b: dict) -> torch.Tenso
 
 def pointer_loss(out: dict, b: dict) -> torch.Tensor:
     """-log of the fusion's record attention (mean over heads and query rows) that lands on
-    the tokens answering a record question (Sampler: `evidence`); 0 for a batch without
-    any. Without it the one cross-attention hop never learned to find a number in the
+    the tokens answering a record question (Sampler: `evidence`; for a number, the first head
+    on its first digit and the others on its last); 0 for a batch without any. Without it the one cross-attention hop never learned to find a number in the
     record: 1500 record-only steps left the attention flat (max weight ~0.05) and the
     answers constant ("57 years." for everyone)."""
     A = out["fusion_attn"].get("record")
     if A is None or "evidence" not in b:
         return torch.zeros((), device=b["answer_in"].device)
-    ev = b["evidence"]
-    has = ev.sum(-1) > 0
+    ev = b["evidence"]  # [B, 2, N]
+    has = ev[:, 0].sum(-1) > 0
     if not bool(has.any()):
         return torch.zeros((), device=ev.device)
-    p = (A.float() * ev[:, None, None, :]).sum(-1).mean(1)  # [B, Nq]
+    rows = torch.tensor([min(h, 1) for h in range(A.shape[1])], device=ev.device)
+    p = (A.float() * ev[:, rows, None, :]).sum(-1).mean(1)  # [B, Nq]
     qv = out["mem_valid"].float()
     p = (p * qv).sum(1) / qv.sum(1).clamp_min(1)
     return -torch.log(p[has].clamp_min(1e-6)).mean()
@@ -337,6 +355,33 @@ class Trainer:
             if i % max(1, steps // 10) == 0 or i == steps - 1:
                 self.log(f"ct_only {i + 1}/{steps} loss {loss.item():.3f}")
 
+    def facts(self, steps: int, lr_scale: float = 1.0):
+        """Record questions without the CT (0.25 s a step at batch 16 here, against ~1 s for a
+        tri-modal step): the answer, the pointer loss on the record attention, and the gate
+        toward the record. The image is absent, which changes nothing on the record path
+        (docs/MODEL.md 8: each modality's attention is separate; its weight is the gate's)."""
+        m = self.m
+        opt, sched = self._opt(steps, self.b.lr * lr_scale)
+        m.train()
+        m.route = M.RouteOptions()
+        for i in range(steps):
+            picks = [self.s.cases[j] for j in self.s.rng.integers(len(self.s.cases), size=self.b.facts_batch)]
+            samples = [self.s.sample(c, kind=RECORD_KINDS[self.s.rng.integers(len(RECORD_KINDS))], record=True)
+                       for c in picks]
+            b = to_device(collate(samples, m.cfg, with_ct=False), self.dev)
+            with self._autocast():
+                out = m(b)
+                l_ans = F.cross_entropy(out["logits"].flatten(0, 1).float(), b["answer_out"].flatten(),
+                                        ignore_index=M.PAD_ID)
+                l_ptr = pointer_loss(out, b)
+                target = torch.ones(len(samples), dtype=torch.long, device=self.dev)
+                l_gate = F.nll_loss(torch.log(out["gate"].float().clamp_min(1e-6)), target)
+                loss = l_ans + l_ptr + 0.2 * l_gate
+            self._step(opt, sched, loss)
+            if i % max(1, steps // 10) == 0 or i == steps - 1:
+                self.log(f"facts {i + 1}/{steps} loss {loss.item():.3f} (answer {l_ans.item():.3f}, "
+                         f"pointer {l_ptr.item():.3f})")
+
     def align(self, steps: int):
         m = self.m
         opt, sched = self._opt(steps, self.b.lr * 0.5)
@@ -387,7 +432,8 @@ class Trainer:
                                        for s in b["samples"]], device=self.dev)
                 l_gate = (F.nll_loss(torch.log(out["gate"].float().clamp_min(1e-6)), target, ignore_index=-100)
                           if bool((target >= 0).any()) else torch.zeros((), device=self.dev))
-                loss = l_ans + l_det + 0.01 * l_lb + 0.2 * l_gate
+                l_ptr = pointer_loss(out, b)
+                loss = l_ans + l_det + 0.01 * l_lb + 0.2 * l_gate + l_ptr
             self._step(opt, sched, loss)
             if i % max(1, steps // 10) == 0 or i == steps - 1:
                 self.log(f"{name} {i + 1}/{steps} loss {loss.item():.3f} (answer {l_ans.item():.3f}, "
@@ -529,6 +575,10 @@ def evaluate(model: M.Consilium, cases: List[D.Case], sampler: Sampler, dev, max
             if lang == "en":
                 sv = sampler.sample(case, kind=kind, lang="en", mode="voice", record=True, phrasing=0)
                 sv["record"] = s["record"]
+                for k in ("evidence", "evidence_number"):
+                    sv.pop(k, None)
+                    if k in s:
+                        sv[k] = s[k]
                 out_v, _, _ = _answer(model, sv, dev)
                 spoken_same += out_v == out_t
                 spoken_n += 1
@@ -658,6 +708,9 @@ def main(argv=None) -> int:
                     help="torch threads (1 is fastest while other jobs share the 2 cores)")
     ap.add_argument("--seed", type=int, default=20261128)
     ap.add_argument("--prune", type=float, default=0.3)
+    ap.add_argument("--finetune", metavar="CKPT",
+                    help="start from a finished run's ckpt.pt (its config, weights and tokenizer): "
+                         "only the facts stage and a QAT tri-modal recovery, then evaluate and export")
     ap.add_argument("--experts", type=int, default=8,
                     help="decoder experts; 2 (both always used) is the dense baseline of equal active size")
     ap.add_argument("--questions", default="resources/questions/questions.json",
@@ -685,11 +738,15 @@ def main(argv=None) -> int:
         budget = dataclasses.replace(budget, unimodal=sc(budget.unimodal), align=sc(budget.align),
                                      trimodal=sc(budget.trimodal), qat=sc(budget.qat),
                                      prune_recovery=sc(budget.prune_recovery), ct_only=sc(budget.ct_only) if budget.ct_only else 0,
+                                     facts=sc(budget.facts) if budget.facts else 0,
                                      val_cases=a.val_cases or budget.val_cases)
     cfg = M.quick_config() if a.quick else M.shipped_config()
     if a.quick:
         cfg.vocab = 1024
     cfg.n_expert = a.experts
+    base = torch.load(a.finetune) if a.finetune else None
+    if base:
+        cfg = M.Config(**base["config"])
     dev = torch.device(a.device)
     log(f"shared question list {a.questions}: {Qs.load_shared(a.questions)} phrasings added")
     rng = np.random.default_rng(a.seed)
@@ -705,13 +762,16 @@ def main(argv=None) -> int:
         val = [D.toy_case(vrng, cfg) for _ in range(budget.val_cases)]
     log(f"{len(cases)} training cases, {len(val)} validation cases; config {cfg}")
 
-    spm_bytes = build_tokenizer(cfg, a.seed, 1000 if a.quick else 6000)
+    spm_bytes = base["spm_model"] if base else build_tokenizer(cfg, a.seed, 1000 if a.quick else 6000)
     sp = tokenizer.load(spm_bytes)
     _SP = sp
     cfg.vocab = sp.get_piece_size()
     spoken = spoken_cache(budget, log)
 
     model = M.Consilium(cfg, torch.from_numpy(G.mel_filters(cfg.sample_rate, cfg.n_fft, cfg.n_mels))).to(dev)
+    if base:
+        model.load_state_dict(base["model"])
+        log(f"fine-tuning {a.finetune} ({base['name']})")
     log(f"parameters: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M")
     sampler = Sampler(cases, sp, cfg, spoken, budget, a.seed)
     vsampler = Sampler(val, sp, cfg, spoken, budget, a.seed + 1)
@@ -730,17 +790,28 @@ def main(argv=None) -> int:
             timings[f"eval_{name}"] = round(time.time() - t, 1)
             log(f"{name}: {json.dumps({k: v for k, v in metrics[name].items() if k != 'answers_exact'})}")
 
-    stage("unimodal", tr.unimodal, budget.unimodal)
-    if budget.ct_only:
-        stage("ct_only", tr.ct_only, budget.ct_only)
-    stage("align", tr.align, budget.align)
-    stage("trimodal", tr.trimodal, budget.trimodal)
-    measure("f32_before_qat", model)
-    model.set_qat(True)
-    stage("qat", tr.trimodal, budget.qat, name="qat", gumbel=False, lr_scale=0.3)
-    measure("qat", model)
     prune_info = {}
-    if a.prune > 0:
+    if base:
+        # A finished (QAT, pruned) model: record facts without the CT, then the tri-modal mix
+        # again so the scan answers keep up, both under Q4_0 fake-quantization.
+        model.set_qat(True)
+        if budget.facts:
+            stage("facts", tr.facts, budget.facts)
+        stage("recovery", tr.trimodal, budget.prune_recovery, name="recovery", gumbel=False, lr_scale=0.3)
+        prune_info = base.get("pruning", {"heads_removed": base["gguf_extra"].get("consilium.training.pruned_heads", 0)})
+    else:
+        stage("unimodal", tr.unimodal, budget.unimodal)
+        if budget.ct_only:
+            stage("ct_only", tr.ct_only, budget.ct_only)
+        stage("align", tr.align, budget.align)
+        stage("trimodal", tr.trimodal, budget.trimodal)
+        if budget.facts:
+            stage("facts", tr.facts, budget.facts)
+        measure("f32_before_qat", model)
+        model.set_qat(True)
+        stage("qat", tr.trimodal, budget.qat, name="qat", gumbel=False, lr_scale=0.3)
+        measure("qat", model)
+    if a.prune > 0 and not base:
         t = time.time()
         prune_info = tr.prune(a.prune, batches=4 if a.quick else 20)
         tr.trimodal(budget.prune_recovery, name="recovery", gumbel=False, lr_scale=0.3)
@@ -752,7 +823,12 @@ def main(argv=None) -> int:
           "name": "consilium-quick" if a.quick else "consilium-demo",
           "gguf_extra": {"consilium.training.seed": a.seed, "consilium.training.qat": True,
                          "consilium.training.pruned_heads": int(prune_info.get("heads_removed", 0)),
-                         "consilium.training.recipe": "training/train.py" + (" --quick" if a.quick else "")}}
+                         "consilium.training.recipe": "training/train.py" + (" --quick" if a.quick else "")},
+          "pruning": prune_info}
+    if base:
+        ck["name"] = base["name"]
+        ck["gguf_extra"]["consilium.training.seed"] = base["gguf_extra"]["consilium.training.seed"]
+        ck["gguf_extra"]["consilium.training.recipe"] = "training/train.py, then --finetune (facts)"
     torch.save(ck, os.path.join(a.out, "ckpt.pt"))
     files = {}
     for ftype in ("q4_0", "f16"):
