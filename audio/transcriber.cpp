@@ -182,6 +182,11 @@ Result<std::unique_ptr<Transcriber>> Transcriber::create(const TranscriberConfig
         {"-beam", "1e-80"},
         {"-pbeam", "1e-80"},
         {"-wbeam", "1e-60"},
+        // Gaussians scored per mixture (default 4). 16 lifted exact matches on accented
+        // espeak-ng voices from 84.2/91.7/84.2 % to 91.7/95.0/90.8 % (consilium-bench-asr
+        // --count 120, seeds default/99/7), out-of-grammar false accepts 1 -> 2 of 36, decode
+        // 0.13 -> 0.16 s per second of audio; 32 let more out-of-grammar speech through.
+        {"-topn", "16"},
     };
     for (const auto& [name, value] : config.decoderOptions)
         options[name] = value;
