@@ -40,9 +40,16 @@ bool printedHelpOrVersion(int argc, char** argv) {
                 "  --study <DIR>            Open this study (folder, DICOM file or DICOMDIR).\n"
                 "                           Default: the shipped demo study.\n"
                 "  --model <FILE>           Use this model file for this session.\n"
+                "  --record <FILE>          Load this patient record (UTF-8 or GB18030 text).\n"
+                "  --audio <FILE>           Transcribe this spoken question (WAV, FLAC, OGG)\n"
+                "                           and ask it, with the audio, once the study is shown.\n"
                 "  --question <TEXT>        Ask this question once the study is shown.\n"
                 "  --screenshot <FILE>      Save a screenshot of the window to FILE and exit.\n"
-                "  --exit-after-answer      With --screenshot: shoot and exit after the answer.\n");
+                "  --exit-after-answer      With --screenshot: shoot and exit after the answer.\n"
+                "  --report <FILE.pdf>      With --screenshot and --exit-after-answer: also "
+                "export\n"
+                "                           the de-identified finding report (.json, .png "
+                "beside).\n");
             return true;
         }
         if (a == "--version" || a == "-v") {
@@ -71,13 +78,16 @@ int main(int argc, char** argv) {
     QCommandLineOption study("study", "Open this study (folder, DICOM file or DICOMDIR).", "DIR");
     QCommandLineOption model("model", "Use this model file for this session.", "FILE");
     QCommandLineOption question("question", "Ask this question once the study is shown.", "TEXT");
+    QCommandLineOption record("record", "Load this patient record.", "FILE");
+    QCommandLineOption audioOpt("audio", "Transcribe this spoken question and ask it.", "FILE");
     QCommandLineOption exitAfterAnswer("exit-after-answer",
                                        "With --screenshot: shoot and exit after the answer.");
     QCommandLineOption report("report",
                               "With --screenshot and --exit-after-answer: also export the "
                               "de-identified finding report to FILE.pdf (.json, .png beside).",
                               "FILE.pdf");
-    parser.addOptions({screenshot, study, model, question, exitAfterAnswer, report});
+    parser.addOptions(
+        {screenshot, study, model, question, record, audioOpt, exitAfterAnswer, report});
     parser.process(app);
 
     const auto settings = consilium::app::AppSettings::load();
@@ -86,11 +96,32 @@ int main(int argc, char** argv) {
     consilium::ui::MainWindow window;
     if (parser.isSet(model)) window.setModelFile(parser.value(model));
     window.show();
+    if (parser.isSet(record) && !window.openRecord(parser.value(record))) {
+        std::fprintf(stderr, "consilium: cannot read the record %s\n",
+                     qPrintable(parser.value(record)));
+        return 2;
+    }
+    // Ask once the study is shown and the question is known (typed, or transcribed from
+    // --audio, which then goes to the model as the voice too).
+    struct AskWhen {
+        bool study = false, question = false, asked = false;
+    };
+    AskWhen askWhen;
+    const bool asking = parser.isSet(question) || parser.isSet(audioOpt);
+    auto askIfReady = [&window, &askWhen] {
+        if (askWhen.asked || !askWhen.study || !askWhen.question) return;
+        askWhen.asked = true;
+        window.askQuestion();
+    };
+    if (asking) {
+        QObject::connect(&window, &consilium::ui::MainWindow::studyShown, &window, [&] {
+            askWhen.study = true;
+            askIfReady();
+        });
+    }
     if (parser.isSet(question)) {
         window.setQuestion(parser.value(question));
-        QObject::connect(
-            &window, &consilium::ui::MainWindow::studyShown, &window,
-            [&window] { window.askQuestion(); }, Qt::SingleShotConnection);
+        askWhen.question = true;
     }
     // First launch (no --study): the shipped demo study, when it was built.
     QString studyPath = parser.value(study);
@@ -111,7 +142,7 @@ int main(int argc, char** argv) {
     };
     Pending pending;
     pending.study = studyPending;
-    pending.answer = parser.isSet(exitAfterAnswer) && parser.isSet(question);
+    pending.answer = parser.isSet(exitAfterAnswer) && asking;
     const QString shotPath = parser.value(screenshot);
     const QString reportPath = parser.isSet(exitAfterAnswer) ? parser.value(report) : QString();
     auto shootIfReady = [&window, &pending, shotPath, reportPath] {
@@ -171,5 +202,21 @@ int main(int argc, char** argv) {
     });
     QObject::connect(&window, &consilium::ui::MainWindow::questionFailed, &window,
                      [&](const QString& m) { failAndExit("the question failed: " + m); });
+    if (parser.isSet(audioOpt) && !parser.isSet(question)) {
+        QObject::connect(
+            &window, &consilium::ui::MainWindow::transcriptReady, &window,
+            [&](const QString& text, bool understood) {
+                if (askWhen.question) return;
+                if (text.isEmpty() || !understood) {
+                    failAndExit("the spoken question was not understood" +
+                                (text.isEmpty() ? QString() : " (best guess: " + text + ")"));
+                    return;
+                }
+                window.setQuestion(text);
+                askWhen.question = true;
+                askIfReady();
+            });
+        window.transcribeAudioFile(parser.value(audioOpt));
+    }
     return app.exec();
 }

@@ -1,5 +1,6 @@
 #include "app/voice_service.h"
 
+#include <QFileInfo>
 #include <QMetaObject>
 #include <QtConcurrent>
 
@@ -104,14 +105,19 @@ void VoiceService::stopRecording() {
         QMetaObject::invokeMethod(this, [this, samples, rate, seconds, warning]() mutable {
             m_lastRecording = samples;
             emit recorded(seconds, warning);
-            if (seconds > 0) transcribeSamples(std::move(samples), rate);
+            if (seconds <= 0) return;
+            QString path;
+            if (m_recordings.isValid())
+                path = m_recordings.filePath(
+                    QStringLiteral("recording-%1.wav").arg(++m_recordingCount));
+            transcribeSamples(std::move(samples), rate, path);
         });
     });
 }
 
 void VoiceService::transcribeFile(const QString& path) {
     const std::string file = path.toStdString();
-    (void)QtConcurrent::run(&m_worker, [this, file] {
+    (void)QtConcurrent::run(&m_worker, [this, file, path] {
         auto read = audio::readAudioFile(file);
         if (!read.ok()) {
             const QString message = q(read.error().message);
@@ -120,42 +126,50 @@ void VoiceService::transcribeFile(const QString& path) {
         }
         std::vector<float> samples = std::move(read.value().samples);
         const int rate = read.value().sampleRate;
-        QMetaObject::invokeMethod(
-            this, [this, samples, rate]() mutable { transcribeSamples(std::move(samples), rate); });
+        QMetaObject::invokeMethod(this, [this, samples, rate, path]() mutable {
+            transcribeSamples(std::move(samples), rate, path);
+        });
     });
 }
 
-void VoiceService::transcribeSamples(std::vector<float> samples, int sampleRate) {
+void VoiceService::transcribeSamples(std::vector<float> samples, int sampleRate,
+                                     const QString& audioPath) {
     emit transcribing();
     auto holder = m_transcriber;
-    (void)QtConcurrent::run(
-        &m_worker, [this, holder, samples = std::move(samples), sampleRate]() mutable {
-            auto fail = [this](const std::string& m) {
-                const QString message = q(m);
-                QMetaObject::invokeMethod(this, [this, message] { emit failed(message); });
-            };
-            if (!*holder) {
-                // The acoustic model and grammar load once, on first use.
-                auto created = createQuestionTranscriber();
-                if (!created.ok()) return fail(created.error().message);
-                *holder = std::move(created.value());
-            }
-            audio::AudioBuffer buffer;
-            buffer.samples = std::move(samples);
-            buffer.sampleRate = sampleRate;
-            auto result = (*holder)->transcribe(buffer);
-            if (!result.ok()) return fail(result.error().message);
-            const auto& t = result.value();
-            VoiceTranscript v;
-            v.understood = t.understood;
-            v.text = q(t.text);
-            v.bestGuess = q(t.bestGuess);
-            v.reason = q(t.reason);
-            v.confidence = t.confidence;
-            v.audioSeconds = t.audioSeconds;
-            v.decodeSeconds = t.decodeSeconds;
-            QMetaObject::invokeMethod(this, [this, v] { emit transcribed(v); });
-        });
+    // A recording (not yet a file) is written where audioPath says, before it is consumed.
+    const bool write = !audioPath.isEmpty() && !QFileInfo::exists(audioPath);
+    (void)QtConcurrent::run(&m_worker, [this, holder, samples = std::move(samples), sampleRate,
+                                        audioPath, write]() mutable {
+        auto fail = [this](const std::string& m) {
+            const QString message = q(m);
+            QMetaObject::invokeMethod(this, [this, message] { emit failed(message); });
+        };
+        if (!*holder) {
+            // The acoustic model and grammar load once, on first use.
+            auto created = createQuestionTranscriber();
+            if (!created.ok()) return fail(created.error().message);
+            *holder = std::move(created.value());
+        }
+        audio::AudioBuffer buffer;
+        buffer.samples = std::move(samples);
+        buffer.sampleRate = sampleRate;
+        QString kept = audioPath;
+        if (write && !audio::writeWav16(audioPath.toStdString(), buffer).ok())
+            kept.clear();  // the transcript still works; only the voice input is lost
+        auto result = (*holder)->transcribe(buffer);
+        if (!result.ok()) return fail(result.error().message);
+        const auto& t = result.value();
+        VoiceTranscript v;
+        v.understood = t.understood;
+        v.text = q(t.text);
+        v.bestGuess = q(t.bestGuess);
+        v.reason = q(t.reason);
+        v.confidence = t.confidence;
+        v.audioSeconds = t.audioSeconds;
+        v.decodeSeconds = t.decodeSeconds;
+        v.audioPath = kept;
+        QMetaObject::invokeMethod(this, [this, v] { emit transcribed(v); });
+    });
 }
 
 }  // namespace consilium::app

@@ -10,6 +10,7 @@
 
 #include <QObject>
 #include <QString>
+#include <QTemporaryDir>
 #include <QThreadPool>
 #include <QTimer>
 
@@ -30,6 +31,10 @@ struct VoiceTranscript {
     double confidence = 0;
     double audioSeconds = 0;
     double decodeSeconds = 0;
+    // The audio that was transcribed: the file given, or the recording written as 16-bit WAV
+    // in a folder the service owns. Asking with it gives the model the voice as well
+    // (AskRequest::audioFile), not only the transcript.
+    QString audioPath;
 };
 
 class VoiceService : public QObject {
@@ -59,7 +64,7 @@ class VoiceService : public QObject {
     void failed(const QString& message);
 
   private:
-    void transcribeSamples(std::vector<float> samples, int sampleRate);
+    void transcribeSamples(std::vector<float> samples, int sampleRate, const QString& audioPath);
     void pollLevel();
 
     QThreadPool m_worker;  // one thread: the capture and the decoder are used serially
@@ -67,6 +72,8 @@ class VoiceService : public QObject {
     std::shared_ptr<audio::AudioCapture> m_capture;
     std::shared_ptr<std::unique_ptr<audio::Transcriber>> m_transcriber;  // created on first use
     std::vector<float> m_lastRecording;
+    QTemporaryDir m_recordings;  // recordings as WAV, removed with the service
+    int m_recordingCount = 0;
 };
 
 }  // namespace consilium::app

@@ -234,8 +234,9 @@ void MainWindow::buildDocks() {
     m_transcript->setPlaceholderText(
         tr("The transcript appears here; edit it, then press Enter to ask."));
     connect(m_transcript, &QLineEdit::returnPressed, this, [this] {
-        if (!m_transcript->text().trimmed().isEmpty())
-            m_question->setPlainText(m_transcript->text().trimmed());
+        if (m_transcript->text().trimmed().isEmpty()) return;
+        m_question->setPlainText(m_transcript->text().trimmed());
+        if (m_askButton->isEnabled()) askQuestion();
     });
     voiceLayout->addLayout(voiceRow);
     voiceLayout->addWidget(m_voiceStatus);
@@ -279,6 +280,9 @@ void MainWindow::buildDocks() {
                         tr("Not understood (%1). Best guess shown: edit it or record again.")
                             .arg(t.reason));
                 }
+                // Asked unedited, the question carries this audio to the model as the voice.
+                m_voiceAudio = t.audioPath;
+                m_voiceText = m_transcript->text().trimmed();
                 emit transcriptReady(m_transcript->text(), t.understood);
             });
     connect(m_voice, &consilium::app::VoiceService::failed, this, [this](const QString& message) {
@@ -640,6 +644,8 @@ void MainWindow::askQuestion() {
     request.seriesUid = m_seriesUid;  // the series on screen; excluded ones are refused
     request.recordText = m_record->toPlainText();
     request.question = question;
+    // The spoken question itself, when the question is still its transcript.
+    if (!m_voiceAudio.isEmpty() && question == m_voiceText) request.audioFile = m_voiceAudio;
     request.modelFile = m_settings.modelPath;
     request.device = consilium::app::deviceName(m_settings.device);
     m_askedQuestion = question;

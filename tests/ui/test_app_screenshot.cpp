@@ -1,7 +1,11 @@
 // The real `consilium` program starts offscreen and under xvfb-run (a real X server),
 // shows its window and writes a screenshot that is not blank.
+#include <QFile>
 #include <QFileInfo>
 #include <QImage>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QProcess>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -61,6 +65,44 @@ class TestAppScreenshot : public QObject {
         QVERIFY(p.waitForFinished(120000));
         QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
         checkScreenshot(shot);
+
+        // --record and --audio: the record is read, the spoken question transcribed and asked
+        // with its audio (the report's JSON says what the answer used).
+        const QString espeak = QStandardPaths::findExecutable("espeak-ng");
+        if (!espeak.isEmpty()) {
+            const QString wav = dir.filePath("q.wav");
+            QCOMPARE(QProcess::execute(
+                         espeak, {"-v", "en-us", "-s", "150", "-w", wav, "how old is the patient"}),
+                     0);
+            const QString rec = dir.filePath("note.txt");
+            QFile f(rec);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("Scripted note: 58-year-old, current smoker, 30 pack-years.\n");
+            f.close();
+            const QString pdf = dir.filePath("voice.pdf");
+            p.start(CONSILIUM_BIN_DIR "/consilium",
+                    {"--model",
+                     CONSILIUM_SOURCE_DIR "/tests/data/consilium_golden/consilium-golden-q4_0.gguf",
+                     "--record", rec, "--audio", wav, "--screenshot", dir.filePath("voice.png"),
+                     "--exit-after-answer", "--report", pdf});
+            QVERIFY(p.waitForFinished(120000));
+            QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+            QFile j(dir.filePath("voice.json"));
+            QVERIFY(j.open(QIODevice::ReadOnly));
+            const QJsonObject r = QJsonDocument::fromJson(j.readAll()).object();
+            QCOMPARE(r["question"].toString(), QString("how old is the patient"));
+            QCOMPARE(r["transcript"].toString(), QString("how old is the patient"));
+            QVERIFY(r["modality_weights"].toObject()["voice"].toDouble() > 0);
+            QVERIFY(r["modality_weights"].toObject()["record"].toDouble() > 0);
+            // The evidence spans come from the scripted note, not the demo study's record.
+            bool fromNote = false;
+            for (const auto& e : r["record_evidence"].toArray())
+                fromNote = fromNote || QString(
+                                           "Scripted note: 58-year-old, current smoker, 30 "
+                                           "pack-years.")
+                                           .contains(e.toObject()["text"].toString().trimmed());
+            QVERIFY(fromNote);
+        }
 
         // A model that does not exist: non-zero with a message, no screenshot.
         const QString none = dir.filePath("none.png");

@@ -4,11 +4,13 @@
 // the expert table, the attention overlay on the viewer; and a missing model's message.
 #include <QBarSet>
 #include <QComboBox>
+#include <QLineEdit>
 #include <QListWidget>
 #include <QPlainTextEdit>
 #include <QProcess>
 #include <QPushButton>
 #include <QSlider>
+#include <QStandardPaths>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTextBrowser>
@@ -170,6 +172,40 @@ class TestAskFlow : public QObject {
             for (const QString& secret : {QString(name).replace('^', ' '), id})
                 QVERIFY2(!t.contains(secret), qPrintable(secret));
         }
+    }
+
+    void spokenQuestionReachesTheModelAsVoice() {
+        const QString espeak = QStandardPaths::findExecutable("espeak-ng");
+        if (espeak.isEmpty()) QSKIP("espeak-ng is not installed");
+        QTemporaryDir dir;
+        const QString wav = dir.filePath("question.wav");
+        QCOMPARE(QProcess::execute(
+                     espeak, {"-v", "en-us", "-s", "150", "-w", wav, "how old is the patient"}),
+                 0);
+        consilium::ui::MainWindow w;
+        w.show();
+        QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
+        w.openStudy(kDemo);
+        QVERIFY(shown.wait(60000));
+        w.setModelFile(kModel);
+        QSignalSpy ready(&w, &consilium::ui::MainWindow::transcriptReady);
+        w.transcribeAudioFile(wav);
+        QVERIFY(ready.wait(90000));
+        // Enter in the transcript asks, and the audio goes along as the voice modality.
+        QSignalSpy answered(&w, &consilium::ui::MainWindow::answerShown);
+        QTest::keyClick(w.findChild<QLineEdit*>("TranscriptEdit"), Qt::Key_Return);
+        QVERIFY(answered.wait(120000));
+        QJsonObject a = answered.first().first().toJsonObject();
+        QCOMPARE(a["transcript"].toString(), QString("how old is the patient"));
+        QVERIFY(a["modality_weights"].toObject()["voice"].toDouble() > 0);
+        // Edited, the question is no longer what was said: typed only.
+        w.setQuestion("How old is the patient now?");
+        answered.clear();
+        w.askQuestion();
+        QVERIFY(answered.wait(120000));
+        a = answered.first().first().toJsonObject();
+        QVERIFY(!a.contains("transcript"));
+        QCOMPARE(a["modality_weights"].toObject()["voice"].toDouble(), 0.0);
     }
 
     void missingModelIsReported() {
