@@ -649,6 +649,7 @@ void MainWindow::askQuestion() {
     request.modelFile = m_settings.modelPath;
     request.device = consilium::app::deviceName(m_settings.device);
     m_askedQuestion = question;
+    m_askedStudy = request.studyDir;
     m_answer->clear();
     m_askButton->setEnabled(false);
     m_stopButton->setEnabled(true);
@@ -840,6 +841,12 @@ void MainWindow::onStudyFailed(const QString& path, const QString& message) {
 
 void MainWindow::onStudyLoaded(const consilium::app::StudyLoad& load) {
     m_job->hide();
+    // A question still running about another study would answer over this one: stop it.
+    if (m_stopButton->isEnabled() && load.path != m_askedStudy) {
+        m_inference->cancel();
+        statusBar()->showMessage(tr("The running question was stopped: another study was opened."),
+                                 8000);
+    }
     m_settings.rememberStudy(load.path);
     m_settings.save();
     fillRecentMenu();

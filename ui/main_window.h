@@ -118,6 +118,7 @@ class MainWindow : public QMainWindow {
     std::shared_ptr<consilium::app::CtViewModel> m_view;
     consilium::app::Plane m_plane = consilium::app::Plane::Axial;
     QString m_seriesUid;
+    QString m_askedStudy;               // the study of the running (or last) question
     QString m_voiceAudio, m_voiceText;  // the last transcribed audio and its transcript
 
     CtViewer* m_viewer = nullptr;

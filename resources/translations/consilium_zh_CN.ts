@@ -49,22 +49,22 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="108"/>
-        <location filename="../../ui/main_window.cpp" line="788"/>
-        <location filename="../../ui/main_window.cpp" line="921"/>
+        <location filename="../../ui/main_window.cpp" line="795"/>
+        <location filename="../../ui/main_window.cpp" line="934"/>
         <source>Axial</source>
         <translation>轴位</translation>
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="108"/>
-        <location filename="../../ui/main_window.cpp" line="788"/>
-        <location filename="../../ui/main_window.cpp" line="921"/>
+        <location filename="../../ui/main_window.cpp" line="795"/>
+        <location filename="../../ui/main_window.cpp" line="934"/>
         <source>Coronal</source>
         <translation>冠状位</translation>
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="108"/>
-        <location filename="../../ui/main_window.cpp" line="788"/>
-        <location filename="../../ui/main_window.cpp" line="921"/>
+        <location filename="../../ui/main_window.cpp" line="795"/>
+        <location filename="../../ui/main_window.cpp" line="934"/>
         <source>Sagittal</source>
         <translation>矢状位</translation>
     </message>
@@ -130,7 +130,7 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="183"/>
-        <location filename="../../ui/main_window.cpp" line="948"/>
+        <location filename="../../ui/main_window.cpp" line="961"/>
         <source>Load report</source>
         <translation>加载报告</translation>
     </message>
@@ -146,14 +146,14 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="199"/>
-        <location filename="../../ui/main_window.cpp" line="426"/>
+        <location filename="../../ui/main_window.cpp" line="430"/>
         <source>Record</source>
         <translation>病历</translation>
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="208"/>
-        <location filename="../../ui/main_window.cpp" line="259"/>
-        <location filename="../../ui/main_window.cpp" line="285"/>
+        <location filename="../../ui/main_window.cpp" line="260"/>
+        <location filename="../../ui/main_window.cpp" line="289"/>
         <source>● Record</source>
         <translation>● 录音</translation>
     </message>
@@ -191,59 +191,59 @@
         <translation>识别文本显示在此处；可编辑，按 Enter 提问。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="246"/>
+        <location filename="../../ui/main_window.cpp" line="247"/>
         <source>■ Stop</source>
         <translation>■ 停止</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="248"/>
+        <location filename="../../ui/main_window.cpp" line="249"/>
         <source>Recording from %1…</source>
         <translation>正在从 %1 录音…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="255"/>
+        <location filename="../../ui/main_window.cpp" line="256"/>
         <source>Recording… %1 s</source>
         <translation>录音中… %1 秒</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="264"/>
+        <location filename="../../ui/main_window.cpp" line="265"/>
         <source>Recorded %1 s</source>
         <translation>已录制 %1 秒</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="265"/>
+        <location filename="../../ui/main_window.cpp" line="266"/>
         <source>Recorded %1 s — %2</source>
         <translation>已录制 %1 秒 — %2</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="268"/>
+        <location filename="../../ui/main_window.cpp" line="269"/>
         <source> · transcribing…</source>
         <translation> · 识别中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="273"/>
+        <location filename="../../ui/main_window.cpp" line="274"/>
         <source>Understood (confidence %1, %2 s of speech)</source>
         <translation>已识别（置信度 %1，语音 %2 秒）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="279"/>
+        <location filename="../../ui/main_window.cpp" line="280"/>
         <source>Not understood (%1). Best guess shown: edit it or record again.</source>
         <translation>未能识别（%1）。显示最接近的猜测：请编辑或重新录音。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="291"/>
-        <location filename="../../ui/main_window.cpp" line="426"/>
+        <location filename="../../ui/main_window.cpp" line="295"/>
+        <location filename="../../ui/main_window.cpp" line="430"/>
         <source>Voice</source>
         <translation>语音</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="300"/>
+        <location filename="../../ui/main_window.cpp" line="304"/>
         <source>Ask about the study and the record (Ctrl+Enter).</source>
         <translation>就影像检查和病历提问（Ctrl+Enter）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="305"/>
-        <location filename="../../ui/main_window.cpp" line="325"/>
+        <location filename="../../ui/main_window.cpp" line="309"/>
+        <location filename="../../ui/main_window.cpp" line="329"/>
         <source>Ask</source>
         <translation>提问</translation>
     </message>
@@ -252,32 +252,32 @@
         <translation type="vanished">回答之后：CT 上的注意力热图、各模态所占权重，以及被激活的专家。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="309"/>
+        <location filename="../../ui/main_window.cpp" line="313"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="320"/>
+        <location filename="../../ui/main_window.cpp" line="324"/>
         <source>Questions and answers about this study</source>
         <translation>本检查的问答记录</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="345"/>
+        <location filename="../../ui/main_window.cpp" line="349"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="346"/>
+        <location filename="../../ui/main_window.cpp" line="350"/>
         <source>Could not answer: %1</source>
         <translation>无法回答：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="351"/>
+        <location filename="../../ui/main_window.cpp" line="355"/>
         <source>Evidence</source>
         <translation>依据</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="361"/>
+        <location filename="../../ui/main_window.cpp" line="365"/>
         <source>Attention on the CT</source>
         <translation>CT 上的注意力</translation>
     </message>
@@ -286,247 +286,247 @@
         <translation type="vanished">回答关注的位置：模型对 CT 图块注意力的峰值。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="377"/>
+        <location filename="../../ui/main_window.cpp" line="381"/>
         <source>Jet</source>
         <translation>Jet（彩虹）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="377"/>
+        <location filename="../../ui/main_window.cpp" line="381"/>
         <source>Hot</source>
         <translation>Hot（热度）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="377"/>
+        <location filename="../../ui/main_window.cpp" line="381"/>
         <source>Inferno</source>
         <translation>Inferno（炽焰）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="377"/>
+        <location filename="../../ui/main_window.cpp" line="381"/>
         <source>Viridis</source>
         <translation>Viridis（翠绿）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="384"/>
+        <location filename="../../ui/main_window.cpp" line="388"/>
         <source>Hide attention below this share of its maximum</source>
         <translation>隐藏低于最大值此比例的注意力</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="385"/>
+        <location filename="../../ui/main_window.cpp" line="389"/>
         <source>Colours</source>
         <translation>配色</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="387"/>
+        <location filename="../../ui/main_window.cpp" line="391"/>
         <source>Threshold</source>
         <translation>阈值</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="402"/>
+        <location filename="../../ui/main_window.cpp" line="406"/>
         <source>Where the answer looked: the model&apos;s attention over the CT patches, averaged over heads in the fusion layer, interpolated to every slice and scaled to its maximum.</source>
         <translation>回答关注的位置：模型在融合层对各 CT 图块的注意力（多头平均），插值到每一层面，并按其最大值归一化。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="417"/>
+        <location filename="../../ui/main_window.cpp" line="421"/>
         <source>weight</source>
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="426"/>
+        <location filename="../../ui/main_window.cpp" line="430"/>
         <source>Image</source>
         <translation>影像</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="426"/>
+        <location filename="../../ui/main_window.cpp" line="430"/>
         <source>Question</source>
         <translation>问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="439"/>
+        <location filename="../../ui/main_window.cpp" line="443"/>
         <source>How much each input carried the answer (softmax over the four; sums to 1).</source>
         <translation>各输入对回答的贡献（四者 softmax，总和为 1）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="451"/>
+        <location filename="../../ui/main_window.cpp" line="455"/>
         <source>Which of the 8 experts each answer token used (top-2 per layer, summed over layers).</source>
         <translation>每个回答词元使用了 8 个专家中的哪些（每层前 2 个，按层求和）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="475"/>
+        <location filename="../../ui/main_window.cpp" line="479"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="477"/>
+        <location filename="../../ui/main_window.cpp" line="481"/>
         <source>Open &amp;Study Folder…</source>
         <translation>打开检查文件夹(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="480"/>
+        <location filename="../../ui/main_window.cpp" line="484"/>
         <source>Open &amp;Record…</source>
         <translation>打开病历(&amp;R)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="482"/>
+        <location filename="../../ui/main_window.cpp" line="486"/>
         <source>Recent &amp;Studies</source>
         <translation>最近的检查(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="486"/>
+        <location filename="../../ui/main_window.cpp" line="490"/>
         <source>&amp;Export Report…</source>
         <translation>导出报告(&amp;E)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="488"/>
+        <location filename="../../ui/main_window.cpp" line="492"/>
         <source>Export the finding report</source>
         <translation>导出发现报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="489"/>
+        <location filename="../../ui/main_window.cpp" line="493"/>
         <source>PDF (*.pdf)</source>
         <translation>PDF 文件 (*.pdf)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="493"/>
+        <location filename="../../ui/main_window.cpp" line="497"/>
         <source>Export report</source>
         <translation>导出报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="496"/>
+        <location filename="../../ui/main_window.cpp" line="500"/>
         <source>Report written: %1 (with .json and .png beside it, de-identified)</source>
         <translation>报告已写入：%1（同目录另有 .json 与 .png，已去标识化）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="503"/>
+        <location filename="../../ui/main_window.cpp" line="507"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="507"/>
+        <location filename="../../ui/main_window.cpp" line="511"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="509"/>
+        <location filename="../../ui/main_window.cpp" line="513"/>
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="513"/>
+        <location filename="../../ui/main_window.cpp" line="517"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="514"/>
+        <location filename="../../ui/main_window.cpp" line="518"/>
         <source>&amp;About Consilium</source>
         <translation>关于 Consilium(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="515"/>
+        <location filename="../../ui/main_window.cpp" line="519"/>
         <source>About &amp;Qt</source>
         <translation>关于 &amp;Qt</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="530"/>
+        <location filename="../../ui/main_window.cpp" line="534"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="543"/>
+        <location filename="../../ui/main_window.cpp" line="547"/>
         <source>Device: probing…</source>
         <translation>设备：检测中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="545"/>
+        <location filename="../../ui/main_window.cpp" line="549"/>
         <source>Model: looking…</source>
         <translation>模型：查找中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="562"/>
+        <location filename="../../ui/main_window.cpp" line="566"/>
         <source>%1 no longer exists; removed from the recent studies</source>
         <translation>%1 已不存在，已从最近的检查中移除</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="569"/>
+        <location filename="../../ui/main_window.cpp" line="573"/>
         <source>Clear Recent Studies</source>
         <translation>清除最近的检查</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="578"/>
+        <location filename="../../ui/main_window.cpp" line="582"/>
         <source>Open study folder</source>
         <translation>打开检查文件夹</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="588"/>
+        <location filename="../../ui/main_window.cpp" line="592"/>
         <source>Open record</source>
         <translation>打开病历</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="589"/>
+        <location filename="../../ui/main_window.cpp" line="593"/>
         <source>Records (*.txt *.md);;All files (*)</source>
         <translation>病历 (*.txt *.md);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="603"/>
+        <location filename="../../ui/main_window.cpp" line="607"/>
         <source>Record decoded as %1</source>
         <translation>病历按 %1 解码</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="618"/>
+        <location filename="../../ui/main_window.cpp" line="622"/>
         <source>Opening the microphone…</source>
         <translation>正在打开麦克风…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="624"/>
+        <location filename="../../ui/main_window.cpp" line="628"/>
         <source>Transcribing %1…</source>
         <translation>正在识别 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="631"/>
+        <location filename="../../ui/main_window.cpp" line="635"/>
         <source>Open a study first (File ▸ Open Study Folder…).</source>
         <translation>请先打开检查（文件 ▸ 打开检查文件夹…）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="635"/>
+        <location filename="../../ui/main_window.cpp" line="639"/>
         <source>Type or speak a question first.</source>
         <translation>请先输入或说出问题。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="649"/>
+        <location filename="../../ui/main_window.cpp" line="656"/>
         <source>Answering…</source>
         <translation>正在回答…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="726"/>
+        <location filename="../../ui/main_window.cpp" line="733"/>
         <source>attention weight %1</source>
         <translation>注意力权重 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="738"/>
+        <location filename="../../ui/main_window.cpp" line="745"/>
         <source>%1 mm %2, %3</source>
         <translation>%1 毫米 %2，%3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="784"/>
+        <location filename="../../ui/main_window.cpp" line="791"/>
         <source>No answer to report yet.</source>
         <translation>尚无可报告的回答。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="789"/>
+        <location filename="../../ui/main_window.cpp" line="796"/>
         <source>%1 slice %2 of %3</source>
         <translation>%1 第 %2 层（共 %3 层）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="821"/>
+        <location filename="../../ui/main_window.cpp" line="828"/>
         <source>Loading study…</source>
         <translation>正在加载检查…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="824"/>
+        <location filename="../../ui/main_window.cpp" line="831"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="830"/>
+        <location filename="../../ui/main_window.cpp" line="837"/>
         <source>Could not load %1:
 %2</source>
         <translation>无法加载 %1：
@@ -534,118 +534,123 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="847"/>
+        <source>The running question was stopped: another study was opened.</source>
+        <translation>已打开另一项检查，正在进行的提问已停止。</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="860"/>
         <source>(no name)</source>
         <translation>（无姓名）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="849"/>
+        <location filename="../../ui/main_window.cpp" line="862"/>
         <source>ID %1, sex %2, born %3</source>
         <translation>ID %1，性别 %2，出生 %3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="851"/>
+        <location filename="../../ui/main_window.cpp" line="864"/>
         <source>Study %1</source>
         <translation>检查 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="856"/>
+        <location filename="../../ui/main_window.cpp" line="869"/>
         <source>Series %1</source>
         <translation>序列 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="861"/>
+        <location filename="../../ui/main_window.cpp" line="874"/>
         <source>%1 × %2, %3 × %4 × %5 mm
 %6</source>
         <translation>%1 × %2，%3 × %4 × %5 毫米
 %6</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="885"/>
+        <location filename="../../ui/main_window.cpp" line="898"/>
         <source>Load report: all %1 files used</source>
         <translation>加载报告：%1 个文件全部使用</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="886"/>
+        <location filename="../../ui/main_window.cpp" line="899"/>
         <source>Load report: %1 files skipped</source>
         <translation>加载报告：跳过 %1 个文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="887"/>
+        <location filename="../../ui/main_window.cpp" line="900"/>
         <source>Loaded %1 series from %2 files in %3 s</source>
         <translation>%3 秒内从 %2 个文件加载了 %1 个序列</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="896"/>
+        <location filename="../../ui/main_window.cpp" line="909"/>
         <source>No image series found in %1 (see the load report).</source>
         <translation>在 %1 中未找到图像序列（见加载报告）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="931"/>
+        <location filename="../../ui/main_window.cpp" line="944"/>
         <source>%1 %2   (%3, %4, %5) mm LPS   voxel %6, %7, %8</source>
         <translation>%1 %2   (%3, %4, %5) 毫米 LPS   体素 %6, %7, %8</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="950"/>
+        <location filename="../../ui/main_window.cpp" line="963"/>
         <source>%1: %2 files found, %3 used, %4 skipped.</source>
         <translation>%1：找到 %2 个文件，使用 %3 个，跳过 %4 个。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="957"/>
+        <location filename="../../ui/main_window.cpp" line="970"/>
         <source>File</source>
         <translation>文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="957"/>
+        <location filename="../../ui/main_window.cpp" line="970"/>
         <source>Problem</source>
         <translation>问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="957"/>
+        <location filename="../../ui/main_window.cpp" line="970"/>
         <source>Reason</source>
         <translation>原因</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1035"/>
+        <location filename="../../ui/main_window.cpp" line="1048"/>
         <source>Nothing to open: drop a study folder, a DICOMDIR, a DICOM file, a record (.txt, .md) or an audio file.</source>
         <translation>无可打开的内容：请拖入检查文件夹、DICOMDIR、DICOM 文件、病历（.txt、.md）或音频文件。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1045"/>
+        <location filename="../../ui/main_window.cpp" line="1058"/>
         <source>Device: %1</source>
         <translation>设备：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1047"/>
+        <location filename="../../ui/main_window.cpp" line="1060"/>
         <source>Model: none found</source>
         <translation>模型：未找到</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1049"/>
+        <location filename="../../ui/main_window.cpp" line="1062"/>
         <source>Model: %1 (%2)</source>
         <translation>模型：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1051"/>
+        <location filename="../../ui/main_window.cpp" line="1064"/>
         <source>valid</source>
         <translation>有效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1051"/>
+        <location filename="../../ui/main_window.cpp" line="1064"/>
         <source>invalid</source>
         <translation>无效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1073"/>
+        <location filename="../../ui/main_window.cpp" line="1086"/>
         <source>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;Local multimodal assistant for CT studies, patient records and spoken questions. Runs entirely on this workstation.&lt;/p&gt;&lt;p&gt;&lt;b&gt;Not for clinical use.&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</source>
         <translation>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;面向 CT 检查、患者病历和语音提问的本地多模态助手，完全在本工作站上运行。&lt;/p&gt;&lt;p&gt;&lt;b&gt;不可用于临床。&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1082"/>
+        <location filename="../../ui/main_window.cpp" line="1095"/>
         <source>Device</source>
         <translation>设备</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1083"/>
+        <location filename="../../ui/main_window.cpp" line="1096"/>
         <source>About Consilium</source>
         <translation>关于 Consilium</translation>
     </message>

@@ -208,6 +208,34 @@ class TestAskFlow : public QObject {
         QCOMPARE(a["modality_weights"].toObject()["voice"].toDouble(), 0.0);
     }
 
+    void openingAnotherStudyStopsTheQuestion() {
+        // A long record keeps the question busy for a while; pydicom's CT_small loads at once.
+        const QString other = "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm";
+        if (!QFileInfo::exists(other)) QSKIP("python3-pydicom's test files are not installed");
+        consilium::ui::MainWindow w;
+        w.show();
+        QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
+        w.openStudy(kDemo);
+        QVERIFY(shown.wait(60000));
+        w.setModelFile(kModel);
+        QString record;
+        for (int i = 0; i < 1500; ++i)
+            record += "Routine follow-up visit; vital signs within normal limits. ";
+        w.findChild<QPlainTextEdit*>("RecordEdit")->setPlainText(record);
+        w.setQuestion("How old is the patient?");
+        QSignalSpy answered(&w, &consilium::ui::MainWindow::answerShown);
+        QSignalSpy failed(&w, &consilium::ui::MainWindow::questionFailed);
+        shown.clear();
+        w.askQuestion();
+        w.openStudy(other);
+        QVERIFY(shown.wait(60000));
+        QVERIFY(failed.wait(60000) || !failed.isEmpty());
+        QTest::qWait(200);
+        QVERIFY2(answered.isEmpty(), "an answer about the demo study appeared over CT_small");
+        QCOMPARE(w.findChild<QTextBrowser*>("AnswerView")->toPlainText(), QString("Stopped."));
+        QVERIFY(w.findChild<QPushButton*>("AskButton")->isEnabled());
+    }
+
     void missingModelIsReported() {
         consilium::ui::MainWindow w;
         QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
