@@ -77,6 +77,7 @@ class Budget:
     ct_only: int = 0  # extra CT-encoder-only detection steps after the unimodal stage
     facts: int = 0    # record-question steps without the CT (Trainer.facts), after trimodal
     facts_batch: int = 16
+    finetune_recovery: int = 400  # --finetune: tri-modal QAT steps after the facts stage
 
 
 QUICK = Budget(cases=160, val_cases=6, batch=8, unimodal=30, align=15, trimodal=60, qat=15,
@@ -107,6 +108,7 @@ class Sampler:
     def __init__(self, cases: List[D.Case], sp, cfg: M.Config, spoken: Dict, budget: Budget, seed: int):
         self.cases, self.sp, self.cfg, self.spoken, self.b = cases, sp, cfg, spoken, budget
         self.rng = np.random.default_rng(seed)
+        self.own_record = 0.3  # share of record samples that use the study's own record
 
     def sample(self, case: D.Case, kind: str = None, lang: str = None, mode: str = None,
                record: bool = None, phrasing: int = None, depth: float = None, n_filler: int = None):
@@ -123,7 +125,7 @@ class Sampler:
         s = {"kind": kind, "lang": lang, "mode": mode, "case": case, "question_text": qtext}
         if record:
             nf = int(r.integers(0, self.b.max_filler + 1)) if n_filler is None else n_filler
-            if case.record_text and kind in OWN_RECORD_KINDS and depth is None and r.uniform() < 0.3:
+            if case.record_text and kind in OWN_RECORD_KINDS and depth is None and r.uniform() < self.own_record:
                 # The study's own record (what the app loads beside a `synth` study), between
                 # filler notes: it states age, sex, smoking and pack-years only.
                 notes = [records.filler("en", r) for _ in range(nf)]
@@ -365,14 +367,17 @@ class Trainer:
         m.train()
         m.route = M.RouteOptions()
         for i in range(steps):
-            # Fresh patients for most samples (no CT is read, so any facts will do): with only
+            # Fresh patients for half the samples (no CT is read, so any facts will do): with only
             # the training cases' few hundred records the answer could be recalled from the
             # other facts instead of read.
-            picks = [self.s.cases[j] if self.s.rng.uniform() < 0.3 else
+            picks = [self.s.cases[j] if self.s.rng.uniform() < 0.5 else
                      D.Case(ct=None, nodules=[], lung_rads="1", facts=records.random_facts(self.s.rng), sp_yx=1.0)
                      for j in self.s.rng.integers(len(self.s.cases), size=self.b.facts_batch)]
+            # The study's own record (the one the app shows) in half of the real cases' samples.
+            own, self.s.own_record = self.s.own_record, 0.5
             samples = [self.s.sample(c, kind=RECORD_KINDS[self.s.rng.integers(len(RECORD_KINDS))], record=True)
                        for c in picks]
+            self.s.own_record = own
             b = to_device(collate(samples, m.cfg, with_ct=False), self.dev)
             with self._autocast():
                 out = m(b)
@@ -744,6 +749,7 @@ def main(argv=None) -> int:
                                      trimodal=sc(budget.trimodal), qat=sc(budget.qat),
                                      prune_recovery=sc(budget.prune_recovery), ct_only=sc(budget.ct_only) if budget.ct_only else 0,
                                      facts=sc(budget.facts) if budget.facts else 0,
+                                     finetune_recovery=sc(budget.finetune_recovery),
                                      val_cases=a.val_cases or budget.val_cases)
     cfg = M.quick_config() if a.quick else M.shipped_config()
     if a.quick:
@@ -802,7 +808,9 @@ def main(argv=None) -> int:
         model.set_qat(True)
         if budget.facts:
             stage("facts", tr.facts, budget.facts)
-        stage("recovery", tr.trimodal, budget.prune_recovery, name="recovery", gumbel=False, lr_scale=0.3)
+        # Long enough to undo what the facts stage taught scan questions: with 120 steps a count
+        # question with a record copied the record's age ("57-year.").
+        stage("recovery", tr.trimodal, budget.finetune_recovery, name="recovery", gumbel=False, lr_scale=0.3)
         prune_info = base.get("pruning", {"heads_removed": base["gguf_extra"].get("consilium.training.pruned_heads", 0)})
     else:
         stage("unimodal", tr.unimodal, budget.unimodal)
