@@ -29,6 +29,17 @@ const QString kModel =
 
 class TestAskFlow : public QObject {
     Q_OBJECT
+
+    // Shows the demo study and sets the golden model; false when the study does not show.
+    static bool showDemo(consilium::ui::MainWindow& w) {
+        w.show();
+        QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
+        w.openStudy(kDemo);
+        if (!shown.wait(60000)) return false;
+        w.setModelFile(kModel);
+        return true;
+    }
+
   private slots:
     void initTestCase() {
         QStandardPaths::setTestModeEnabled(true);
@@ -37,11 +48,7 @@ class TestAskFlow : public QObject {
 
     void askShowsAnswerAndEvidence() {
         consilium::ui::MainWindow w;
-        w.show();
-        QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
-        w.openStudy(kDemo);
-        QVERIFY(shown.wait(60000));
-        w.setModelFile(kModel);
+        QVERIFY(showDemo(w));
         w.setQuestion("What is the Lung-RADS category of this scan?");
         QSignalSpy answered(&w, &consilium::ui::MainWindow::answerShown);
         QSignalSpy failed(&w, &consilium::ui::MainWindow::questionFailed);
@@ -115,11 +122,7 @@ class TestAskFlow : public QObject {
     // encodings (the worker keeps an AskContext), and lands in the history.
     void followUpReusesTheStudy() {
         consilium::ui::MainWindow w;
-        w.show();
-        QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
-        w.openStudy(kDemo);
-        QVERIFY(shown.wait(60000));
-        w.setModelFile(kModel);
+        QVERIFY(showDemo(w));
         QSignalSpy answered(&w, &consilium::ui::MainWindow::answerShown);
         for (const char* q : {"How many nodules are there?", "What is the next step?"}) {
             w.setQuestion(q);
@@ -183,11 +186,7 @@ class TestAskFlow : public QObject {
                      espeak, {"-v", "en-us", "-s", "150", "-w", wav, "how old is the patient"}),
                  0);
         consilium::ui::MainWindow w;
-        w.show();
-        QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
-        w.openStudy(kDemo);
-        QVERIFY(shown.wait(60000));
-        w.setModelFile(kModel);
+        QVERIFY(showDemo(w));
         QSignalSpy ready(&w, &consilium::ui::MainWindow::transcriptReady);
         w.transcribeAudioFile(wav);
         QVERIFY(ready.wait(90000));
@@ -213,11 +212,7 @@ class TestAskFlow : public QObject {
         const QString other = "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm";
         if (!QFileInfo::exists(other)) QSKIP("python3-pydicom's test files are not installed");
         consilium::ui::MainWindow w;
-        w.show();
-        QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
-        w.openStudy(kDemo);
-        QVERIFY(shown.wait(60000));
-        w.setModelFile(kModel);
+        QVERIFY(showDemo(w));
         QString record;
         for (int i = 0; i < 1500; ++i)
             record += "Routine follow-up visit; vital signs within normal limits. ";
@@ -225,7 +220,7 @@ class TestAskFlow : public QObject {
         w.setQuestion("How old is the patient?");
         QSignalSpy answered(&w, &consilium::ui::MainWindow::answerShown);
         QSignalSpy failed(&w, &consilium::ui::MainWindow::questionFailed);
-        shown.clear();
+        QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
         w.askQuestion();
         w.openStudy(other);
         QVERIFY(shown.wait(60000));
