@@ -1,8 +1,12 @@
 #include "inference/pretokenizer.h"
 
+#include <unicode/regex.h>
 #include <unicode/uchar.h>
+#include <unicode/unistr.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 
 namespace consilium::inference {
 namespace {
@@ -160,16 +164,91 @@ class Matcher {
     size_t m_n;
 };
 
+// Expressions applied in turn (llama.cpp's unicode_regex_split): each splits every piece of
+// the previous step into its matches and the text between them. ICU syntax: \s is written
+// [\p{White_Space}] as in the matchers above, and set metacharacters are escaped.
+class RegexChain {
+  public:
+    explicit RegexChain(std::initializer_list<const char*> expressions) {
+        for (const char* e : expressions) {
+            UErrorCode status = U_ZERO_ERROR;
+            UParseError where;
+            std::unique_ptr<icu::RegexPattern> p(
+                icu::RegexPattern::compile(icu::UnicodeString::fromUTF8(e), 0, where, status));
+            if (U_FAILURE(status) || !p) std::abort();  // a constant of this file: a bug
+            m_patterns.push_back(std::move(p));
+        }
+    }
+
+    std::vector<std::string> split(const std::string& text) const {
+        // UTF-16 with the byte offset of every unit; an invalid byte becomes U+FFFD (a
+        // symbol) for matching and stays itself in the output.
+        const Text t = decode(text);
+        icu::UnicodeString u;
+        std::vector<size_t> byteAt;
+        for (size_t i = 0; i < t.cp.size(); ++i) {
+            const int before = u.length();
+            u.append(UChar32(t.cp[i] == kInvalid ? 0xFFFDu : t.cp[i]));
+            for (int k = before; k < u.length(); ++k)
+                byteAt.push_back(t.off[i]);
+        }
+        byteAt.push_back(text.size());
+        std::vector<std::pair<int, int>> pieces{{0, u.length()}};  // UTF-16 [begin, end)
+        if (u.isEmpty()) pieces.clear();
+        for (const auto& pattern : m_patterns) {
+            std::vector<std::pair<int, int>> next;
+            for (const auto& [b, e] : pieces) {
+                UErrorCode status = U_ZERO_ERROR;
+                const icu::UnicodeString piece = u.tempSubStringBetween(b, e);
+                std::unique_ptr<icu::RegexMatcher> m(pattern->matcher(piece, status));
+                int pos = 0;
+                while (U_SUCCESS(status) && m->find(status)) {
+                    const int s = m->start(status), f = m->end(status);
+                    if (s > pos) next.emplace_back(b + pos, b + s);
+                    if (f > s) next.emplace_back(b + s, b + f);
+                    pos = f;
+                }
+                if (pos < e - b) next.emplace_back(b + pos, e);
+            }
+            pieces = std::move(next);
+        }
+        std::vector<std::string> out;
+        out.reserve(pieces.size());
+        for (const auto& [b, e] : pieces)
+            out.push_back(text.substr(byteAt[size_t(b)], byteAt[size_t(e)] - byteAt[size_t(b)]));
+        return out;
+    }
+
+  private:
+    std::vector<std::unique_ptr<icu::RegexPattern>> m_patterns;
+};
+
+const RegexChain& deepSeekV3() {
+    static const RegexChain chain{
+        "\\p{N}{1,3}",
+        "[\\u4E00-\\u9FA5\\u3040-\\u309F\\u30A0-\\u30FF]+",
+        "[!\"#\\$%\\&'()*+,\\-./:;<=>?@\\[\\\\\\]\\^_`\\{|\\}~][A-Za-z]+"
+        "|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+"
+        "| ?[\\p{P}\\p{S}]+[\\r\\n]*"
+        "|[\\p{White_Space}]*[\\r\\n]+"
+        "|[\\p{White_Space}]+(?![^\\p{White_Space}])"
+        "|[\\p{White_Space}]+",
+    };
+    return chain;
+}
+
 }  // namespace
 
 std::optional<PreTokenizer> preTokenizerNamed(const std::string& name) {
     if (name.empty() || name == "default" || name == "gpt2") return PreTokenizer::Gpt2;
     if (name == "llama-bpe" || name == "llama3") return PreTokenizer::Llama3;
     if (name == "qwen2") return PreTokenizer::Qwen2;
+    if (name == "deepseek-v3") return PreTokenizer::DeepSeekV3;
     return std::nullopt;
 }
 
 std::vector<std::string> preTokenize(PreTokenizer kind, const std::string& text) {
+    if (kind == PreTokenizer::DeepSeekV3) return deepSeekV3().split(text);
     const Text t = decode(text);
     const Matcher m(kind, t);
     std::vector<std::string> pieces;

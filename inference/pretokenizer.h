@@ -7,9 +7,15 @@
 //   Llama3 ("llama-bpe", "llama3"): (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|
 //          \p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 //   Qwen2  ("qwen2"): Llama3's with \p{N} (one digit per piece) for \p{N}{1,3}
+//   DeepSeekV3 ("deepseek-v3"; DeepSeek-V3 and R1): three expressions applied in turn, each
+//          splitting every piece of the one before into its matches and the text between:
+//          \p{N}{1,3}  then  [一-龥぀-ゟ゠-ヿ]+  then
+//          [!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+|
+//           ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 //
-// implemented as hand-written matchers over Unicode code points, with the categories of ICU
-// (\p{L}: general category L*, \p{N}: N*, \s: White_Space). tests/inference/
+// The first three are hand-written matchers over Unicode code points, with the categories of
+// ICU (\p{L}: general category L*, \p{N}: N*, \s: White_Space); DeepSeekV3 runs ICU's
+// regular expressions (\s as White_Space there too). tests/inference/
 // test_pretokenizer checks them against Python's `regex` module on the same expressions.
 // A byte that is not valid UTF-8 counts as a character of no category ([^\s\p{L}\p{N}]).
 // Thread safety: pure functions.
@@ -21,7 +27,7 @@
 
 namespace consilium::inference {
 
-enum class PreTokenizer { Gpt2, Llama3, Qwen2 };
+enum class PreTokenizer { Gpt2, Llama3, Qwen2, DeepSeekV3 };
 
 // The pre-tokenizer of a tokenizer.ggml.pre value, or nothing when it is not one of these.
 std::optional<PreTokenizer> preTokenizerNamed(const std::string& name);

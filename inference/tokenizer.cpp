@@ -112,9 +112,10 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::fromGguf(const GgufFile& f) {
         if (!pre) return pre.error();
         const auto kind = preTokenizerNamed(pre.value());
         if (!kind) {
-            return makeError(ErrorCode::UnsupportedModel,
-                             f.path() + ": pre-tokenizer '" + pre.value() +
-                                 "' is not supported (gpt2, default, llama-bpe, qwen2 are)");
+            return makeError(
+                ErrorCode::UnsupportedModel,
+                f.path() + ": pre-tokenizer '" + pre.value() +
+                    "' is not supported (gpt2, default, llama-bpe, qwen2, deepseek-v3 are)");
         }
         t->m_pre = *kind;
         const GgufValue* merges = f.find("tokenizer.ggml.merges");

@@ -32,6 +32,8 @@ const char* kTexts[] = {
     " ",
     "\n",
     "x",
+    "カタカナとひらがな、漢字123four56,seven; ñ̃ combining marks e\u0301",
+    ".NET #include <x> a-b_c @user $HOME",
 };
 
 }  // namespace
@@ -44,6 +46,7 @@ class TestPreTokenizer : public QObject {
         QVERIFY(preTokenizerNamed("default") == PreTokenizer::Gpt2);
         QVERIFY(preTokenizerNamed("llama-bpe") == PreTokenizer::Llama3);
         QVERIFY(preTokenizerNamed("qwen2") == PreTokenizer::Qwen2);
+        QVERIFY(preTokenizerNamed("deepseek-v3") == PreTokenizer::DeepSeekV3);
         QVERIFY(!preTokenizerNamed("deepseek-coder").has_value());
     }
 
@@ -62,9 +65,11 @@ class TestPreTokenizer : public QObject {
         if (err.contains("No module named 'regex'")) QSKIP("python3-regex is not installed");
         QVERIFY2(py.exitCode() == 0, err.constData());
         const QJsonObject ref = QJsonDocument::fromJson(py.readAllStandardOutput()).object();
-        const std::pair<const char*, PreTokenizer> kinds[] = {{"gpt2", PreTokenizer::Gpt2},
-                                                              {"llama3", PreTokenizer::Llama3},
-                                                              {"qwen2", PreTokenizer::Qwen2}};
+        const std::pair<const char*, PreTokenizer> kinds[] = {
+            {"gpt2", PreTokenizer::Gpt2},
+            {"llama3", PreTokenizer::Llama3},
+            {"qwen2", PreTokenizer::Qwen2},
+            {"deepseek-v3", PreTokenizer::DeepSeekV3}};
         int compared = 0;
         for (const auto& [name, kind] : kinds) {
             const QJsonArray all = ref[name].toArray();
@@ -84,11 +89,14 @@ class TestPreTokenizer : public QObject {
                 ++compared;
             }
         }
-        QCOMPARE(compared, 3 * int(std::size(kTexts)));
+        QCOMPARE(compared, 4 * int(std::size(kTexts)));
         // The expressions really differ on this text: digits group by three, or not at all.
         QCOMPARE(preTokenize(PreTokenizer::Llama3, "12345").size(), size_t(2));
         QCOMPARE(preTokenize(PreTokenizer::Qwen2, "12345").size(), size_t(5));
         QCOMPARE(preTokenize(PreTokenizer::Gpt2, "12345").size(), size_t(1));
+        // DeepSeek-V3: digits by three first, then CJK runs, whatever surrounds them.
+        QCOMPARE(preTokenize(PreTokenizer::DeepSeekV3, "ab12345患者x"),
+                 (std::vector<std::string>{"ab", "123", "45", "患者", "x"}));
     }
 };
 
