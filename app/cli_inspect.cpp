@@ -57,6 +57,8 @@ int runInspect(const QStringList& args) {
     QJsonArray seriesList;
     std::string text;
     int count = 0;
+    // The series `ask` reads by default (imaging::chooseModelSeries).
+    const imaging::SeriesInfo* modelSeries = imaging::chooseModelSeries(loaded.value());
     for (const auto& patient : loaded->patients)
         for (const auto& st : patient.studies)
             for (const auto& se : st.series) {
@@ -84,6 +86,10 @@ int runInspect(const QStringList& args) {
                 o["transfer_syntaxes"] = toArray(se.transferSyntaxes);
                 o["transfer_syntax_uids"] = toArray(se.transferSyntaxUids);
                 o["warnings"] = toArray(se.warnings);
+                o["model_exclusion"] = se.modelExclusion.empty()
+                                           ? QJsonValue()
+                                           : QJsonValue(QString::fromStdString(se.modelExclusion));
+                o["model_input"] = &se == modelSeries;
                 seriesList.append(o);
                 char line[1024];
                 std::snprintf(line, sizeof line,
@@ -104,6 +110,7 @@ int runInspect(const QStringList& args) {
                     text += "  transfer syntax: " + ts + "\n";
                 for (const auto& w : se.warnings)
                     text += "  warning: " + w + "\n";
+                if (&se == modelSeries) text += "  model input: this series is what ask reads\n";
             }
     QJsonArray skipped;
     for (const auto& s : loaded->report.skipped) {

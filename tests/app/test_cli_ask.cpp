@@ -263,6 +263,22 @@ class TestCliAsk : public QObject {
                  qPrintable(err));
         QVERIFY2(!err.contains(annotatedUid), "a UID in a message");
 
+        // inspect says which series ask reads and why the other is kept from the model.
+        QProcess inspect;
+        inspect.start(CONSILIUM_BIN_DIR "/consilium-cli", {"inspect", "--study", dir, "--json"});
+        QVERIFY(inspect.waitForFinished(60000));
+        int inputs = 0;
+        for (const auto& v : QJsonDocument::fromJson(inspect.readAllStandardOutput())
+                                 .object()["series"]
+                                 .toArray()) {
+            const QJsonObject s = v.toObject();
+            const bool annotated = s["series_instance_uid"].toString() == annotatedUid;
+            QCOMPARE(s["model_input"].toBool(), !annotated);
+            QCOMPARE(s["model_exclusion"].toString().startsWith("burned-in annotation"), annotated);
+            inputs += s["model_input"].toBool();
+        }
+        QCOMPARE(inputs, 1);
+
         // Asked for by UID, the annotated series is refused with the reason.
         r = runCli(ask + QStringList{"--series", annotatedUid});
         QCOMPARE(r.exitCode, 2);

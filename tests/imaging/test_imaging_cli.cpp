@@ -53,6 +53,8 @@ class TestImagingCli : public QObject {
         QCOMPARE(s["dims"].toArray()[0].toInt(), 128);
         QCOMPARE(s["dims"].toArray()[2].toInt(), 24);
         QCOMPARE(s["units"].toString(), QString("HU"));
+        QVERIFY(s["model_input"].toBool());  // what ask reads
+        QVERIFY(s["model_exclusion"].isNull());
         QVERIFY(s["value_range"].toArray()[0].toDouble() <= -990);
         QCOMPARE(s["transfer_syntax_uids"].toArray()[0].toString(), QString("1.2.840.10008.1.2.1"));
         QCOMPARE(s["spacing_mm"].toArray()[2].toDouble(),
