@@ -5,7 +5,10 @@
 #include <QJsonObject>
 #include <QtGlobal>
 
+#include <cstdio>
 #include <sstream>
+
+#include <unistd.h>
 
 #include "app/resource_paths.h"
 #include "audio/audio_devices.h"
@@ -244,6 +247,16 @@ std::string formatReportJson(const SystemReport& r) {
     root["model"] = model;
     root["libraries"] = libs;
     return QJsonDocument(root).toJson(QJsonDocument::Indented).toStdString();
+}
+
+uint64_t residentBytes() {
+    FILE* f = std::fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    unsigned long long size = 0, resident = 0;
+    const int n = std::fscanf(f, "%llu %llu", &size, &resident);
+    std::fclose(f);
+    const long page = sysconf(_SC_PAGESIZE);
+    return n == 2 && page > 0 ? uint64_t(resident) * uint64_t(page) : 0;
 }
 
 }  // namespace consilium::app

@@ -65,6 +65,10 @@ struct ReportOptions {
 
 SystemReport collectSystemReport(const ReportOptions& options = {});
 
+// This process's resident memory in bytes (/proc/self/statm), 0 when unknown. Cheap: the
+// status bar polls it.
+uint64_t residentBytes();
+
 // Human-readable, one fact per line.
 std::string formatReportText(const SystemReport& report);
 // Machine-readable (stable keys, documented in README's CLI section).

@@ -548,8 +548,23 @@ void MainWindow::buildStatusBar() {
     m_deviceLabel->setObjectName("DeviceLabel");
     m_modelLabel = new QLabel(tr("Model: looking…"));
     m_modelLabel->setObjectName("ModelLabel");
+    m_precisionLabel = new QLabel;
+    m_precisionLabel->setObjectName("PrecisionLabel");
+    m_memoryLabel = new QLabel;
+    m_memoryLabel->setObjectName("MemoryLabel");
     statusBar()->addPermanentWidget(m_modelLabel);
+    statusBar()->addPermanentWidget(m_precisionLabel);
     statusBar()->addPermanentWidget(m_deviceLabel);
+    statusBar()->addPermanentWidget(m_memoryLabel);
+    // The process's resident memory (volumes, model, caches), every two seconds.
+    auto* memoryTimer = new QTimer(this);
+    auto showMemory = [this] {
+        const double mib = double(consilium::app::residentBytes()) / (1024.0 * 1024.0);
+        m_memoryLabel->setText(mib > 0 ? tr("Memory: %1 MiB").arg(mib, 0, 'f', 0) : QString());
+    };
+    connect(memoryTimer, &QTimer::timeout, this, showMemory);
+    memoryTimer->start(2000);
+    showMemory();
 }
 
 // The folders opened before, most recent first; one that has gone is dropped with a notice.
@@ -669,6 +684,8 @@ void MainWindow::stopQuestion() {
 
 void MainWindow::showAnswer(const QJsonObject& answer, const QStringList& notes) {
     m_lastAnswer = answer;
+    // The engine's weights, known once it has loaded the model (e.g. "Q4_0").
+    m_precisionLabel->setText(tr("Precision: %1").arg(answer["precision"].toString()));
     m_exportAction->setEnabled(true);
     m_askButton->setEnabled(true);
     m_stopButton->setEnabled(false);

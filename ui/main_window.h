@@ -134,6 +134,8 @@ class MainWindow : public QMainWindow {
     QPlainTextEdit* m_question = nullptr;
     QTextBrowser* m_answer = nullptr;
     QPushButton* m_askButton = nullptr;
+    QLabel* m_precisionLabel = nullptr;
+    QLabel* m_memoryLabel = nullptr;
     QPushButton* m_recordButton = nullptr;
     QPushButton* m_audioFileButton = nullptr;
     QProgressBar* m_levelMeter = nullptr;

@@ -4,6 +4,7 @@
 // the expert table, the attention overlay on the viewer; and a missing model's message.
 #include <QBarSet>
 #include <QComboBox>
+#include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
 #include <QPlainTextEdit>
@@ -59,6 +60,12 @@ class TestAskFlow : public QObject {
                  failed.isEmpty() ? "" : qPrintable(failed.first().first().toString()));
 
         const QJsonObject answer = answered.first().first().toJsonObject();
+        // The status bar: the model's precision once it answered, and the process's memory.
+        QCOMPARE(w.findChild<QLabel*>("PrecisionLabel")->text(),
+                 "Precision: " + answer["precision"].toString());
+        QVERIFY(w.findChild<QLabel*>("MemoryLabel")
+                    ->text()
+                    .contains(QRegularExpression("^Memory: [1-9][0-9]* MiB$")));
         QCOMPARE(w.findChild<QTextBrowser*>("AnswerView")->toPlainText().left(20),
                  answer["answer"].toString().left(20));
         QCOMPARE(w.findChild<QListWidget*>("HistoryList")->count(), 1);
