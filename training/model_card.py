@@ -53,6 +53,10 @@ def sha256(path: str) -> str:
 
 def metrics_table(report: dict) -> str:
     stages = [(k, n) for k, n in STAGES if k in report["metrics"]]
+    if report.get("finetuned_from_base"):
+        # The columns before step 6 come from the base run's report.
+        stages = [(k, n + (" (base run)" if k in ("f32_before_qat", "qat", "pruned_qat") else ""))
+                  for k, n in stages]
     out = ["| metric | goal | " + " | ".join(n for _, n in stages) + " |",
            "|---|---|" + "---|" * len(stages)]
     for label, key, fmt, goal in ROWS:
