@@ -69,17 +69,15 @@ QSizeF CtViewModel::pixelSizeMm(Plane plane) const {
 
 namespace {
 
-// The four colormaps as 256-entry RGB tables, built once: imaging::colormapColor() runs
-// OpenCV's applyColorMap over a whole ramp on every call (tens of microseconds), far too slow
-// per pixel when the heatmap is redrawn on each slice shown.
+// The four colormaps as 256-entry RGB tables, built once (one OpenCV call each): building
+// them entry by entry through imaging::colormapColor() ran applyColorMap 1024 times and
+// stalled the first heatmap by ~145 ms (consilium-bench-gui).
 using ColorTable = std::array<std::array<uint8_t, 3>, 256>;
 const ColorTable& colorTable(imaging::Colormap colormap) {
     static const std::array<ColorTable, 4> tables = [] {
         std::array<ColorTable, 4> t{};
         for (int c = 0; c < 4; ++c)
-            for (int i = 0; i < 256; ++i)
-                t[size_t(c)][size_t(i)] =
-                    imaging::colormapColor(static_cast<imaging::Colormap>(c), float(i) / 255.f);
+            t[size_t(c)] = imaging::colormapTable(static_cast<imaging::Colormap>(c));
         return t;
     }();
     return tables[std::min(size_t(colormap), size_t(3))];

@@ -25,7 +25,9 @@ int cvColormap(Colormap c) {
     return cv::COLORMAP_JET;
 }
 
-// 256-entry RGB table of a colormap (applyColorMap on a 0..255 ramp; OpenCV returns BGR).
+}  // namespace
+
+// applyColorMap on a 0..255 ramp; OpenCV returns BGR.
 std::array<std::array<uint8_t, 3>, 256> colormapTable(Colormap c) {
     cv::Mat ramp(1, 256, CV_8U);
     for (int i = 0; i < 256; ++i)
@@ -39,8 +41,6 @@ std::array<std::array<uint8_t, 3>, 256> colormapTable(Colormap c) {
     }
     return table;
 }
-
-}  // namespace
 
 std::array<uint8_t, 3> colormapColor(Colormap colormap, float t) {
     const auto table = colormapTable(colormap);

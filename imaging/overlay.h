@@ -55,5 +55,8 @@ Result<RgbaImage> composeOverlay(const Image8& base, const Heatmap& heat, const 
 
 // RGB of a colormap at t in [0, 1] (for legends).
 std::array<uint8_t, 3> colormapColor(Colormap colormap, float t);
+// The whole colormap as 256 RGB entries (entry i is colormapColor(colormap, i / 255)), in one
+// OpenCV call: build it once and index it per pixel.
+std::array<std::array<uint8_t, 3>, 256> colormapTable(Colormap colormap);
 
 }  // namespace consilium::imaging
