@@ -658,10 +658,9 @@ Result<PhantomCase> generatePhantom(const PhantomOptions& o) {
     pr.yearsSinceQuit = rng.uniform() < 0.5 ? -1 : rng.integer(1, 14);
     std::ostringstream rec;
     rec << pr.age << "-year-old " << (pr.sex == "M" ? "man" : "woman") << ", "
-        << (pr.yearsSinceQuit < 0
-                ? "current smoker"
-                : "former smoker who quit " + std::to_string(pr.yearsSinceQuit) +
-                      (pr.yearsSinceQuit == 1 ? " year ago" : " years ago"))
+        << (pr.yearsSinceQuit < 0 ? "current smoker"
+                                  : "former smoker who quit " + std::to_string(pr.yearsSinceQuit) +
+                                        (pr.yearsSinceQuit == 1 ? " year ago" : " years ago"))
         << ", with a " << int(pr.packYears)
         << " pack-year smoking history. Referred for lung cancer screening with "
         << "low-dose chest CT. "
