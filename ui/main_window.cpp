@@ -196,7 +196,39 @@ void MainWindow::buildDocks() {
             [this] { m_record->setExtraSelections({}); });
     m_record->setPlaceholderText(
         tr("Open a record (.txt, .md) or paste the patient's notes here."));
-    auto* record = addDock(tr("Record"), "RecordDock", m_record, Qt::LeftDockWidgetArea);
+    // Its length in the model's own tokens, counted off the GUI thread once typing pauses.
+    m_tokenLabel = new QLabel;
+    m_tokenLabel->setObjectName("RecordTokenLabel");
+    m_tokenCounter = new consilium::app::RecordTokenCounter(this);
+    m_tokenTimer = new QTimer(this);
+    m_tokenTimer->setSingleShot(true);
+    m_tokenTimer->setInterval(300);
+    connect(m_record, &QPlainTextEdit::textChanged, m_tokenTimer, qOverload<>(&QTimer::start));
+    connect(m_tokenTimer, &QTimer::timeout, this, [this] {
+        const QString text = m_record->toPlainText();
+        if (text.isEmpty()) {
+            m_tokenLabel->clear();
+            return;
+        }
+        m_tokenCounter->count(m_settings.modelPath, text);
+    });
+    connect(m_tokenCounter, &consilium::app::RecordTokenCounter::counted, this,
+            [this](int tokens, int limit) {
+                QString text = tokens == 1 ? tr("1 token") : tr("%1 tokens").arg(tokens);
+                if (tokens > limit)
+                    text += tr(" — the model reads the first %1; the rest is cut").arg(limit);
+                m_tokenLabel->setText(text);
+            });
+    connect(m_tokenCounter, &consilium::app::RecordTokenCounter::failed, this,
+            [this](const QString& message) {
+                m_tokenLabel->setText(tr("Tokens: unknown (%1)").arg(message));
+            });
+    auto* recordBox = new QWidget;
+    auto* recordLayout = new QVBoxLayout(recordBox);
+    recordLayout->setContentsMargins(2, 2, 2, 2);
+    recordLayout->addWidget(m_record, 1);
+    recordLayout->addWidget(m_tokenLabel);
+    auto* record = addDock(tr("Record"), "RecordDock", recordBox, Qt::LeftDockWidgetArea);
     splitDockWidget(studies, record, Qt::Vertical);
 
     // Voice question: record or load a file, see the level, edit the transcript.
@@ -672,6 +704,11 @@ void MainWindow::askQuestion() {
     m_jobProgress->setRange(0, 0);
     m_job->show();
     m_requestId = m_inference->ask(request);
+}
+
+void MainWindow::setModelFile(const QString& path) {
+    m_settings.modelPath = path;
+    m_tokenTimer->start();  // another model may cut the record into other tokens
 }
 
 void MainWindow::setQuestion(const QString& text) {

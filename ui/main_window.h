@@ -10,6 +10,7 @@
 #include "app/app_settings.h"
 #include "app/ct_view_model.h"
 #include "app/inference_worker.h"
+#include "app/record_token_counter.h"
 #include "app/study_service.h"
 #include "app/system_report.h"
 #include "app/voice_service.h"
@@ -28,6 +29,7 @@ class QTreeView;
 class QCheckBox;
 class QListWidget;
 class QTableWidget;
+class QTimer;
 class QBarSet;
 class QSlider;
 
@@ -54,7 +56,7 @@ class MainWindow : public QMainWindow {
     bool openRecord(const QString& path);
     QString recordText() const;
     // For scripted runs: the model file for this session only (not saved), and the question.
-    void setModelFile(const QString& path) { m_settings.modelPath = path; }
+    void setModelFile(const QString& path);
     void setQuestion(const QString& text);
     // Writes the finding report of the last answer (PDF, and JSON and PNG beside it,
     // de-identified: app/report_export.h). Returns an empty string, or what went wrong.
@@ -135,6 +137,9 @@ class MainWindow : public QMainWindow {
     QTextBrowser* m_answer = nullptr;
     QPushButton* m_askButton = nullptr;
     QLabel* m_precisionLabel = nullptr;
+    QLabel* m_tokenLabel = nullptr;
+    consilium::app::RecordTokenCounter* m_tokenCounter = nullptr;
+    QTimer* m_tokenTimer = nullptr;
     QLabel* m_memoryLabel = nullptr;
     QPushButton* m_recordButton = nullptr;
     QPushButton* m_audioFileButton = nullptr;

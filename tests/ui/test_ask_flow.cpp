@@ -18,6 +18,7 @@
 #include <QtTest>
 
 #include "imaging/study_loader.h"
+#include "inference/consilium_engine.h"
 
 #include "ui/ct_viewer.h"
 #include "ui/main_window.h"
@@ -212,6 +213,35 @@ class TestAskFlow : public QObject {
         a = answered.first().first().toJsonObject();
         QVERIFY(!a.contains("transcript"));
         QCOMPARE(a["modality_weights"].toObject()["voice"].toDouble(), 0.0);
+    }
+
+    void recordShowsItsTokenCount() {
+        consilium::ui::MainWindow w;
+        QVERIFY(showDemo(w));  // the demo study's own record is in the dock
+        auto* label = w.findChild<QLabel*>("RecordTokenLabel");
+        auto* edit = w.findChild<QPlainTextEdit*>("RecordEdit");
+        auto engine = consilium::inference::ConsiliumEngine::open(kModel.toStdString());
+        QVERIFY(engine.ok());
+        auto expected = [&] {
+            const auto n =
+                engine.value()->tokenizer().encodeWithBos(edit->toPlainText().toStdString());
+            return QStringLiteral("%1 tokens").arg(n.size());
+        };
+        QTRY_COMPARE_WITH_TIMEOUT(label->text(), expected(), 10000);
+        edit->setPlainText("Patient is a 58-year-old male. Current smoker, 30 pack-years.");
+        QTRY_COMPARE_WITH_TIMEOUT(label->text(), expected(), 10000);
+        // Longer than the model reads: says so.
+        const int limit = int(engine.value()->model().config().textMaxTokens);
+        QString longText;
+        while (int(engine.value()->tokenizer().encodeWithBos(longText.toStdString()).size()) <=
+               limit)
+            longText +=
+                QStringLiteral("Routine follow-up visit; vital signs within normal limits. ")
+                    .repeated(200);
+        edit->setPlainText(longText);
+        QTRY_VERIFY_WITH_TIMEOUT(label->text().contains("the rest is cut"), 20000);
+        edit->clear();
+        QTRY_VERIFY_WITH_TIMEOUT(label->text().isEmpty(), 10000);
     }
 
     void openingAnotherStudyStopsTheQuestion() {

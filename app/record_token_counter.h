@@ -1,0 +1,39 @@
+// The Record dock's token count: the record as the model will read it, counted with the
+// model file's own tokenizer (SentencePiece from the GGUF), off the GUI thread.
+//
+// Thread safety: lives on the GUI thread; counting runs on one pool thread; the latest
+// request wins (an older result is dropped); results arrive as queued signals.
+#pragma once
+
+#include <QObject>
+#include <QString>
+#include <QThreadPool>
+
+#include <atomic>
+#include <memory>
+
+namespace consilium::app {
+
+class RecordTokenCounter : public QObject {
+    Q_OBJECT
+  public:
+    explicit RecordTokenCounter(QObject* parent = nullptr);
+    ~RecordTokenCounter() override;  // waits for a running count
+
+    // Counts `text` (with its bos, as ask encodes it) with the tokenizer of `modelFile`
+    // (empty: the installed or bundled model). The model is opened once per file.
+    void count(const QString& modelFile, const QString& text);
+
+  signals:
+    // tokens including bos; limit = the model's maximum record length (consilium.text.max_tokens).
+    void counted(int tokens, int limit);
+    void failed(const QString& message);
+
+  private:
+    struct Cache;
+    QThreadPool m_pool;
+    std::shared_ptr<Cache> m_cache;
+    std::shared_ptr<std::atomic<int>> m_latest;
+};
+
+}  // namespace consilium::app
