@@ -8,6 +8,7 @@
 #include "audio/audio_devices.h"
 #include "audio/audio_file.h"
 #include "audio/capture.h"
+#include "audio/playback.h"
 #include "audio/transcriber.h"
 
 namespace consilium::app {
@@ -28,6 +29,7 @@ VoiceService::VoiceService(QObject* parent)
 
 VoiceService::~VoiceService() {
     m_levelTimer.stop();
+    m_stopPlayback->store(true);
     if (auto capture = std::move(m_capture)) {
         (void)QtConcurrent::run(&m_worker, [capture] { capture->cancel(); });
     }
@@ -113,6 +115,27 @@ void VoiceService::stopRecording() {
             transcribeSamples(std::move(samples), rate, path);
         });
     });
+}
+
+void VoiceService::play(const QString& path) {
+    m_stopPlayback->store(false);
+    auto stop = m_stopPlayback;
+    const std::string file = path.toStdString();
+    (void)QtConcurrent::run(&m_worker, [this, file, stop] {
+        QString error;
+        auto read = audio::readAudioFile(file);
+        if (!read.ok()) {
+            error = q(read.error().message);
+        } else {
+            const Status played = audio::playAudio(read.value(), stop.get());
+            if (!played.ok()) error = q(played.error().message);
+        }
+        QMetaObject::invokeMethod(this, [this, error] { emit playbackFinished(error); });
+    });
+}
+
+void VoiceService::stopPlayback() {
+    m_stopPlayback->store(true);
 }
 
 void VoiceService::transcribeFile(const QString& path) {

@@ -14,6 +14,7 @@
 #include <QThreadPool>
 #include <QTimer>
 
+#include <atomic>
 #include <memory>
 
 namespace consilium::audio {
@@ -52,6 +53,10 @@ class VoiceService : public QObject {
     bool isRecording() const;
     // Transcribes an audio file (WAV, FLAC, OGG).
     void transcribeFile(const QString& path);
+    // Plays an audio file (the last question's audio) on the default output; ends with
+    // playbackFinished, early after stopPlayback().
+    void play(const QString& path);
+    void stopPlayback();
     // The last recording as 16 kHz mono samples (empty before the first one).
     const std::vector<float>& lastRecording() const { return m_lastRecording; }
 
@@ -62,6 +67,7 @@ class VoiceService : public QObject {
     void transcribing();
     void transcribed(const consilium::app::VoiceTranscript& transcript);
     void failed(const QString& message);
+    void playbackFinished(const QString& error);  // empty when it played to the end or was stopped
 
   private:
     void transcribeSamples(std::vector<float> samples, int sampleRate, const QString& audioPath);
@@ -72,6 +78,7 @@ class VoiceService : public QObject {
     std::shared_ptr<audio::AudioCapture> m_capture;
     std::shared_ptr<std::unique_ptr<audio::Transcriber>> m_transcriber;  // created on first use
     std::vector<float> m_lastRecording;
+    std::shared_ptr<std::atomic<bool>> m_stopPlayback = std::make_shared<std::atomic<bool>>(false);
     QTemporaryDir m_recordings;  // recordings as WAV, removed with the service
     int m_recordingCount = 0;
 };

@@ -257,6 +257,29 @@ void MainWindow::buildDocks() {
     m_levelMeter->setTextVisible(false);
     voiceRow->addWidget(m_recordButton);
     voiceRow->addWidget(m_audioFileButton);
+    // Play back what was said (the recording or file of the last transcript).
+    m_playButton = new QPushButton(tr("▶ Play"));
+    m_playButton->setObjectName("PlayButton");
+    m_playButton->setToolTip(tr("Play back the last spoken question"));
+    m_playButton->setEnabled(false);
+    connect(m_playButton, &QPushButton::clicked, this, [this] {
+        if (m_playing) {
+            m_voice->stopPlayback();
+            return;
+        }
+        if (m_voiceAudio.isEmpty()) return;
+        m_playing = true;
+        m_playButton->setText(tr("■ Stop"));
+        m_voice->play(m_voiceAudio);
+    });
+    connect(m_voice, &consilium::app::VoiceService::playbackFinished, this,
+            [this](const QString& error) {
+                m_playing = false;
+                m_playButton->setText(tr("▶ Play"));
+                if (!error.isEmpty()) m_voiceStatus->setText(error);
+                emit playbackFinished(error);
+            });
+    voiceRow->addWidget(m_playButton);
     voiceRow->addWidget(m_levelMeter, 1);
     m_voiceStatus = new QLabel;
     m_voiceStatus->setObjectName("VoiceStatus");
@@ -315,6 +338,7 @@ void MainWindow::buildDocks() {
                 // Asked unedited, the question carries this audio to the model as the voice.
                 m_voiceAudio = t.audioPath;
                 m_voiceText = m_transcript->text().trimmed();
+                m_playButton->setEnabled(!m_voiceAudio.isEmpty());
                 emit transcriptReady(m_transcript->text(), t.understood);
             });
     connect(m_voice, &consilium::app::VoiceService::failed, this, [this](const QString& message) {

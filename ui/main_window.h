@@ -74,6 +74,7 @@ class MainWindow : public QMainWindow {
     void transcriptReady(const QString& text, bool understood);
     void answerShown(const QJsonObject& answer);  // a question finished, evidence drawn
     void questionFailed(const QString& message);
+    void playbackFinished(const QString& error);  // the Voice dock's Play ended
 
   public slots:
     void showAbout();
@@ -137,6 +138,8 @@ class MainWindow : public QMainWindow {
     QTextBrowser* m_answer = nullptr;
     QPushButton* m_askButton = nullptr;
     QLabel* m_precisionLabel = nullptr;
+    QPushButton* m_playButton = nullptr;
+    bool m_playing = false;
     QLabel* m_tokenLabel = nullptr;
     consilium::app::RecordTokenCounter* m_tokenCounter = nullptr;
     QTimer* m_tokenTimer = nullptr;

@@ -49,22 +49,22 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="108"/>
-        <location filename="../../ui/main_window.cpp" line="849"/>
-        <location filename="../../ui/main_window.cpp" line="988"/>
+        <location filename="../../ui/main_window.cpp" line="873"/>
+        <location filename="../../ui/main_window.cpp" line="1012"/>
         <source>Axial</source>
         <translation>轴位</translation>
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="108"/>
-        <location filename="../../ui/main_window.cpp" line="849"/>
-        <location filename="../../ui/main_window.cpp" line="988"/>
+        <location filename="../../ui/main_window.cpp" line="873"/>
+        <location filename="../../ui/main_window.cpp" line="1012"/>
         <source>Coronal</source>
         <translation>冠状位</translation>
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="108"/>
-        <location filename="../../ui/main_window.cpp" line="849"/>
-        <location filename="../../ui/main_window.cpp" line="988"/>
+        <location filename="../../ui/main_window.cpp" line="873"/>
+        <location filename="../../ui/main_window.cpp" line="1012"/>
         <source>Sagittal</source>
         <translation>矢状位</translation>
     </message>
@@ -130,7 +130,7 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="183"/>
-        <location filename="../../ui/main_window.cpp" line="1015"/>
+        <location filename="../../ui/main_window.cpp" line="1039"/>
         <source>Load report</source>
         <translation>加载报告</translation>
     </message>
@@ -166,14 +166,14 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="231"/>
-        <location filename="../../ui/main_window.cpp" line="462"/>
+        <location filename="../../ui/main_window.cpp" line="486"/>
         <source>Record</source>
         <translation>病历</translation>
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="240"/>
-        <location filename="../../ui/main_window.cpp" line="292"/>
-        <location filename="../../ui/main_window.cpp" line="321"/>
+        <location filename="../../ui/main_window.cpp" line="315"/>
+        <location filename="../../ui/main_window.cpp" line="345"/>
         <source>● Record</source>
         <translation>● 录音</translation>
     </message>
@@ -206,64 +206,76 @@
         <translation>音频 (*.wav *.flac *.ogg);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="267"/>
+        <location filename="../../ui/main_window.cpp" line="290"/>
         <source>The transcript appears here; edit it, then press Enter to ask.</source>
         <translation>识别文本显示在此处；可编辑，按 Enter 提问。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="279"/>
+        <location filename="../../ui/main_window.cpp" line="272"/>
+        <location filename="../../ui/main_window.cpp" line="302"/>
         <source>■ Stop</source>
         <translation>■ 停止</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="281"/>
+        <location filename="../../ui/main_window.cpp" line="261"/>
+        <location filename="../../ui/main_window.cpp" line="278"/>
+        <source>▶ Play</source>
+        <translation>▶ 播放</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="263"/>
+        <source>Play back the last spoken question</source>
+        <translation>回放上一次语音提问</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="304"/>
         <source>Recording from %1…</source>
         <translation>正在从 %1 录音…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="288"/>
+        <location filename="../../ui/main_window.cpp" line="311"/>
         <source>Recording… %1 s</source>
         <translation>录音中… %1 秒</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="297"/>
+        <location filename="../../ui/main_window.cpp" line="320"/>
         <source>Recorded %1 s</source>
         <translation>已录制 %1 秒</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="298"/>
+        <location filename="../../ui/main_window.cpp" line="321"/>
         <source>Recorded %1 s — %2</source>
         <translation>已录制 %1 秒 — %2</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="301"/>
+        <location filename="../../ui/main_window.cpp" line="324"/>
         <source> · transcribing…</source>
         <translation> · 识别中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="306"/>
+        <location filename="../../ui/main_window.cpp" line="329"/>
         <source>Understood (confidence %1, %2 s of speech)</source>
         <translation>已识别（置信度 %1，语音 %2 秒）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="312"/>
+        <location filename="../../ui/main_window.cpp" line="335"/>
         <source>Not understood (%1). Best guess shown: edit it or record again.</source>
         <translation>未能识别（%1）。显示最接近的猜测：请编辑或重新录音。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="327"/>
-        <location filename="../../ui/main_window.cpp" line="462"/>
+        <location filename="../../ui/main_window.cpp" line="351"/>
+        <location filename="../../ui/main_window.cpp" line="486"/>
         <source>Voice</source>
         <translation>语音</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="336"/>
+        <location filename="../../ui/main_window.cpp" line="360"/>
         <source>Ask about the study and the record (Ctrl+Enter).</source>
         <translation>就影像检查和病历提问（Ctrl+Enter）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="341"/>
-        <location filename="../../ui/main_window.cpp" line="361"/>
+        <location filename="../../ui/main_window.cpp" line="365"/>
+        <location filename="../../ui/main_window.cpp" line="385"/>
         <source>Ask</source>
         <translation>提问</translation>
     </message>
@@ -272,32 +284,32 @@
         <translation type="vanished">回答之后：CT 上的注意力热图、各模态所占权重，以及被激活的专家。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="345"/>
+        <location filename="../../ui/main_window.cpp" line="369"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="356"/>
+        <location filename="../../ui/main_window.cpp" line="380"/>
         <source>Questions and answers about this study</source>
         <translation>本检查的问答记录</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="381"/>
+        <location filename="../../ui/main_window.cpp" line="405"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="382"/>
+        <location filename="../../ui/main_window.cpp" line="406"/>
         <source>Could not answer: %1</source>
         <translation>无法回答：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="387"/>
+        <location filename="../../ui/main_window.cpp" line="411"/>
         <source>Evidence</source>
         <translation>依据</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="397"/>
+        <location filename="../../ui/main_window.cpp" line="421"/>
         <source>Attention on the CT</source>
         <translation>CT 上的注意力</translation>
     </message>
@@ -306,381 +318,381 @@
         <translation type="vanished">回答关注的位置：模型对 CT 图块注意力的峰值。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="413"/>
+        <location filename="../../ui/main_window.cpp" line="437"/>
         <source>Jet</source>
         <translation>Jet（彩虹）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="413"/>
+        <location filename="../../ui/main_window.cpp" line="437"/>
         <source>Hot</source>
         <translation>Hot（热度）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="413"/>
+        <location filename="../../ui/main_window.cpp" line="437"/>
         <source>Inferno</source>
         <translation>Inferno（炽焰）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="413"/>
+        <location filename="../../ui/main_window.cpp" line="437"/>
         <source>Viridis</source>
         <translation>Viridis（翠绿）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="420"/>
+        <location filename="../../ui/main_window.cpp" line="444"/>
         <source>Hide attention below this share of its maximum</source>
         <translation>隐藏低于最大值此比例的注意力</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="421"/>
+        <location filename="../../ui/main_window.cpp" line="445"/>
         <source>Colours</source>
         <translation>配色</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="423"/>
+        <location filename="../../ui/main_window.cpp" line="447"/>
         <source>Threshold</source>
         <translation>阈值</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="438"/>
+        <location filename="../../ui/main_window.cpp" line="462"/>
         <source>Where the answer looked: the model&apos;s attention over the CT patches, averaged over heads in the fusion layer, interpolated to every slice and scaled to its maximum.</source>
         <translation>回答关注的位置：模型在融合层对各 CT 图块的注意力（多头平均），插值到每一层面，并按其最大值归一化。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="453"/>
+        <location filename="../../ui/main_window.cpp" line="477"/>
         <source>weight</source>
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="462"/>
+        <location filename="../../ui/main_window.cpp" line="486"/>
         <source>Image</source>
         <translation>影像</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="462"/>
+        <location filename="../../ui/main_window.cpp" line="486"/>
         <source>Question</source>
         <translation>问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="475"/>
+        <location filename="../../ui/main_window.cpp" line="499"/>
         <source>How much each input carried the answer (softmax over the four; sums to 1).</source>
         <translation>各输入对回答的贡献（四者 softmax，总和为 1）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="487"/>
+        <location filename="../../ui/main_window.cpp" line="511"/>
         <source>Which of the 8 experts each answer token used (top-2 per layer, summed over layers).</source>
         <translation>每个回答词元使用了 8 个专家中的哪些（每层前 2 个，按层求和）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="511"/>
+        <location filename="../../ui/main_window.cpp" line="535"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="513"/>
+        <location filename="../../ui/main_window.cpp" line="537"/>
         <source>Open &amp;Study Folder…</source>
         <translation>打开检查文件夹(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="516"/>
+        <location filename="../../ui/main_window.cpp" line="540"/>
         <source>Open &amp;Record…</source>
         <translation>打开病历(&amp;R)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="518"/>
+        <location filename="../../ui/main_window.cpp" line="542"/>
         <source>Recent &amp;Studies</source>
         <translation>最近的检查(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="522"/>
+        <location filename="../../ui/main_window.cpp" line="546"/>
         <source>&amp;Export Report…</source>
         <translation>导出报告(&amp;E)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="524"/>
+        <location filename="../../ui/main_window.cpp" line="548"/>
         <source>Export the finding report</source>
         <translation>导出发现报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="525"/>
+        <location filename="../../ui/main_window.cpp" line="549"/>
         <source>PDF (*.pdf)</source>
         <translation>PDF 文件 (*.pdf)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="529"/>
+        <location filename="../../ui/main_window.cpp" line="553"/>
         <source>Export report</source>
         <translation>导出报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="532"/>
+        <location filename="../../ui/main_window.cpp" line="556"/>
         <source>Report written: %1 (with .json and .png beside it, de-identified)</source>
         <translation>报告已写入：%1（同目录另有 .json 与 .png，已去标识化）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="539"/>
+        <location filename="../../ui/main_window.cpp" line="563"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="543"/>
+        <location filename="../../ui/main_window.cpp" line="567"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="545"/>
+        <location filename="../../ui/main_window.cpp" line="569"/>
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="549"/>
+        <location filename="../../ui/main_window.cpp" line="573"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="550"/>
+        <location filename="../../ui/main_window.cpp" line="574"/>
         <source>&amp;About Consilium</source>
         <translation>关于 Consilium(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="551"/>
+        <location filename="../../ui/main_window.cpp" line="575"/>
         <source>About &amp;Qt</source>
         <translation>关于 &amp;Qt</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="566"/>
+        <location filename="../../ui/main_window.cpp" line="590"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="579"/>
+        <location filename="../../ui/main_window.cpp" line="603"/>
         <source>Device: probing…</source>
         <translation>设备：检测中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="581"/>
+        <location filename="../../ui/main_window.cpp" line="605"/>
         <source>Model: looking…</source>
         <translation>模型：查找中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="595"/>
+        <location filename="../../ui/main_window.cpp" line="619"/>
         <source>Memory: %1 MiB</source>
         <translation>内存：%1 MiB</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="613"/>
+        <location filename="../../ui/main_window.cpp" line="637"/>
         <source>%1 no longer exists; removed from the recent studies</source>
         <translation>%1 已不存在，已从最近的检查中移除</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="620"/>
+        <location filename="../../ui/main_window.cpp" line="644"/>
         <source>Clear Recent Studies</source>
         <translation>清除最近的检查</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="629"/>
+        <location filename="../../ui/main_window.cpp" line="653"/>
         <source>Open study folder</source>
         <translation>打开检查文件夹</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="639"/>
+        <location filename="../../ui/main_window.cpp" line="663"/>
         <source>Open record</source>
         <translation>打开病历</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="640"/>
+        <location filename="../../ui/main_window.cpp" line="664"/>
         <source>Records (*.txt *.md);;All files (*)</source>
         <translation>病历 (*.txt *.md);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="654"/>
+        <location filename="../../ui/main_window.cpp" line="678"/>
         <source>Record decoded as %1</source>
         <translation>病历按 %1 解码</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="669"/>
+        <location filename="../../ui/main_window.cpp" line="693"/>
         <source>Opening the microphone…</source>
         <translation>正在打开麦克风…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="675"/>
+        <location filename="../../ui/main_window.cpp" line="699"/>
         <source>Transcribing %1…</source>
         <translation>正在识别 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="682"/>
+        <location filename="../../ui/main_window.cpp" line="706"/>
         <source>Open a study first (File ▸ Open Study Folder…).</source>
         <translation>请先打开检查（文件 ▸ 打开检查文件夹…）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="686"/>
+        <location filename="../../ui/main_window.cpp" line="710"/>
         <source>Type or speak a question first.</source>
         <translation>请先输入或说出问题。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="703"/>
+        <location filename="../../ui/main_window.cpp" line="727"/>
         <source>Answering…</source>
         <translation>正在回答…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="725"/>
+        <location filename="../../ui/main_window.cpp" line="749"/>
         <source>Precision: %1</source>
         <translation>精度：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="787"/>
+        <location filename="../../ui/main_window.cpp" line="811"/>
         <source>attention weight %1</source>
         <translation>注意力权重 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="799"/>
+        <location filename="../../ui/main_window.cpp" line="823"/>
         <source>%1 mm %2, %3</source>
         <translation>%1 毫米 %2，%3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="845"/>
+        <location filename="../../ui/main_window.cpp" line="869"/>
         <source>No answer to report yet.</source>
         <translation>尚无可报告的回答。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="850"/>
+        <location filename="../../ui/main_window.cpp" line="874"/>
         <source>%1 slice %2 of %3</source>
         <translation>%1 第 %2 层（共 %3 层）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="882"/>
+        <location filename="../../ui/main_window.cpp" line="906"/>
         <source>Loading study…</source>
         <translation>正在加载检查…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="885"/>
+        <location filename="../../ui/main_window.cpp" line="909"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="891"/>
+        <location filename="../../ui/main_window.cpp" line="915"/>
         <source>Could not load %1:
 %2</source>
         <translation>无法加载 %1：
 %2</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="901"/>
+        <location filename="../../ui/main_window.cpp" line="925"/>
         <source>The running question was stopped: another study was opened.</source>
         <translation>已打开另一项检查，正在进行的提问已停止。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="914"/>
+        <location filename="../../ui/main_window.cpp" line="938"/>
         <source>(no name)</source>
         <translation>（无姓名）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="916"/>
+        <location filename="../../ui/main_window.cpp" line="940"/>
         <source>ID %1, sex %2, born %3</source>
         <translation>ID %1，性别 %2，出生 %3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="918"/>
+        <location filename="../../ui/main_window.cpp" line="942"/>
         <source>Study %1</source>
         <translation>检查 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="923"/>
+        <location filename="../../ui/main_window.cpp" line="947"/>
         <source>Series %1</source>
         <translation>序列 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="928"/>
+        <location filename="../../ui/main_window.cpp" line="952"/>
         <source>%1 × %2, %3 × %4 × %5 mm
 %6</source>
         <translation>%1 × %2，%3 × %4 × %5 毫米
 %6</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="952"/>
+        <location filename="../../ui/main_window.cpp" line="976"/>
         <source>Load report: all %1 files used</source>
         <translation>加载报告：%1 个文件全部使用</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="953"/>
+        <location filename="../../ui/main_window.cpp" line="977"/>
         <source>Load report: %1 files skipped</source>
         <translation>加载报告：跳过 %1 个文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="954"/>
+        <location filename="../../ui/main_window.cpp" line="978"/>
         <source>Loaded %1 series from %2 files in %3 s</source>
         <translation>%3 秒内从 %2 个文件加载了 %1 个序列</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="963"/>
+        <location filename="../../ui/main_window.cpp" line="987"/>
         <source>No image series found in %1 (see the load report).</source>
         <translation>在 %1 中未找到图像序列（见加载报告）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="998"/>
+        <location filename="../../ui/main_window.cpp" line="1022"/>
         <source>%1 %2   (%3, %4, %5) mm LPS   voxel %6, %7, %8</source>
         <translation>%1 %2   (%3, %4, %5) 毫米 LPS   体素 %6, %7, %8</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1017"/>
+        <location filename="../../ui/main_window.cpp" line="1041"/>
         <source>%1: %2 files found, %3 used, %4 skipped.</source>
         <translation>%1：找到 %2 个文件，使用 %3 个，跳过 %4 个。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1024"/>
+        <location filename="../../ui/main_window.cpp" line="1048"/>
         <source>File</source>
         <translation>文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1024"/>
+        <location filename="../../ui/main_window.cpp" line="1048"/>
         <source>Problem</source>
         <translation>问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1024"/>
+        <location filename="../../ui/main_window.cpp" line="1048"/>
         <source>Reason</source>
         <translation>原因</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1102"/>
+        <location filename="../../ui/main_window.cpp" line="1126"/>
         <source>Nothing to open: drop a study folder, a DICOMDIR, a DICOM file, a record (.txt, .md) or an audio file.</source>
         <translation>无可打开的内容：请拖入检查文件夹、DICOMDIR、DICOM 文件、病历（.txt、.md）或音频文件。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1112"/>
+        <location filename="../../ui/main_window.cpp" line="1136"/>
         <source>Device: %1</source>
         <translation>设备：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1114"/>
+        <location filename="../../ui/main_window.cpp" line="1138"/>
         <source>Model: none found</source>
         <translation>模型：未找到</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1116"/>
+        <location filename="../../ui/main_window.cpp" line="1140"/>
         <source>Model: %1 (%2)</source>
         <translation>模型：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1118"/>
+        <location filename="../../ui/main_window.cpp" line="1142"/>
         <source>valid</source>
         <translation>有效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1118"/>
+        <location filename="../../ui/main_window.cpp" line="1142"/>
         <source>invalid</source>
         <translation>无效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1140"/>
+        <location filename="../../ui/main_window.cpp" line="1164"/>
         <source>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;Local multimodal assistant for CT studies, patient records and spoken questions. Runs entirely on this workstation.&lt;/p&gt;&lt;p&gt;&lt;b&gt;Not for clinical use.&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</source>
         <translation>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;面向 CT 检查、患者病历和语音提问的本地多模态助手，完全在本工作站上运行。&lt;/p&gt;&lt;p&gt;&lt;b&gt;不可用于临床。&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1149"/>
+        <location filename="../../ui/main_window.cpp" line="1173"/>
         <source>Device</source>
         <translation>设备</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1150"/>
+        <location filename="../../ui/main_window.cpp" line="1174"/>
         <source>About Consilium</source>
         <translation>关于 Consilium</translation>
     </message>

@@ -6,6 +6,7 @@
 
 #include "audio/audio_devices.h"
 #include "audio/capture.h"
+#include "audio/playback.h"
 #include "audio/ring_buffer.h"
 
 using namespace consilium;
@@ -136,6 +137,21 @@ class TestCapture : public QObject {
         auto out = AudioCapture::open(CaptureOptions{100000, 1.0, 0.0});
         QVERIFY(!out.ok());
         QCOMPARE(out.error().code, ErrorCode::InvalidArgument);
+    }
+
+    void playsBackOnTheNullDevice() {
+        // The test harness's default output is ALSA's null device: it consumes in real time.
+        AudioBuffer tone;
+        tone.sampleRate = 16000;
+        tone.samples.resize(4000);  // 0.25 s
+        for (size_t i = 0; i < tone.samples.size(); ++i)
+            tone.samples[i] = 0.2f * float(std::sin(0.2 * double(i)));
+        const Status played = playAudio(tone);
+        QVERIFY2(played.ok(), played.ok() ? "" : played.error().toString().c_str());
+        // Stopped before it starts: returns at once, still no error.
+        std::atomic<bool> stop{true};
+        QVERIFY(playAudio(tone, &stop).ok());
+        QCOMPARE(playAudio(AudioBuffer{}).error().code, ErrorCode::InvalidArgument);
     }
 };
 

@@ -37,6 +37,15 @@ class TestVoiceDock : public QObject {
         QTest::keyClick(transcript, Qt::Key_Return);
         QCOMPARE(w.findChild<QPlainTextEdit*>("QuestionEdit")->toPlainText(),
                  QString("how old is the patient"));
+        // Play it back (the harness's null output device), to the end.
+        auto* play = w.findChild<QPushButton*>("PlayButton");
+        QVERIFY(play->isEnabled());
+        QSignalSpy played(&w, &consilium::ui::MainWindow::playbackFinished);
+        play->click();
+        QCOMPARE(play->text(), QString("■ Stop"));
+        QVERIFY(played.wait(30000));
+        QCOMPARE(played.first().first().toString(), QString());
+        QCOMPARE(play->text(), QString("▶ Play"));
     }
 
     void unreadableAudioIsReported() {
