@@ -453,6 +453,20 @@ AskOutcome finishAsk(const PreparedAsk& p, const inference::ConsiliumAnswer& a,
         mapObj["grid"] = QJsonArray{qint64(c.grid[0]), qint64(c.grid[1]), qint64(c.grid[2])};
         mapObj["patch"] = QJsonArray{qint64(c.patch[0]), qint64(c.patch[1]), qint64(c.patch[2])};
         mapObj["weights"] = patchWeights;
+        // The same map through each decoder layer alone and each fusion image head alone
+        // (section 13.2); their means are `weights`.
+        auto maps = [](const std::vector<std::vector<float>>& list) {
+            QJsonArray out;
+            for (const auto& m : list) {
+                QJsonArray one;
+                for (float w : m)
+                    one.append(double(w));
+                out.append(one);
+            }
+            return out;
+        };
+        mapObj["by_layer"] = maps(a.imageAttentionByLayer);
+        mapObj["by_head"] = maps(a.imageAttentionByHead);
         att["map"] = mapObj;
         j["attention"] = att;
     } else {

@@ -74,6 +74,7 @@ struct ConsiliumBatcher::Active {
     ConsiliumAnswer answer;
     ConsiliumSequence seq;
     std::vector<float> avgImg, avgRec, det;  // [nq, N_img], [nq, N_rec], [N_img, 13]
+    std::vector<float> headImg;              // [h, nq, N_img]
     bool image = false, record = false;
     int64_t nRec = 0, maxIds = 0;
     std::vector<int32_t> feed;  // ids the next step runs: [last] or, after preemption, all
@@ -354,6 +355,8 @@ Status ConsiliumBatcher::prefillUnit(Active& a, int64_t* budget) {
         if (a.image) {
             const int64_t n = c.nImg();
             a.avgImg.assign(g.fusionImageAttention(), g.fusionImageAttention() + nq * n);
+            a.headImg.assign(g.fusionImageAttentionByHead(),
+                             g.fusionImageAttentionByHead() + c.fusionHeads[kModImage] * nq * n);
             a.det.assign(g.detection(), g.detection() + n * 13);
             ans.findings = findCandidates(c, g.detection());
             ans.lungRads = argmax(g.lungRadsLogits(), 5);
@@ -498,13 +501,27 @@ void ConsiliumBatcher::complete(std::unique_ptr<Active> a) {
             aDec[size_t(j)] += q.decCross[size_t(t * nq + j)] / double(decoded);
     if (a->image) {
         const int64_t n = c.nImg();
-        ans.imageAttention.assign(size_t(n), 0.f);
-        for (int64_t j = 0; j < nq; ++j)
-            for (int64_t p = 0; p < n; ++p)
-                ans.imageAttention[size_t(p)] +=
-                    float(aDec[size_t(j)] * a->avgImg[size_t(j * n + p)]);
+        // rollout(w, A): sum_j w[j] A[j, :] for a query weighting w [nq] and A [nq, N_img].
+        auto rollout = [&](const std::vector<double>& w, const float* A) {
+            std::vector<float> out(size_t(n), 0.f);
+            for (int64_t j = 0; j < nq; ++j)
+                for (int64_t p = 0; p < n; ++p)
+                    out[size_t(p)] += float(w[size_t(j)] * A[j * n + p]);
+            return out;
+        };
+        ans.imageAttention = rollout(aDec, a->avgImg.data());
         ans.peakPatch = argmax(ans.imageAttention.data(), int(n));
         ans.peakGrid = consiliumPatchCentre(c, ans.peakPatch, a->det.data() + ans.peakPatch * 13);
+        for (int64_t l = 0; l < L; ++l) {
+            std::vector<double> w(size_t(nq), decoded ? 0.0 : 1.0 / double(nq));
+            for (int64_t t = 0; t < decoded; ++t)
+                for (int64_t j = 0; j < nq; ++j)
+                    w[size_t(j)] +=
+                        q.decCrossLayers[size_t((t * L + l) * nq + j)] / double(decoded);
+            ans.imageAttentionByLayer.push_back(rollout(w, a->avgImg.data()));
+        }
+        for (int64_t h = 0; h < c.fusionHeads[kModImage]; ++h)
+            ans.imageAttentionByHead.push_back(rollout(aDec, a->headImg.data() + h * nq * n));
     }
     if (a->record) {
         const int64_t n = a->nRec;

@@ -65,6 +65,10 @@ struct ConsiliumAnswer {
     int lungRads = -1;                       // index into config().lungRadsCategories; -1 no CT
     std::array<float, 4> modalityWeights{};  // image, record, voice, question; sum 1
     std::vector<float> imageAttention;       // [N_img], sums to 1 (empty without a CT)
+    // The same rollout split up (docs/MODEL.md 13.2): through decoder layer l alone,
+    // [L][N_img], and through fusion image head h alone, [h][N_img]. Each map sums to 1; the
+    // mean of either list is imageAttention.
+    std::vector<std::vector<float>> imageAttentionByLayer, imageAttentionByHead;
     int64_t peakPatch = -1;
     std::array<double, 3> peakGrid{};    // refined like a candidate centre
     std::vector<float> recordAttention;  // [N_rec] (empty without a record)

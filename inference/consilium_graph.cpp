@@ -414,6 +414,7 @@ Result<std::unique_ptr<ConsiliumGraph>> ConsiliumGraph::create(
                                            hMax * keysMax, lim.maxAnswerTokens * hMax * nqMax})));
         g->m_mem.resize(size_t(nqMax * d));
         g->m_avgImg.resize(size_t(nqMax * c.nImg()));
+        g->m_headImg.resize(size_t(c.fusionHeads[kModImage] * nqMax * c.nImg()));
         g->m_crossK.resize(size_t(L * nqMax * hh));
         g->m_crossV.resize(size_t(L * nqMax * hh));
         g->m_newK.resize(size_t(rows * hh));
@@ -497,7 +498,7 @@ void ConsiliumGraph::norm(const NormWeights& w, const float* x, float* y, int64_
 // buffer; the tap sees the whole tensor only when one chunk holds every row.
 void ConsiliumGraph::mha(const ConsiliumAttention& a, const float* xq, int64_t n, const float* y,
                          int64_t m, bool rope, bool causal, int64_t window, float* out, float scale,
-                         float* headAvg, const std::string& probsTap) {
+                         float* headAvg, const std::string& probsTap, float* perHead) {
     const ConsiliumConfig& c = m_model->config();
     const int64_t hh = a.heads * c.headDim;
     linear(a.q, xq, n, c.dim, m_q.data(), hh);
@@ -527,6 +528,13 @@ void ConsiliumGraph::mha(const ConsiliumAttention& a, const float* xq, int64_t n
             m_backend->attention(m_q.data() + r0 * hh, nc, r0, m_k.data(), m_v.data(), m, p,
                                  m_o.data() + r0 * hh, m_probs.data());
             if (chunk == n && !probsTap.empty()) tap(probsTap, m_probs.data(), {n, a.heads, m});
+            if (perHead) {
+                for (int64_t h = 0; h < a.heads; ++h)
+                    for (int64_t i = 0; i < nc; ++i)
+                        std::memcpy(perHead + (h * n + r0 + i) * m,
+                                    m_probs.data() + (i * a.heads + h) * m,
+                                    size_t(m) * sizeof(float));
+            }
             if (!headAvg) continue;
             const float inv = 1.0f / float(a.heads);
             for (int64_t i = 0; i < nc; ++i)
@@ -900,7 +908,8 @@ Status ConsiliumGraph::fuse() {
         }
         float* avg = m == kModImage ? m_avgImg.data() : m == kModRecord ? m_avgRec.data() : nullptr;
         mha(a, xq, nq, keys[m], nm, false, false, 0, q, m_weights[size_t(m)], avg,
-            std::string("fusion.attn.") + kModalityNames[m]);
+            std::string("fusion.attn.") + kModalityNames[m],
+            m == kModImage ? m_headImg.data() : nullptr);
         tap(std::string("fusion.z.") + kModalityNames[m], m_tmp.data(), {nq, d});
     }
     // F2 = F + FFN(LN(F)); Mem = LN(F2).
@@ -949,6 +958,7 @@ Status ConsiliumGraph::exportSequence(ConsiliumSequence* seq, bool allLogits) co
             std::copy_n(m_crossV.begin() + long(from), count, seq->crossV.begin() + long(to));
         }
         seq->decCross.assign(size_t(maxAns * m_nq), 0.0f);
+        seq->decCrossLayers.assign(size_t(maxAns * L * m_nq), 0.0f);
         seq->expertIds.assign(size_t(maxAns * L * 2), 0);
         seq->expertW.assign(size_t(maxAns * L * 2), 0.0f);
         seq->allLogits = allLogits;
@@ -1081,6 +1091,7 @@ Status ConsiliumGraph::decodeBatch(ConsiliumSequence* const* seqs, const int32_t
     for (int64_t s = 0; s < nSeq; ++s) {
         ConsiliumSequence& q = *seqs[s];
         std::fill_n(q.decCross.begin() + q.pos * q.nq, counts[s] * q.nq, 0.0f);
+        std::fill_n(q.decCrossLayers.begin() + q.pos * L * q.nq, counts[s] * L * q.nq, 0.0f);
     }
     kernels::AttentionParams ap;
     ap.headDim = hd;
@@ -1148,12 +1159,16 @@ Status ConsiliumGraph::decodeBatch(ConsiliumSequence* const* seqs, const int32_t
                                      q.crossV.data() + layerAt, nq, ap, m_o.data() + r0 * hh,
                                      m_probs.data());
                 if (taps) tap(p + ".cross_attn", m_probs.data(), {n, a.heads, nq});
+                const float perLayer = 1.0f / float(a.heads);
                 for (int64_t t = 0; t < n; ++t) {
                     float* acc = q.decCross.data() + (q.pos + t) * nq;
+                    float* accL = q.decCrossLayers.data() + ((q.pos + t) * L + l) * nq;
                     for (int64_t h = 0; h < a.heads; ++h) {
                         const float* pr = m_probs.data() + (t * a.heads + h) * nq;
-                        for (int64_t j = 0; j < nq; ++j)
+                        for (int64_t j = 0; j < nq; ++j) {
                             acc[j] += scale * pr[j];
+                            accL[j] += perLayer * pr[j];
+                        }
                     }
                 }
             }

@@ -166,6 +166,7 @@ struct ConsiliumSequence {
     std::vector<float> crossK, crossV;  // [L][nq][crossStride]
     std::vector<int32_t> blocks;        // self K/V blocks, position order
     std::vector<float> decCross;        // [maxTokens][nq], averaged over layers and heads
+    std::vector<float> decCrossLayers;  // [maxTokens][L][nq], each layer averaged over its heads
     std::vector<int32_t> expertIds;     // [maxTokens][L][2], largest weight first
     std::vector<float> expertW;         // [maxTokens][L][2]
     bool allLogits = false;
@@ -245,10 +246,16 @@ class ConsiliumGraph {
     const std::array<float, 4>& gateLogits() const { return m_gateLogits; }
     // Fusion attention averaged over heads, [N_q, N_m] (image: N_img, record: N_rec).
     const float* fusionImageAttention() const { return m_avgImg.data(); }
+    // Fusion image attention of each head, [h][N_q][N_img] (h = fusion image head count).
+    const float* fusionImageAttentionByHead() const { return m_headImg.data(); }
     const float* fusionRecordAttention() const { return m_avgRec.data(); }
     // Decoder cross-attention of position t averaged over layers and heads, [N_q].
     const float* decoderCrossAttention(int64_t t) const {
         return m_seq.decCross.data() + t * m_seq.nq;
+    }
+    // The same for decoder layer l alone (averaged over that layer's heads), [N_q].
+    const float* decoderCrossAttention(int64_t t, int64_t l) const {
+        return m_seq.decCrossLayers.data() + (t * int64_t(m_model->dec.size()) + l) * m_seq.nq;
     }
     // Router choice of position t, layer l: experts[2], weights[2] (largest first).
     const int32_t* experts(int64_t t, int64_t l) const {
@@ -268,10 +275,11 @@ class ConsiliumGraph {
     void norm(const NormWeights& w, const float* x, float* y, int64_t n);
     // MHA from query rows xq [n, d] to key/value rows y [m, d]; output added to `out`
     // scaled by `scale` (residual); head-averaged probabilities into headAvg [n, m] when not
-    // null; the probabilities [n, heads, m] tapped as `probsTap` when not empty.
+    // null, and each head's into perHead [heads, n, m] when not null; the probabilities
+    // [n, heads, m] tapped as `probsTap` when not empty.
     void mha(const ConsiliumAttention& a, const float* xq, int64_t n, const float* y, int64_t m,
              bool rope, bool causal, int64_t window, float* out, float scale, float* headAvg,
-             const std::string& probsTap);
+             const std::string& probsTap, float* perHead = nullptr);
     Status encoderBlocks(const std::vector<ConsiliumEncoderBlock>& blocks, float* x, int64_t n,
                          bool text, const std::string& tapPrefix);
     // Causal sliding-window self-attention of text rows x [n, d] at positions pos0.. over
@@ -305,7 +313,7 @@ class ConsiliumGraph {
     // Text encoder keys/values kept from the previous chunk, [layers][window - 1][h*hd].
     std::vector<float> m_kTail, m_vTail;
     // Fusion: query rows, memory, per-modality head-averaged attention.
-    std::vector<float> m_mem, m_avgImg, m_avgRec;
+    std::vector<float> m_mem, m_avgImg, m_avgRec, m_headImg;
     std::array<float, 4> m_weights{}, m_gateLogits{};
     // Decoder: cross K/V of the last fuse() [L][nqMax][hhMax]; batch rows' new self K/V
     // [rows][hhMax] and logits [rows][V]; the answer of decode() and its own pool.

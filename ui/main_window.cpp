@@ -31,6 +31,7 @@
 #include <QPushButton>
 #include <QScrollArea>
 #include <QShortcut>
+#include <QSignalBlocker>
 #include <QSlider>
 #include <QStandardItemModel>
 #include <QStatusBar>
@@ -458,10 +459,20 @@ QWidget* MainWindow::buildEvidence() {
     });
     // The heatmap follows the viewer to any slice of any plane.
     connect(m_viewer, &CtViewer::sliceChanged, this, [this] { renderHeatmap(); });
-    auto* heatNote = new QLabel(
-        tr("Where the answer looked: the model's attention over the CT patches, averaged over "
-           "heads in the fusion layer, interpolated to every slice and scaled to its maximum."));
-    heatNote->setWordWrap(true);
+    // Which attention map: the averaged rollout, or one decoder layer or fusion head alone.
+    auto* sourceRow = new QHBoxLayout;
+    m_heatmapSource = new QComboBox;
+    m_heatmapSource->setObjectName("HeatmapSource");
+    m_heatmapSource->setToolTip(
+        tr("Show the attention averaged over the model, or through one layer or head alone"));
+    sourceRow->addWidget(new QLabel(tr("Map")));
+    sourceRow->addWidget(m_heatmapSource, 1);
+    m_heatNote = new QLabel;
+    m_heatNote->setObjectName("HeatmapNote");
+    m_heatNote->setWordWrap(true);
+    fillHeatmapSources();
+    connect(m_heatmapSource, &QComboBox::currentIndexChanged, this,
+            &MainWindow::heatmapSourceChosen);
 
     m_findings = new QListWidget;
     m_findings->setObjectName("FindingsList");
@@ -513,7 +524,8 @@ QWidget* MainWindow::buildEvidence() {
 
     layout->addLayout(heatRow);
     layout->addLayout(styleRow);
-    layout->addWidget(heatNote);
+    layout->addLayout(sourceRow);
+    layout->addWidget(m_heatNote);
     layout->addWidget(m_findings);
     layout->addWidget(chartView, 1);
     layout->addWidget(weightNote);
@@ -850,10 +862,22 @@ void MainWindow::showEvidenceOverlay() {
             m_attentionMap.grid[size_t(i)] = g[i].toInt();
             m_attentionMap.patch[size_t(i)] = p[i].toInt();
         }
-        m_attentionMap.weights.reserve(size_t(w.size()));
-        for (const QJsonValue& v : w)
-            m_attentionMap.weights.push_back(float(v.toDouble()));
+        auto add = [this, &w](const QJsonArray& weights) {
+            if (weights.size() != w.size()) return false;  // not a map of the same patches
+            std::vector<float> one;
+            one.reserve(size_t(weights.size()));
+            for (const QJsonValue& v : weights)
+                one.push_back(float(v.toDouble()));
+            m_attentionMap.sources.push_back(std::move(one));
+            return true;
+        };
+        add(w);
+        for (const QJsonValue& m : map["by_layer"].toArray())
+            m_attentionMap.layers += add(m.toArray());
+        for (const QJsonValue& m : map["by_head"].toArray())
+            m_attentionMap.heads += add(m.toArray());
     }
+    fillHeatmapSources();
     if (!m_view || peak.size() != 3) return;
     const QVector3D mm(float(peak[0].toDouble()), float(peak[1].toDouble()),
                        float(peak[2].toDouble()));
@@ -882,6 +906,45 @@ QString MainWindow::exportReport(const QString& pdfPath) {
     return {};
 }
 
+void MainWindow::heatmapSourceChosen(int index) {
+    describeHeatmapSource(index);
+    renderHeatmap();
+}
+
+// The one-line explanation under the map choice.
+void MainWindow::describeHeatmapSource(int i) {
+    const int layers = m_attentionMap.layers;
+    if (i <= 0) {
+        m_heatNote->setText(
+            tr("Where the answer looked: the answer's attention over the question, carried "
+               "through the fusion layer to the CT patches, averaged over its layers and "
+               "heads, interpolated to every slice and scaled to its maximum."));
+    } else if (i <= layers) {
+        m_heatNote->setText(tr("Where the answer looked through decoder layer %1 alone "
+                               "(averaged over the fusion heads).")
+                                .arg(i));
+    } else {
+        m_heatNote->setText(tr("What fusion head %1 picked out of the CT for this answer "
+                               "(weighted by the answer's attention, all decoder layers).")
+                                .arg(i - layers));
+    }
+}
+
+// The map choices of the last answer; the choice made stays while the new answer has it.
+void MainWindow::fillHeatmapSources() {
+    const int keep = m_heatmapSource->currentIndex();
+    const QSignalBlocker block(m_heatmapSource);
+    m_heatmapSource->clear();
+    m_heatmapSource->addItem(tr("Averaged over layers and heads"));
+    for (int l = 0; l < m_attentionMap.layers; ++l)
+        m_heatmapSource->addItem(tr("Decoder layer %1").arg(l + 1));
+    for (int h = 0; h < m_attentionMap.heads; ++h)
+        m_heatmapSource->addItem(tr("Fusion head %1").arg(h + 1));
+    m_heatmapSource->setEnabled(m_heatmapSource->count() > 1);
+    m_heatmapSource->setCurrentIndex(keep > 0 && keep < m_heatmapSource->count() ? keep : 0);
+    describeHeatmapSource(m_heatmapSource->currentIndex());
+}
+
 void MainWindow::renderHeatmap() {
     if (!m_view || m_lastAnswer.isEmpty()) return;
     const QJsonArray peak = m_lastAnswer["attention"].toObject()["peak_mm"].toArray();
@@ -889,10 +952,13 @@ void MainWindow::renderHeatmap() {
     const int slice = m_viewer->slice();
     const auto cmap = consilium::app::HeatColormap(std::max(0, m_colormap->currentIndex()));
     QImage overlay;
-    if (!m_attentionMap.weights.empty()) {
+    const auto& sources = m_attentionMap.sources;
+    if (!sources.empty()) {
+        const size_t which =
+            size_t(std::clamp(m_heatmapSource->currentIndex(), 0, int(sources.size()) - 1));
         overlay =
             m_view->attentionMapOverlay(m_plane, slice, m_attentionMap.grid, m_attentionMap.patch,
-                                        m_attentionMap.weights, m_threshold->value() / 100.0, cmap);
+                                        sources[which], m_threshold->value() / 100.0, cmap);
     }
     if (overlay.isNull()) {  // an answer without the map: a Gaussian around the peak
         const QVector3D mm(float(peak[0].toDouble()), float(peak[1].toDouble()),

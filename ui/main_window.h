@@ -164,10 +164,18 @@ class MainWindow : public QMainWindow {
     QSlider* m_opacity = nullptr;
     QComboBox* m_colormap = nullptr;
     QSlider* m_threshold = nullptr;
+    QComboBox* m_heatmapSource = nullptr;
+    QLabel* m_heatNote = nullptr;
     struct AttentionMap {
         std::array<int, 3> grid{}, patch{};
-        std::vector<float> weights;
+        // One weight per patch for each choice of m_heatmapSource: [0] averaged (the rollout
+        // of docs/MODEL.md 13.2), then each decoder layer, then each fusion image head.
+        std::vector<std::vector<float>> sources;
+        int layers = 0, heads = 0;
     } m_attentionMap;
+    void fillHeatmapSources();
+    void heatmapSourceChosen(int index);
+    void describeHeatmapSource(int index);
     QListWidget* m_findings = nullptr;
     QJsonObject m_lastAnswer;
     QLabel* m_deviceLabel = nullptr;

@@ -81,6 +81,7 @@ struct Run {
     std::vector<int32_t> experts[2];
     std::vector<float> expertWeights[2];
     std::vector<float> imageAttn, recordAttn;
+    std::vector<std::vector<float>> imageAttnByLayer, imageAttnByHead;  // [L][N_img], [h][N_img]
     std::vector<int32_t> genIds;
 };
 
@@ -148,6 +149,26 @@ QString runGolden(const QString& modelFile, const Golden& g, Run* r, int64_t pro
         for (int64_t p = 0; p < nRec; ++p)
             r->recordAttn[size_t(p)] +=
                 float(aDec[size_t(j)] * G.fusionRecordAttention()[j * nRec + p]);
+    }
+    // The same rollout through each decoder layer alone and each fusion image head alone.
+    for (int64_t l = 0; l < L; ++l) {
+        std::vector<float> m(size_t(nImg), 0.f);
+        for (int64_t j = 0; j < nq; ++j) {
+            double w = 0;
+            for (int64_t t = 0; t < n; ++t)
+                w += G.decoderCrossAttention(t, l)[j] / double(n);
+            for (int64_t p = 0; p < nImg; ++p)
+                m[size_t(p)] += float(w * G.fusionImageAttention()[j * nImg + p]);
+        }
+        r->imageAttnByLayer.push_back(std::move(m));
+    }
+    for (int64_t h = 0; h < r->model->config().fusionHeads[0]; ++h) {
+        std::vector<float> m(size_t(nImg), 0.f);
+        const float* A = G.fusionImageAttentionByHead() + h * nq * nImg;
+        for (int64_t j = 0; j < nq; ++j)
+            for (int64_t p = 0; p < nImg; ++p)
+                m[size_t(p)] += float(aDec[size_t(j)] * A[j * nImg + p]);
+        r->imageAttnByHead.push_back(std::move(m));
     }
     // Greedy generation from [bos] (max as many ids as the dump), with the KV cache.
     G.setTap(nullptr);
@@ -309,6 +330,72 @@ class TestConsiliumGolden : public QObject {
     }
 
     // The SentencePiece model stored in the file reproduces the golden ids of the texts.
+    // Section 13.2 split by decoder layer and by fusion head, against the same rollout of the
+    // reference's own probabilities (dec.blk.{l}.cross_attn [c, n, N_q], fusion.attn.image
+    // [h, N_q, N_img]).
+    void imageAttentionByLayerAndHead() {
+        Golden g;
+        QVERIFY(loadGolden("golden", &g));
+        Run r;
+        const QString err = runGolden("consilium-golden-f32.gguf", g, &r, 0);
+        QVERIFY2(err.isEmpty(), qPrintable(err));
+        const auto& fs = g.shape.at("fusion.attn.image");
+        const int64_t heads = fs[0], nq = fs[1], nImg = fs[2];
+        const auto& fusion = g.f32.at("fusion.attn.image");
+        QCOMPARE(int64_t(r.imageAttnByHead.size()), heads);
+        const int64_t L = int64_t(r.imageAttnByLayer.size());
+        QCOMPARE(L, int64_t(r.model->dec.size()));
+        auto rollout = [&](const std::vector<double>& w, int64_t onlyHead) {
+            std::vector<double> m(size_t(nImg), 0.0);
+            for (int64_t h = 0; h < heads; ++h) {
+                if (onlyHead >= 0 && h != onlyHead) continue;
+                const double share = onlyHead >= 0 ? 1.0 : 1.0 / double(heads);
+                for (int64_t j = 0; j < nq; ++j)
+                    for (int64_t p = 0; p < nImg; ++p)
+                        m[size_t(p)] +=
+                            share * w[size_t(j)] * fusion[size_t((h * nq + j) * nImg + p)];
+            }
+            return m;
+        };
+        auto layerWeights = [&](int64_t l) {
+            const std::string name = "dec.blk." + std::to_string(l) + ".cross_attn";
+            const auto& s = g.shape.at(name);  // [c, n, N_q]
+            const auto& a = g.f32.at(name);
+            std::vector<double> w(size_t(nq), 0.0);
+            for (int64_t h = 0; h < s[0]; ++h)
+                for (int64_t t = 0; t < s[1]; ++t)
+                    for (int64_t j = 0; j < nq; ++j)
+                        w[size_t(j)] += a[size_t((h * s[1] + t) * nq + j)] / double(s[0] * s[1]);
+            return w;
+        };
+        auto close = [&](const std::vector<float>& got, const std::vector<double>& want) {
+            double sum = 0, worst = 0;
+            for (size_t p = 0; p < want.size(); ++p) {
+                sum += got[p];
+                worst = std::max(worst, std::fabs(double(got[p]) - want[p]));
+            }
+            return std::fabs(sum - 1.0) < 1e-4 && worst < 1e-5;
+        };
+        std::vector<double> all(size_t(nq), 0.0);
+        double differ = 0;
+        for (int64_t l = 0; l < L; ++l) {
+            const auto w = layerWeights(l);
+            for (int64_t j = 0; j < nq; ++j)
+                all[size_t(j)] += w[size_t(j)] / double(L);
+            QVERIFY2(close(r.imageAttnByLayer[size_t(l)], rollout(w, -1)),
+                     qPrintable(QString("decoder layer %1").arg(l)));
+            for (int64_t p = 0; p < nImg; ++p)
+                differ =
+                    std::max(differ, std::fabs(double(r.imageAttnByLayer[size_t(l)][size_t(p)]) -
+                                               double(r.imageAttn[size_t(p)])));
+        }
+        for (int64_t h = 0; h < heads; ++h)
+            QVERIFY2(close(r.imageAttnByHead[size_t(h)], rollout(all, h)),
+                     qPrintable(QString("fusion head %1").arg(h)));
+        // The split shows something the average does not.
+        QVERIFY(differ > 1e-6);
+    }
+
     void tokenizer() {
         Golden g;
         QVERIFY(loadGolden("golden", &g));
@@ -372,6 +459,24 @@ class TestConsiliumGolden : public QObject {
         for (float v : a.value().recordAttention)
             sum += v;
         QVERIFY(std::fabs(sum - 1.0) < 1e-4);
+        // Per layer and per head (section 13.2): each sums to 1 and their means are the map.
+        for (const auto* list :
+             {&a.value().imageAttentionByLayer, &a.value().imageAttentionByHead}) {
+            QVERIFY(!list->empty());
+            for (size_t p = 0; p < a.value().imageAttention.size(); ++p) {
+                double mean = 0;
+                for (const auto& m : *list)
+                    mean += m[p] / double(list->size());
+                QVERIFY(std::fabs(mean - a.value().imageAttention[p]) < 1e-5);
+            }
+            for (const auto& m : *list) {
+                sum = 0;
+                for (float v : m)
+                    sum += v;
+                QVERIFY(std::fabs(sum - 1.0) < 1e-4);
+            }
+        }
+        QCOMPARE(a.value().imageAttentionByLayer.size(), engine.value()->model().dec.size());
         QVERIFY(a.value().peakPatch >= 0 && a.value().peakPatch < c.nImg());
         QVERIFY(a.value().lungRads >= 0 && a.value().lungRads < 5);
         for (const auto& f : a.value().findings)

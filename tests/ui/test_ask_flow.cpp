@@ -10,6 +10,7 @@
 #include <QPlainTextEdit>
 #include <QProcess>
 #include <QPushButton>
+#include <QSet>
 #include <QSlider>
 #include <QStandardPaths>
 #include <QTableWidget>
@@ -120,6 +121,31 @@ class TestAskFlow : public QObject {
             threshold->setValue(90);
             QVERIFY2(visible() < shown, qPrintable(QString("%1 vs %2").arg(visible()).arg(shown)));
             threshold->setValue(20);
+            // Per layer and per head: one choice for each map of the answer, each drawn
+            // differently, each explained.
+            const QJsonObject map = answer["attention"].toObject()["map"].toObject();
+            const int layers = int(map["by_layer"].toArray().size());
+            const int heads = int(map["by_head"].toArray().size());
+            QVERIFY(layers >= 1 && heads >= 1);
+            auto* source = w.findChild<QComboBox*>("HeatmapSource");
+            auto* note = w.findChild<QLabel*>("HeatmapNote");
+            QVERIFY(source && note && source->isEnabled());
+            QCOMPARE(source->count(), 1 + layers + heads);
+            const QImage averaged = viewer->overlayImage();
+            const QString averagedNote = note->text();
+            QSet<QString> notes{averagedNote};
+            int differing = 0;
+            for (int i = 1; i < source->count(); ++i) {
+                source->setCurrentIndex(i);
+                QVERIFY(viewer->hasOverlayOn(peakSlice));
+                differing += viewer->overlayImage() != averaged;
+                notes.insert(note->text());
+            }
+            QVERIFY2(differing >= 1, "every per-layer and per-head map looks like the average");
+            QCOMPARE(notes.size(), source->count());
+            source->setCurrentIndex(0);
+            QCOMPARE(viewer->overlayImage(), averaged);
+            QCOMPARE(note->text(), averagedNote);
             const int other = peakSlice > 2 ? peakSlice - 2 : peakSlice + 2;
             viewer->setSlice(other);
             QVERIFY(viewer->hasOverlayOn(other));
