@@ -128,6 +128,19 @@ Result<std::shared_ptr<ConsiliumModel>> ConsiliumModel::load(std::shared_ptr<Wei
     int64_t ctLayers = 0, auLayers = 0, txLayers = 0, decLayers = 0;
     intKey("consilium.ct.block_count", &ctLayers);
     intKey("consilium.ct.feed_forward_length", &c.ctFfn);
+    if (f.find("consilium.ct.stem_patch") || f.find("consilium.ct.stem_channels")) {
+        std::vector<int64_t> stem;
+        intArray("consilium.ct.stem_patch", &stem, 3);
+        intKey("consilium.ct.stem_channels", &c.stemChannels);
+        if (st) {
+            for (size_t i = 0; i < 3; ++i)
+                c.stem[i] = stem[i];
+            if (c.stemChannels < 1 || c.stemChannels > 4096) {
+                st = corrupt(path, "consilium.ct.stem_channels " + std::to_string(c.stemChannels) +
+                                       " outside 1..4096");
+            }
+        }
+    }
     intKey("consilium.audio.sample_rate", &c.sampleRate);
     intKey("consilium.audio.n_fft", &c.nFft);
     intKey("consilium.audio.hop_length", &c.hopLength);
@@ -200,12 +213,17 @@ Result<std::shared_ptr<ConsiliumModel>> ConsiliumModel::load(std::shared_ptr<Wei
         if (c.grid[i] > 4096 || c.grid[i] % c.patch[i] != 0) {
             return unsupported(path, "ct.grid is not divisible by ct.patch");
         }
+        if (c.hasStem() && c.patch[i] % c.stem[i] != 0) {
+            return unsupported(path, "ct.patch is not divisible by ct.stem_patch");
+        }
     }
-    if (!m32(c.patchElems()) || !m32(c.ctFfn) || !m32(c.audioFfn) || !m32(c.textFfn) ||
-        !m32(c.fusionFfn) || !m32(c.expertFfn) || c.ctFfn > 16 * kMaxDim ||
+    if (!m32(c.patchIn()) || c.patchIn() > 16 * kMaxDim || !m32(c.ctFfn) || !m32(c.audioFfn) ||
+        !m32(c.textFfn) || !m32(c.fusionFfn) || !m32(c.expertFfn) || c.ctFfn > 16 * kMaxDim ||
         c.audioFfn > 16 * kMaxDim || c.textFfn > 16 * kMaxDim || c.fusionFfn > 16 * kMaxDim ||
         c.expertFfn > 16 * kMaxDim || c.nImg() > (1 << 16)) {
-        return unsupported(path, "feed-forward widths and the patch size must be multiples of 32");
+        return unsupported(path,
+                           "feed-forward widths and the patch embedding's input must be multiples "
+                           "of 32");
     }
     if (c.expertsUsed != 2 || c.experts < 2 || c.experts > 256) {
         return unsupported(path, "expert_used_count must be 2 (got " +
@@ -294,7 +312,8 @@ Result<std::shared_ptr<ConsiliumModel>> ConsiliumModel::load(std::shared_ptr<Wei
     };
     ConsiliumModel& m = *model;
     qTensor("token_embd.weight", {d, c.vocab}, &m.tokenEmbd);
-    qLinear("ct.patch_embd", d, c.patchElems(), &m.ctPatch);
+    if (c.hasStem()) fLinear("ct.stem", c.stemChannels, c.stemElems(), &m.ctStem);
+    qLinear("ct.patch_embd", d, c.patchIn(), &m.ctPatch);
     fTensor("ct.pos_embd", {d, c.nImg()}, &m.ctPos);
     encoder("ct", c.ctHeads, c.ctFfn, &m.ct, &m.ctOut);
     fTensor("audio.mel_filters", {c.nFft / 2 + 1, c.nMels}, &m.melFilters);
@@ -408,6 +427,10 @@ Result<std::unique_ptr<ConsiliumGraph>> ConsiliumGraph::create(
             v->resize(size_t(int64_t(c.textHeads.size()) * keep * hText * hd));
         g->m_ff.resize(size_t(rows * ffMax));
         g->m_col.resize(size_t(colMax));
+        if (c.hasStem()) {
+            g->m_stemRows.resize(size_t(c.nImg() * c.patchElems()));
+            g->m_stemOut.resize(size_t(c.nImg() * c.patchIn()));
+        }
         // Attention probabilities: fusion query chunks [rows, h, N_m] within a budget of
         // lim.probsBudgetFloats (at least one row), and decoder cross [n, c, N_q].
         g->m_probs.resize(size_t(std::max({std::min(nqMax * hMax * keysMax, lim.probsBudgetFloats),
@@ -636,8 +659,32 @@ Status ConsiliumGraph::encodeImage(const float* ct) {
                             size_t(pw) * sizeof(float));
     }
     tap("ct.patches", m_col.data(), {nImg, P});
+    const float* embedIn = m_col.data();
+    if (c.hasStem()) {
+        // Sub-patch s = (az·my + ay)·mx + ax of patch p is row p·n_sub + s, element
+        // (sz·sh + sy)·sw + sx; gelu(stem) of all rows is [N_img, n_sub·C] as it lies.
+        const int64_t sd = c.stem[0], sh = c.stem[1], sw = c.stem[2], S = c.stemElems();
+        const int64_t my = ph / sh, mx = pw / sw, nSub = c.subPatches();
+        for (int64_t p = 0; p < nImg; ++p) {
+            const float* patch = m_col.data() + p * P;
+            for (int64_t s = 0; s < nSub; ++s) {
+                const int64_t az = s / (my * mx), ay = (s / mx) % my, ax = s % mx;
+                float* row = m_stemRows.data() + (p * nSub + s) * S;
+                for (int64_t sz = 0; sz < sd; ++sz)
+                    for (int64_t sy = 0; sy < sh; ++sy)
+                        std::memcpy(row + (sz * sh + sy) * sw,
+                                    patch + ((az * sd + sz) * ph + ay * sh + sy) * pw + ax * sw,
+                                    size_t(sw) * sizeof(float));
+            }
+        }
+        linear(m_model->ctStem, m_stemRows.data(), nImg * nSub, S, m_stemOut.data(),
+               c.stemChannels);
+        m_backend->gelu(m_stemOut.data(), m_stemOut.data(), nImg * c.patchIn());
+        tap("ct.stem", m_stemOut.data(), {nImg, c.patchIn()});
+        embedIn = m_stemOut.data();
+    }
     float* x = m_x.data();
-    linear(m_model->ctPatch, m_col.data(), nImg, P, x, d);
+    linear(m_model->ctPatch, embedIn, nImg, c.patchIn(), x, d);
     m_backend->add(x, m_model->ctPos.f32(), nImg * d);
     tap("ct.embd", x, {nImg, d});
     Status s = encoderBlocks(m_model->ct, x, nImg, false, "ct");

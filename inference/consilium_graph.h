@@ -64,6 +64,16 @@ struct ConsiliumConfig {
     int64_t nx() const { return grid[2] / patch[2]; }
     int64_t nImg() const { return nz() * ny() * nx(); }
     int64_t patchElems() const { return patch[0] * patch[1] * patch[2]; }
+    // The optional CT stem (section 5): sub-patch size and channels; stemChannels 0 = none.
+    std::array<int64_t, 3> stem{};
+    int64_t stemChannels = 0;
+    bool hasStem() const { return stemChannels > 0; }
+    int64_t stemElems() const { return stem[0] * stem[1] * stem[2]; }
+    int64_t subPatches() const {
+        return hasStem() ? (patch[0] / stem[0]) * (patch[1] / stem[1]) * (patch[2] / stem[2]) : 0;
+    }
+    // Input width of ct.patch_embd: the patch, or the stem features of its sub-patches.
+    int64_t patchIn() const { return hasStem() ? subPatches() * stemChannels : patchElems(); }
 };
 
 struct LinearWeights {
@@ -110,7 +120,8 @@ class ConsiliumModel {
 
     // Views (public for the graph; immutable).
     TensorView tokenEmbd;   // [V, d]
-    LinearWeights ctPatch;  // [d, P]
+    LinearWeights ctStem;   // [C, sd*sh*sw] (no stem: invalid)
+    LinearWeights ctPatch;  // [d, patchIn]
     TensorView ctPos;       // [N_img, d]
     std::vector<ConsiliumEncoderBlock> ct, audio, text;
     NormWeights ctOut, audioOut, textOut;
@@ -314,6 +325,7 @@ class ConsiliumGraph {
     std::vector<float> m_kTail, m_vTail;
     // Fusion: query rows, memory, per-modality head-averaged attention.
     std::vector<float> m_mem, m_avgImg, m_avgRec, m_headImg;
+    std::vector<float> m_stemRows, m_stemOut;  // CT stem: [N_img*n_sub, s], [N_img*n_sub, C]
     std::array<float, 4> m_weights{}, m_gateLogits{};
     // Decoder: cross K/V of the last fuse() [L][nqMax][hhMax]; batch rows' new self K/V
     // [rows][hhMax] and logits [rows][V]; the answer of decode() and its own pool.

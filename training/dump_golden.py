@@ -8,6 +8,10 @@ four modalities present, one forward pass with every named intermediate captured
   golden.bin / golden.json     inputs + intermediates for the F32 file
   golden_q4_0.bin / .json      the same, computed with the dequantized Q4_0 weights
 
+With --stem, the same configuration with the CT stem of section 5 (F32 only):
+
+  consilium-golden-stem-f32.gguf, golden_stem.bin / golden_stem.json
+
 golden*.bin: little-endian float32 / int32 tensors back to back; the JSON index gives for
 each name {"dtype", "shape", "offset" (bytes), "count"} plus "inputs", "config", "limits".
 
@@ -131,11 +135,17 @@ def run(model: M.Consilium, inp: dict, cfg: M.Config) -> Blob:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="write the golden set of docs/MODEL.md section 15")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--stem", action="store_true",
+                    help="the CT stem variant (section 5): consilium-golden-stem-f32.gguf and "
+                         "golden_stem.bin/.json only")
     a = ap.parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
     torch.manual_seed(SEED)
     rng = np.random.default_rng(SEED)
     cfg = M.golden_config()
+    if a.stem:
+        cfg.ct_stem, cfg.ct_stem_channels = (2, 2, 2), 4
+        cfg.validate()
 
     texts = records.corpus(400, SEED) + [QUESTION, "Is there a nodule in the right upper lobe?"]
     spm_bytes = tokenizer.train_spm(texts, cfg.vocab, byte_fallback=False, normalization="identity")
@@ -161,16 +171,17 @@ def main(argv=None) -> int:
                         for k, v in vars(cfg).items()},
              "limits": LIMITS, "seed": SEED}
 
-    f32 = os.path.join(a.out, "consilium-golden-f32.gguf")
+    tag = "-stem" if a.stem else ""
+    f32 = os.path.join(a.out, f"consilium-golden{tag}-f32.gguf")
     q4 = os.path.join(a.out, "consilium-golden-q4_0.gguf")
     G.export_model(model, f32, "f32", spm_bytes, "consilium-golden", {"consilium.training.seed": SEED})
-    G.export_model(model, q4, "q4_0", spm_bytes, "consilium-golden", {"consilium.training.seed": SEED})
-    sizes = {f32: os.path.getsize(f32), q4: os.path.getsize(q4)}
+    sizes = {f32: os.path.getsize(f32)}
 
     # F32: the reference; also proves the file round-trips to the same model.
     blob = run(model, inp, cfg)
-    sizes["golden.bin"] = blob.write(os.path.join(a.out, "golden.bin"),
-                                     os.path.join(a.out, "golden.json"), extra)
+    stem = "golden_stem" if a.stem else "golden"
+    sizes[f"{stem}.bin"] = blob.write(os.path.join(a.out, f"{stem}.bin"),
+                                      os.path.join(a.out, f"{stem}.json"), extra)
     _, tensors = G.read_gguf(f32)
     sd = {k: torch.from_numpy(v[2].copy()) for k, v in tensors.items()}
     back = M.Consilium(cfg).eval()
@@ -179,7 +190,11 @@ def main(argv=None) -> int:
     if b"".join(blob.parts) != b"".join(blob2.parts):
         raise RuntimeError("the F32 GGUF does not reproduce the model bit for bit")
 
+    if a.stem:
+        return report(sizes, inp)
     # Q4_0: the same pass with the dequantized weights of the Q4_0 file.
+    G.export_model(model, q4, "q4_0", spm_bytes, "consilium-golden", {"consilium.training.seed": SEED})
+    sizes[q4] = os.path.getsize(q4)
     _, tq = G.read_gguf(q4)
     q_model = M.Consilium(cfg).eval()
     q_model.load_state_dict({k: torch.from_numpy(v[2].copy()) for k, v in tq.items()})
@@ -187,6 +202,10 @@ def main(argv=None) -> int:
     sizes["golden_q4_0.bin"] = blob_q.write(os.path.join(a.out, "golden_q4_0.bin"),
                                             os.path.join(a.out, "golden_q4_0.json"),
                                             {**extra, "model": os.path.basename(q4)})
+    return report(sizes, inp)
+
+
+def report(sizes: dict, inp: dict) -> int:
     total = 0
     for k, v in sizes.items():
         print(f"{os.path.basename(k)}: {v} bytes")

@@ -40,6 +40,8 @@ class Config:
     window_width: float = 1500.0
     ct_heads: tuple = (3, 3, 3)
     ct_ff: int = 768
+    ct_stem: tuple = ()        # (sd, sh, sw) sub-patch of the CT stem; () = no stem (section 5)
+    ct_stem_channels: int = 0  # C, channels of the CT stem
     n_mels: int = 80
     sample_rate: int = 16000
     n_fft: int = 400
@@ -73,11 +75,24 @@ class Config:
         pd, ph, pw = self.ct_patch
         return pd * ph * pw
 
+    @property
+    def n_sub(self) -> int:
+        """Sub-patches per patch of the CT stem (0 without one)."""
+        if not self.ct_stem:
+            return 0
+        return (self.ct_patch[0] // self.ct_stem[0]) * (self.ct_patch[1] // self.ct_stem[1]) * (
+            self.ct_patch[2] // self.ct_stem[2])
+
+    @property
+    def patch_in(self) -> int:
+        """Input width of ct.patch_embd: the patch vector, or the stem features of a patch."""
+        return self.n_sub * self.ct_stem_channels if self.ct_stem else self.patch_dim
+
     def validate(self) -> None:
         """The limits of docs/MODEL.md section 2 (the engine rejects files that break them)."""
         for name, v in (("d", self.d), ("ct_ff", self.ct_ff), ("audio_ff", self.audio_ff),
                         ("text_ff", self.text_ff), ("fusion_ff", self.fusion_ff),
-                        ("expert_ff", self.expert_ff), ("patch_dim", self.patch_dim)):
+                        ("expert_ff", self.expert_ff), ("patch_in", self.patch_in)):
             if v % QK:
                 raise ValueError(f"{name}={v} is not a multiple of {QK}")
         if self.hd % 2:
@@ -85,6 +100,11 @@ class Config:
         for g, p in zip(self.ct_grid, self.ct_patch):
             if g % p:
                 raise ValueError(f"CT grid {self.ct_grid} not divisible by patch {self.ct_patch}")
+        if self.ct_stem:
+            if len(self.ct_stem) != 3 or self.ct_stem_channels < 1 or any(
+                    s < 1 or p % s for p, s in zip(self.ct_patch, self.ct_stem)):
+                raise ValueError(f"CT stem {self.ct_stem} must divide the patch {self.ct_patch} "
+                                 "and have channels >= 1")
         heads = (list(self.ct_heads) + list(self.audio_heads) + list(self.text_heads)
                  + list(self.fusion_heads) + list(self.dec_heads) + list(self.dec_cross_heads))
         if min(heads) < 1 or any((h * self.hd) % QK for h in heads):
@@ -274,19 +294,38 @@ def patchify(ct: torch.Tensor, patch) -> torch.Tensor:
     return x.reshape(B, (D // pd) * (H // ph) * (W // pw), pd * ph * pw)
 
 
+def sub_patchify(p: torch.Tensor, patch, stem) -> torch.Tensor:
+    """Patch vectors [B, N, pd*ph*pw] -> sub-patches [B, N, n_sub, sd*sh*sw]; sub-patch
+    s = (az*my + ay)*mx + ax (m = patch // stem), element (sz*sh + sy)*sw + sx (section 5)."""
+    B, N, _ = p.shape
+    pd, ph, pw = patch
+    sd, sh, sw = stem
+    x = p.reshape(B, N, pd // sd, sd, ph // sh, sh, pw // sw, sw).permute(0, 1, 2, 4, 6, 3, 5, 7)
+    return x.reshape(B, N, (pd // sd) * (ph // sh) * (pw // sw), sd * sh * sw)
+
+
 class CTEncoder(nn.Module):
     def __init__(self, cfg: Config):
         super().__init__()
         self.cfg = cfg
-        self.patch_embd = QLinear(cfg.patch_dim, cfg.d)
+        if cfg.ct_stem:
+            # Section 5 step 2: a shared nonlinear layer over each sub-patch (a 3-D convolution
+            # whose kernel equals its stride, then gelu) before the patch embedding.
+            self.stem = nn.Linear(math.prod(cfg.ct_stem), cfg.ct_stem_channels)
+        self.patch_embd = QLinear(cfg.patch_in, cfg.d)
         self.pos_embd = nn.Parameter(torch.randn(cfg.n_patch, cfg.d) * 0.02)
         self.blk = nn.ModuleList(EncoderBlock(cfg, h, cfg.ct_ff) for h in cfg.ct_heads)
         self.out_norm = nn.LayerNorm(cfg.d, eps=cfg.eps)
 
     def forward(self, ct, cap=None):
         p = patchify(ct, self.cfg.ct_patch)
-        x = self.patch_embd(p) + self.pos_embd
         _cap(cap, "ct.patches", p)
+        if self.cfg.ct_stem:
+            u = gelu(self.stem(sub_patchify(p, self.cfg.ct_patch, self.cfg.ct_stem)))
+            _cap(cap, "ct.stem", u.flatten(-2))
+            x = self.patch_embd(u.flatten(-2)) + self.pos_embd
+        else:
+            x = self.patch_embd(p) + self.pos_embd
         _cap(cap, "ct.embd", x)
         for i, b in enumerate(self.blk):
             x, _ = b(x)

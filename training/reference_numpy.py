@@ -107,7 +107,26 @@ class Ref:
                     for dx in range(pw):
                         P[p, (dz * ph + dy) * pw + dx] = ct[pz * pd + dz, py * ph + dy, px * pw + dx]
         self.cap["ct.patches"] = P
-        x = self.linear(P, "ct.patch_embd") + self.W("ct.pos_embd")
+        if "consilium.ct.stem_patch" in self.kv:
+            # The stem: sub-patch s = (az*my + ay)*mx + ax of patch p, element
+            # (sz*sh + sy)*sw + sx; then gelu(Linear) per sub-patch, concatenated in s order.
+            sd, sh, sw = self.kv["consilium.ct.stem_patch"]
+            C = self.kv["consilium.ct.stem_channels"]
+            my, mx = ph // sh, pw // sw
+            n_sub = (pd // sd) * my * mx
+            S = np.zeros((nz * ny * nx, n_sub, sd * sh * sw), f32)
+            for s in range(n_sub):
+                az, ay, ax = s // (my * mx), (s // mx) % my, s % mx
+                for sz in range(sd):
+                    for sy in range(sh):
+                        for sx in range(sw):
+                            e = ((az * sd + sz) * ph + ay * sh + sy) * pw + ax * sw + sx
+                            S[:, s, (sz * sh + sy) * sw + sx] = P[:, e]
+            U = gelu(self.linear(S.reshape(-1, sd * sh * sw), "ct.stem")).reshape(nz * ny * nx, n_sub * C)
+            self.cap["ct.stem"] = U
+            x = self.linear(U, "ct.patch_embd") + self.W("ct.pos_embd")
+        else:
+            x = self.linear(P, "ct.patch_embd") + self.W("ct.pos_embd")
         self.cap["ct.embd"] = x
         for l in range(self.kv["consilium.ct.block_count"]):
             x = self.block(x, f"ct.blk.{l}")
@@ -250,9 +269,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--golden", required=True)
     ap.add_argument("--q4_0", action="store_true", help="check the Q4_0 file against golden_q4_0")
+    ap.add_argument("--stem", action="store_true",
+                    help="check the CT-stem file against golden_stem (dump_golden --stem)")
     a = ap.parse_args(argv)
-    stem = "golden_q4_0" if a.q4_0 else "golden"
-    model = "consilium-golden-q4_0.gguf" if a.q4_0 else "consilium-golden-f32.gguf"
+    stem = "golden_q4_0" if a.q4_0 else "golden_stem" if a.stem else "golden"
+    model = ("consilium-golden-q4_0.gguf" if a.q4_0 else
+             "consilium-golden-stem-f32.gguf" if a.stem else "consilium-golden-f32.gguf")
     gold, _ = load_golden(a.golden, stem)
     r = Ref(os.path.join(a.golden, model))
     H = {"image": r.ct(gold["in.ct"])}

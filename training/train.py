@@ -721,6 +721,9 @@ def main(argv=None) -> int:
     ap.add_argument("--finetune", metavar="CKPT",
                     help="start from a finished run's ckpt.pt (its config, weights and tokenizer): "
                          "only the facts stage and a QAT tri-modal recovery, then evaluate and export")
+    ap.add_argument("--ct-stem", metavar="SD,SH,SW,C", default="",
+                    help="CT stem (docs/MODEL.md 5): sub-patch size and channels, e.g. 2,4,4,16; "
+                         "default none (the shipped model has none)")
     ap.add_argument("--experts", type=int, default=8,
                     help="decoder experts; 2 (both always used) is the dense baseline of equal active size")
     ap.add_argument("--questions", default="resources/questions/questions.json",
@@ -755,6 +758,10 @@ def main(argv=None) -> int:
     if a.quick:
         cfg.vocab = 1024
     cfg.n_expert = a.experts
+    if a.ct_stem:
+        *sub, channels = (int(v) for v in a.ct_stem.split(","))
+        cfg.ct_stem, cfg.ct_stem_channels = tuple(sub), channels
+        cfg.validate()
     base = torch.load(a.finetune) if a.finetune else None
     if base:
         cfg = M.Config(**base["config"])

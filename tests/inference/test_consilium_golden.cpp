@@ -227,6 +227,9 @@ class TestConsiliumGolden : public QObject {
         // margin.
         QTest::newRow("q4_0") << "consilium-golden-q4_0.gguf"
                               << "golden_q4_0" << 4e-2 << false << 0 << 0;
+        // The CT stem of section 5 (sub-patches, gelu, then the patch embedding).
+        QTest::newRow("f32_stem") << "consilium-golden-stem-f32.gguf"
+                                  << "golden_stem" << 1e-4 << true << 0 << 0;
     }
 
     void everyTensor() {
@@ -553,6 +556,31 @@ class TestConsiliumGolden : public QObject {
         QCOMPARE(shape.error().code, ErrorCode::CorruptModel);
         QVERIFY2(shape.error().message.find("fusion.gate_out.bias") != std::string::npos,
                  shape.error().message.c_str());
+
+        // A CT stem file (section 5) loads; without its channel count or its weights it is
+        // refused by name.
+        QFile stemFile(kDir + "consilium-golden-stem-f32.gguf");
+        QVERIFY(stemFile.open(QIODevice::ReadOnly));
+        const QByteArray stemBytes = stemFile.readAll();
+        auto stem = ConsiliumModel::load(open(kDir + "consilium-golden-stem-f32.gguf"));
+        QVERIFY(stem.ok());
+        QVERIFY(stem.value()->config().hasStem());
+        QCOMPARE(stem.value()->config().patchIn(), int64_t(32 * 4));
+        for (const char* name : {"consilium.ct.stem_channels", "ct.stem.weight"}) {
+            QByteArray b = stemBytes;
+            const int at = b.indexOf(QByteArray(name));
+            QVERIFY(at >= 0);
+            b[at + int(std::strlen(name)) - 1] = 'z';
+            const QString bad = tmp.filePath("bad_stem.gguf");
+            QFile out(bad);
+            QVERIFY(out.open(QIODevice::WriteOnly) && out.write(b) == b.size());
+            out.close();
+            auto refused = ConsiliumModel::load(open(bad));
+            QVERIFY(!refused.ok());
+            QCOMPARE(refused.error().code, ErrorCode::CorruptModel);
+            QVERIFY2(refused.error().message.find(name) != std::string::npos,
+                     refused.error().message.c_str());
+        }
     }
 };
 
