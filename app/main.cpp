@@ -133,7 +133,10 @@ int main(int argc, char** argv) {
     auto* watcher = new QFutureWatcher<consilium::app::SystemReport>(&window);
     QObject::connect(watcher, &QFutureWatcher<consilium::app::SystemReport>::finished, &window,
                      [&window, watcher] { window.applySystemReport(watcher->result()); });
-    watcher->setFuture(QtConcurrent::run([] { return consilium::app::collectSystemReport(); }));
+    consilium::app::ReportOptions probeOptions;
+    probeOptions.modelOverride = window.modelFile().toStdString();  // --model or the settings'
+    watcher->setFuture(QtConcurrent::run(
+        [probeOptions] { return consilium::app::collectSystemReport(probeOptions); }));
 
     // --screenshot: shoot once the probe, the study (if any) and, with --exit-after-answer,
     // the answer have all arrived; a failure exits non-zero with a message.

@@ -33,6 +33,28 @@ QJsonArray stringArray(const std::vector<std::string>& v) {
 
 }  // namespace
 
+ModelCheck checkModel(const std::string& explicitPath) {
+    ModelCheck m;
+    m.path = locateModel(explicitPath, &m.searched);
+    if (m.path.empty()) {
+        m.summary = explicitPath.empty() ? "no model file found" : "no such file: " + explicitPath;
+        return m;
+    }
+    auto summary = inference::inspectModelFile(m.path);
+    m.valid = summary.ok();
+    if (summary.ok()) {
+        const auto& s = summary.value();
+        std::ostringstream os;
+        os << "GGUF v" << s.ggufVersion << ", "
+           << (s.architecture.empty() ? std::string("?") : s.architecture) << ", " << s.tensorCount
+           << " tensors, " << s.fileBytes / 1e6 << " MB";
+        m.summary = os.str();
+    } else {
+        m.summary = summary.error().toString();
+    }
+    return m;
+}
+
 SystemReport collectSystemReport(const ReportOptions& options) {
     SystemReport r;
     r.consiliumVersion = CONSILIUM_VERSION;
@@ -80,23 +102,11 @@ SystemReport collectSystemReport(const ReportOptions& options) {
         }
     }
 
-    r.modelPath = locateModel(options.modelOverride, &r.modelSearched);
-    if (r.modelPath.empty()) {
-        r.modelSummary = "no model file found";
-    } else {
-        auto summary = inference::inspectModelFile(r.modelPath);
-        r.modelValid = summary.ok();
-        if (summary.ok()) {
-            const auto& s = summary.value();
-            std::ostringstream os;
-            os << "GGUF v" << s.ggufVersion << ", "
-               << (s.architecture.empty() ? std::string("?") : s.architecture) << ", "
-               << s.tensorCount << " tensors, " << s.fileBytes / 1e6 << " MB";
-            r.modelSummary = os.str();
-        } else {
-            r.modelSummary = summary.error().toString();
-        }
-    }
+    ModelCheck m = checkModel(options.modelOverride);
+    r.modelPath = std::move(m.path);
+    r.modelSearched = std::move(m.searched);
+    r.modelValid = m.valid;
+    r.modelSummary = std::move(m.summary);
 
     r.libraries = {
         {"Qt", qVersion()},

@@ -65,6 +65,16 @@ struct ReportOptions {
 
 SystemReport collectSystemReport(const ReportOptions& options = {});
 
+// The model part of the report alone: explicitPath (must exist), or the shipped demo model
+// searched where it is installed. Validates the whole header and tensor table; maps nothing.
+struct ModelCheck {
+    std::string path;  // empty when none was found
+    std::vector<std::string> searched;
+    bool valid = false;
+    std::string summary;  // architecture, tensors, size — or the validation error
+};
+ModelCheck checkModel(const std::string& explicitPath);
+
 // This process's resident memory in bytes (/proc/self/statm), 0 when unknown. Cheap: the
 // status bar polls it.
 uint64_t residentBytes();

@@ -16,6 +16,7 @@
 #include <QDropEvent>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QFutureWatcher>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QJsonArray>
@@ -43,6 +44,7 @@
 #include <QTreeView>
 #include <QVBoxLayout>
 #include <QValueAxis>
+#include <QtConcurrent>
 
 #include <algorithm>
 #include <cmath>
@@ -745,6 +747,44 @@ void MainWindow::askQuestion() {
 void MainWindow::setModelFile(const QString& path) {
     m_settings.modelPath = path;
     m_tokenTimer->start();  // another model may cut the record into other tokens
+    if (m_reportApplied) recheckModel();
+}
+
+// Validates the model file now chosen on a pool thread (it reads the whole tensor table) and
+// puts the result in the status bar; a newer check wins over an older one still running.
+void MainWindow::recheckModel() {
+    const std::string path = m_settings.modelPath.toStdString();
+    auto* watcher = new QFutureWatcher<consilium::app::ModelCheck>(this);
+    const int serial = ++m_modelCheckSerial;
+    connect(watcher, &QFutureWatcher<consilium::app::ModelCheck>::finished, this,
+            [this, watcher, serial] {
+                watcher->deleteLater();
+                if (serial != m_modelCheckSerial) return;
+                const consilium::app::ModelCheck m = watcher->result();
+                m_report.modelPath = m.path;
+                m_report.modelSearched = m.searched;
+                m_report.modelValid = m.valid;
+                m_report.modelSummary = m.summary;
+                showModelStatus();
+                emit modelChecked();
+            });
+    watcher->setFuture(QtConcurrent::run([path] { return consilium::app::checkModel(path); }));
+}
+
+void MainWindow::showModelStatus() {
+    const QString summary = q(m_report.modelSummary);
+    if (m_report.modelPath.empty()) {
+        m_modelLabel->setText(
+            m_settings.modelPath.isEmpty()
+                ? tr("Model: none found")
+                : tr("Model: %1 (not found)").arg(m_settings.modelPath.section('/', -1)));
+    } else {
+        m_modelLabel->setText(tr("Model: %1 (%2)")
+                                  .arg(q(m_report.modelPath).section('/', -1))
+                                  .arg(m_report.modelValid ? tr("valid") : tr("invalid")));
+    }
+    m_modelLabel->setToolTip(m_report.modelPath.empty() ? m_settings.modelPath + "\n" + summary
+                                                        : q(m_report.modelPath) + "\n" + summary);
 }
 
 void MainWindow::setQuestion(const QString& text) {
@@ -916,9 +956,8 @@ void MainWindow::describeHeatmapSource(int i) {
     const int layers = m_attentionMap.layers;
     if (i <= 0) {
         m_heatNote->setText(
-            tr("Where the answer looked: the answer's attention over the question, carried "
-               "through the fusion layer to the CT patches, averaged over its layers and "
-               "heads, interpolated to every slice and scaled to its maximum."));
+            tr("Where the answer looked: its attention over the CT patches, averaged over "
+               "layers and heads, scaled to its maximum."));
     } else if (i <= layers) {
         m_heatNote->setText(tr("Where the answer looked through decoder layer %1 alone "
                                "(averaged over the fusion heads).")
@@ -1200,13 +1239,7 @@ void MainWindow::applySystemReport(const consilium::app::SystemReport& report) {
     m_report = report;
     m_reportApplied = true;
     m_deviceLabel->setText(tr("Device: %1").arg(q(report.device)));
-    if (report.modelPath.empty()) {
-        m_modelLabel->setText(tr("Model: none found"));
-    } else {
-        m_modelLabel->setText(tr("Model: %1 (%2)")
-                                  .arg(q(report.modelPath).section('/', -1))
-                                  .arg(report.modelValid ? tr("valid") : tr("invalid")));
-    }
+    showModelStatus();
     // Non-modal notice: the user learns once why the CPU is used.
     if (!report.deviceNotice.empty()) statusBar()->showMessage(q(report.deviceNotice), 15000);
     emit systemReportReady();
@@ -1219,8 +1252,10 @@ void MainWindow::showSettings() {
     auto* dialog = new SettingsDialog(consilium::app::AppSettings::load(), inputs, this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     connect(dialog, &QDialog::accepted, this, [this, dialog] {
+        const QString model = m_settings.modelPath;
         m_settings = dialog->settings();
         m_settings.save();
+        if (m_settings.modelPath != model) setModelFile(m_settings.modelPath);
         emit settingsChanged(m_settings);
     });
     dialog->open();

@@ -56,7 +56,10 @@ class MainWindow : public QMainWindow {
     bool openRecord(const QString& path);
     QString recordText() const;
     // For scripted runs: the model file for this session only (not saved), and the question.
+    // The status bar's model entry follows (checked off the GUI thread once the startup
+    // report is in; modelChecked() then).
     void setModelFile(const QString& path);
+    QString modelFile() const { return m_settings.modelPath; }  // empty: the demo model
     void setQuestion(const QString& text);
     // Writes the finding report of the last answer (PDF, and JSON and PNG beside it,
     // de-identified: app/report_export.h). Returns an empty string, or what went wrong.
@@ -68,6 +71,7 @@ class MainWindow : public QMainWindow {
 
   signals:
     void systemReportReady();
+    void modelChecked();
     void settingsChanged(const consilium::app::AppSettings& settings);
     void studyShown(const QString& seriesUid);  // the viewer shows a new series
     void studyLoadFailed(const QString& message);
@@ -114,6 +118,9 @@ class MainWindow : public QMainWindow {
 
     consilium::app::SystemReport m_report;
     bool m_reportApplied = false;
+    int m_modelCheckSerial = 0;
+    void recheckModel();
+    void showModelStatus();
     consilium::app::AppSettings m_settings;
 
     consilium::app::StudyService* m_studies = nullptr;

@@ -38,142 +38,142 @@
 <context>
     <name>consilium::ui::MainWindow</name>
     <message>
-        <location filename="../../ui/main_window.cpp" line="69"/>
+        <location filename="../../ui/main_window.cpp" line="71"/>
         <source>Consilium</source>
         <translation>Consilium</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="85"/>
+        <location filename="../../ui/main_window.cpp" line="87"/>
         <source>Loading study: %1 %2/%3</source>
         <translation>正在加载检查：%1 %2/%3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="109"/>
-        <location filename="../../ui/main_window.cpp" line="897"/>
-        <location filename="../../ui/main_window.cpp" line="1078"/>
+        <location filename="../../ui/main_window.cpp" line="111"/>
+        <location filename="../../ui/main_window.cpp" line="937"/>
+        <location filename="../../ui/main_window.cpp" line="1117"/>
         <source>Axial</source>
         <translation>轴位</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="109"/>
-        <location filename="../../ui/main_window.cpp" line="897"/>
-        <location filename="../../ui/main_window.cpp" line="1078"/>
+        <location filename="../../ui/main_window.cpp" line="111"/>
+        <location filename="../../ui/main_window.cpp" line="937"/>
+        <location filename="../../ui/main_window.cpp" line="1117"/>
         <source>Coronal</source>
         <translation>冠状位</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="109"/>
-        <location filename="../../ui/main_window.cpp" line="897"/>
-        <location filename="../../ui/main_window.cpp" line="1078"/>
+        <location filename="../../ui/main_window.cpp" line="111"/>
+        <location filename="../../ui/main_window.cpp" line="937"/>
+        <location filename="../../ui/main_window.cpp" line="1117"/>
         <source>Sagittal</source>
         <translation>矢状位</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="125"/>
+        <location filename="../../ui/main_window.cpp" line="127"/>
         <source>Window:</source>
         <translation>窗：</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="128"/>
+        <location filename="../../ui/main_window.cpp" line="130"/>
         <source>Lung</source>
         <translation>肺窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="128"/>
+        <location filename="../../ui/main_window.cpp" line="130"/>
         <source>Mediastinum</source>
         <translation>纵隔窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="128"/>
+        <location filename="../../ui/main_window.cpp" line="130"/>
         <source>Bone</source>
         <translation>骨窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="128"/>
+        <location filename="../../ui/main_window.cpp" line="130"/>
         <source>Brain</source>
         <translation>脑窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="128"/>
+        <location filename="../../ui/main_window.cpp" line="130"/>
         <source>Abdomen</source>
         <translation>腹部窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="137"/>
+        <location filename="../../ui/main_window.cpp" line="139"/>
         <source>Ruler</source>
         <translation>标尺</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="139"/>
+        <location filename="../../ui/main_window.cpp" line="141"/>
         <source>Measure a distance in millimetres (left drag)</source>
         <translation>测量距离（毫米，左键拖动）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="157"/>
+        <location filename="../../ui/main_window.cpp" line="159"/>
         <source>Distance: %1 mm</source>
         <translation>距离：%1 毫米</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="168"/>
+        <location filename="../../ui/main_window.cpp" line="170"/>
         <source>Patient / Study / Series</source>
         <translation>患者 / 检查 / 序列</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="168"/>
+        <location filename="../../ui/main_window.cpp" line="170"/>
         <source>Modality</source>
         <translation>模态</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="168"/>
+        <location filename="../../ui/main_window.cpp" line="170"/>
         <source>Slices</source>
         <translation>层数</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="184"/>
-        <location filename="../../ui/main_window.cpp" line="1105"/>
+        <location filename="../../ui/main_window.cpp" line="186"/>
+        <location filename="../../ui/main_window.cpp" line="1144"/>
         <source>Load report</source>
         <translation>加载报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="190"/>
+        <location filename="../../ui/main_window.cpp" line="192"/>
         <source>Studies</source>
         <translation>检查</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="199"/>
+        <location filename="../../ui/main_window.cpp" line="201"/>
         <source>Open a record (.txt, .md) or paste the patient&apos;s notes here.</source>
         <translation>打开病历（.txt、.md）或在此粘贴患者记录。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="218"/>
+        <location filename="../../ui/main_window.cpp" line="220"/>
         <source>1 token</source>
         <translation>1 个词元</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="218"/>
+        <location filename="../../ui/main_window.cpp" line="220"/>
         <source>%1 tokens</source>
         <translation>%1 个词元</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="220"/>
+        <location filename="../../ui/main_window.cpp" line="222"/>
         <source> — the model reads the first %1; the rest is cut</source>
         <translation>——模型只读取前 %1 个，其余部分被截断</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="225"/>
+        <location filename="../../ui/main_window.cpp" line="227"/>
         <source>Tokens: unknown (%1)</source>
         <translation>词元数：未知（%1）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="232"/>
-        <location filename="../../ui/main_window.cpp" line="497"/>
+        <location filename="../../ui/main_window.cpp" line="234"/>
+        <location filename="../../ui/main_window.cpp" line="499"/>
         <source>Record</source>
         <translation>病历</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="241"/>
-        <location filename="../../ui/main_window.cpp" line="316"/>
-        <location filename="../../ui/main_window.cpp" line="346"/>
+        <location filename="../../ui/main_window.cpp" line="243"/>
+        <location filename="../../ui/main_window.cpp" line="318"/>
+        <location filename="../../ui/main_window.cpp" line="348"/>
         <source>● Record</source>
         <translation>● 录音</translation>
     </message>
@@ -186,96 +186,96 @@
         <translation type="vanished">音量</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="244"/>
+        <location filename="../../ui/main_window.cpp" line="246"/>
         <source>Record a spoken question from the microphone chosen in Settings</source>
         <translation>用设置中选择的麦克风录制语音问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="246"/>
+        <location filename="../../ui/main_window.cpp" line="248"/>
         <source>Audio file…</source>
         <translation>音频文件…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="250"/>
+        <location filename="../../ui/main_window.cpp" line="252"/>
         <source>Spoken question</source>
         <translation>语音问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="251"/>
+        <location filename="../../ui/main_window.cpp" line="253"/>
         <source>Audio (*.wav *.flac *.ogg);;All files (*)</source>
         <translation>音频 (*.wav *.flac *.ogg);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="291"/>
+        <location filename="../../ui/main_window.cpp" line="293"/>
         <source>The transcript appears here; edit it, then press Enter to ask.</source>
         <translation>识别文本显示在此处；可编辑，按 Enter 提问。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="273"/>
-        <location filename="../../ui/main_window.cpp" line="303"/>
+        <location filename="../../ui/main_window.cpp" line="275"/>
+        <location filename="../../ui/main_window.cpp" line="305"/>
         <source>■ Stop</source>
         <translation>■ 停止</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="262"/>
-        <location filename="../../ui/main_window.cpp" line="279"/>
+        <location filename="../../ui/main_window.cpp" line="264"/>
+        <location filename="../../ui/main_window.cpp" line="281"/>
         <source>▶ Play</source>
         <translation>▶ 播放</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="264"/>
+        <location filename="../../ui/main_window.cpp" line="266"/>
         <source>Play back the last spoken question</source>
         <translation>回放上一次语音提问</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="305"/>
+        <location filename="../../ui/main_window.cpp" line="307"/>
         <source>Recording from %1…</source>
         <translation>正在从 %1 录音…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="312"/>
+        <location filename="../../ui/main_window.cpp" line="314"/>
         <source>Recording… %1 s</source>
         <translation>录音中… %1 秒</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="321"/>
+        <location filename="../../ui/main_window.cpp" line="323"/>
         <source>Recorded %1 s</source>
         <translation>已录制 %1 秒</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="322"/>
+        <location filename="../../ui/main_window.cpp" line="324"/>
         <source>Recorded %1 s — %2</source>
         <translation>已录制 %1 秒 — %2</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="325"/>
+        <location filename="../../ui/main_window.cpp" line="327"/>
         <source> · transcribing…</source>
         <translation> · 识别中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="330"/>
+        <location filename="../../ui/main_window.cpp" line="332"/>
         <source>Understood (confidence %1, %2 s of speech)</source>
         <translation>已识别（置信度 %1，语音 %2 秒）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="336"/>
+        <location filename="../../ui/main_window.cpp" line="338"/>
         <source>Not understood (%1). Best guess shown: edit it or record again.</source>
         <translation>未能识别（%1）。显示最接近的猜测：请编辑或重新录音。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="352"/>
-        <location filename="../../ui/main_window.cpp" line="497"/>
+        <location filename="../../ui/main_window.cpp" line="354"/>
+        <location filename="../../ui/main_window.cpp" line="499"/>
         <source>Voice</source>
         <translation>语音</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="361"/>
+        <location filename="../../ui/main_window.cpp" line="363"/>
         <source>Ask about the study and the record (Ctrl+Enter).</source>
         <translation>就影像检查和病历提问（Ctrl+Enter）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="366"/>
-        <location filename="../../ui/main_window.cpp" line="386"/>
+        <location filename="../../ui/main_window.cpp" line="368"/>
+        <location filename="../../ui/main_window.cpp" line="388"/>
         <source>Ask</source>
         <translation>提问</translation>
     </message>
@@ -284,32 +284,32 @@
         <translation type="vanished">回答之后：CT 上的注意力热图、各模态所占权重，以及被激活的专家。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="370"/>
+        <location filename="../../ui/main_window.cpp" line="372"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="381"/>
+        <location filename="../../ui/main_window.cpp" line="383"/>
         <source>Questions and answers about this study</source>
         <translation>本检查的问答记录</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="406"/>
+        <location filename="../../ui/main_window.cpp" line="408"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="407"/>
+        <location filename="../../ui/main_window.cpp" line="409"/>
         <source>Could not answer: %1</source>
         <translation>无法回答：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="412"/>
+        <location filename="../../ui/main_window.cpp" line="414"/>
         <source>Evidence</source>
         <translation>依据</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="422"/>
+        <location filename="../../ui/main_window.cpp" line="424"/>
         <source>Attention on the CT</source>
         <translation>CT 上的注意力</translation>
     </message>
@@ -318,37 +318,37 @@
         <translation type="vanished">回答关注的位置：模型对 CT 图块注意力的峰值。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="438"/>
+        <location filename="../../ui/main_window.cpp" line="440"/>
         <source>Jet</source>
         <translation>Jet（彩虹）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="438"/>
+        <location filename="../../ui/main_window.cpp" line="440"/>
         <source>Hot</source>
         <translation>Hot（热度）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="438"/>
+        <location filename="../../ui/main_window.cpp" line="440"/>
         <source>Inferno</source>
         <translation>Inferno（炽焰）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="438"/>
+        <location filename="../../ui/main_window.cpp" line="440"/>
         <source>Viridis</source>
         <translation>Viridis（翠绿）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="445"/>
+        <location filename="../../ui/main_window.cpp" line="447"/>
         <source>Hide attention below this share of its maximum</source>
         <translation>隐藏低于最大值此比例的注意力</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="446"/>
+        <location filename="../../ui/main_window.cpp" line="448"/>
         <source>Colours</source>
         <translation>配色</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="448"/>
+        <location filename="../../ui/main_window.cpp" line="450"/>
         <source>Threshold</source>
         <translation>阈值</translation>
     </message>
@@ -357,381 +357,390 @@
         <translation type="vanished">回答关注的位置：模型在融合层对各 CT 图块的注意力（多头平均），插值到每一层面，并按其最大值归一化。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="467"/>
+        <location filename="../../ui/main_window.cpp" line="469"/>
         <source>Show the attention averaged over the model, or through one layer or head alone</source>
         <translation>显示整个模型平均后的注意力，或仅经过某一层或某一个头的注意力</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="468"/>
+        <location filename="../../ui/main_window.cpp" line="470"/>
         <source>Map</source>
         <translation>图</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="488"/>
+        <location filename="../../ui/main_window.cpp" line="490"/>
         <source>weight</source>
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="497"/>
+        <location filename="../../ui/main_window.cpp" line="499"/>
         <source>Image</source>
         <translation>影像</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="497"/>
+        <location filename="../../ui/main_window.cpp" line="499"/>
         <source>Question</source>
         <translation>问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="510"/>
+        <location filename="../../ui/main_window.cpp" line="512"/>
         <source>How much each input carried the answer (softmax over the four; sums to 1).</source>
         <translation>各输入对回答的贡献（四者 softmax，总和为 1）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="522"/>
+        <location filename="../../ui/main_window.cpp" line="524"/>
         <source>Which of the 8 experts each answer token used (top-2 per layer, summed over layers).</source>
         <translation>每个回答词元使用了 8 个专家中的哪些（每层前 2 个，按层求和）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="547"/>
+        <location filename="../../ui/main_window.cpp" line="549"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="549"/>
+        <location filename="../../ui/main_window.cpp" line="551"/>
         <source>Open &amp;Study Folder…</source>
         <translation>打开检查文件夹(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="552"/>
+        <location filename="../../ui/main_window.cpp" line="554"/>
         <source>Open &amp;Record…</source>
         <translation>打开病历(&amp;R)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="554"/>
+        <location filename="../../ui/main_window.cpp" line="556"/>
         <source>Recent &amp;Studies</source>
         <translation>最近的检查(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="558"/>
+        <location filename="../../ui/main_window.cpp" line="560"/>
         <source>&amp;Export Report…</source>
         <translation>导出报告(&amp;E)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="560"/>
+        <location filename="../../ui/main_window.cpp" line="562"/>
         <source>Export the finding report</source>
         <translation>导出发现报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="561"/>
+        <location filename="../../ui/main_window.cpp" line="563"/>
         <source>PDF (*.pdf)</source>
         <translation>PDF 文件 (*.pdf)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="565"/>
+        <location filename="../../ui/main_window.cpp" line="567"/>
         <source>Export report</source>
         <translation>导出报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="568"/>
+        <location filename="../../ui/main_window.cpp" line="570"/>
         <source>Report written: %1 (with .json and .png beside it, de-identified)</source>
         <translation>报告已写入：%1（同目录另有 .json 与 .png，已去标识化）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="575"/>
+        <location filename="../../ui/main_window.cpp" line="577"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="579"/>
+        <location filename="../../ui/main_window.cpp" line="581"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="581"/>
+        <location filename="../../ui/main_window.cpp" line="583"/>
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="585"/>
+        <location filename="../../ui/main_window.cpp" line="587"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="586"/>
+        <location filename="../../ui/main_window.cpp" line="588"/>
         <source>&amp;About Consilium</source>
         <translation>关于 Consilium(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="587"/>
+        <location filename="../../ui/main_window.cpp" line="589"/>
         <source>About &amp;Qt</source>
         <translation>关于 &amp;Qt</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="602"/>
+        <location filename="../../ui/main_window.cpp" line="604"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="615"/>
+        <location filename="../../ui/main_window.cpp" line="617"/>
         <source>Device: probing…</source>
         <translation>设备：检测中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="617"/>
+        <location filename="../../ui/main_window.cpp" line="619"/>
         <source>Model: looking…</source>
         <translation>模型：查找中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="631"/>
+        <location filename="../../ui/main_window.cpp" line="633"/>
         <source>Memory: %1 MiB</source>
         <translation>内存：%1 MiB</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="649"/>
+        <location filename="../../ui/main_window.cpp" line="651"/>
         <source>%1 no longer exists; removed from the recent studies</source>
         <translation>%1 已不存在，已从最近的检查中移除</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="656"/>
+        <location filename="../../ui/main_window.cpp" line="658"/>
         <source>Clear Recent Studies</source>
         <translation>清除最近的检查</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="665"/>
+        <location filename="../../ui/main_window.cpp" line="667"/>
         <source>Open study folder</source>
         <translation>打开检查文件夹</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="675"/>
+        <location filename="../../ui/main_window.cpp" line="677"/>
         <source>Open record</source>
         <translation>打开病历</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="676"/>
+        <location filename="../../ui/main_window.cpp" line="678"/>
         <source>Records (*.txt *.md);;All files (*)</source>
         <translation>病历 (*.txt *.md);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="690"/>
+        <location filename="../../ui/main_window.cpp" line="692"/>
         <source>Record decoded as %1</source>
         <translation>病历按 %1 解码</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="705"/>
+        <location filename="../../ui/main_window.cpp" line="707"/>
         <source>Opening the microphone…</source>
         <translation>正在打开麦克风…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="711"/>
+        <location filename="../../ui/main_window.cpp" line="713"/>
         <source>Transcribing %1…</source>
         <translation>正在识别 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="718"/>
+        <location filename="../../ui/main_window.cpp" line="720"/>
         <source>Open a study first (File ▸ Open Study Folder…).</source>
         <translation>请先打开检查（文件 ▸ 打开检查文件夹…）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="722"/>
+        <location filename="../../ui/main_window.cpp" line="724"/>
         <source>Type or speak a question first.</source>
         <translation>请先输入或说出问题。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="739"/>
+        <location filename="../../ui/main_window.cpp" line="741"/>
         <source>Answering…</source>
         <translation>正在回答…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="761"/>
+        <location filename="../../ui/main_window.cpp" line="780"/>
+        <source>Model: %1 (not found)</source>
+        <translation>模型：%1（未找到）</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="801"/>
         <source>Precision: %1</source>
         <translation>精度：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="823"/>
+        <location filename="../../ui/main_window.cpp" line="863"/>
         <source>attention weight %1</source>
         <translation>注意力权重 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="835"/>
+        <location filename="../../ui/main_window.cpp" line="875"/>
         <source>%1 mm %2, %3</source>
         <translation>%1 毫米 %2，%3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="893"/>
+        <location filename="../../ui/main_window.cpp" line="933"/>
         <source>No answer to report yet.</source>
         <translation>尚无可报告的回答。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="898"/>
+        <location filename="../../ui/main_window.cpp" line="938"/>
         <source>%1 slice %2 of %3</source>
         <translation>%1 第 %2 层（共 %3 层）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="919"/>
         <source>Where the answer looked: the answer&apos;s attention over the question, carried through the fusion layer to the CT patches, averaged over its layers and heads, interpolated to every slice and scaled to its maximum.</source>
-        <translation>回答关注的位置：回答对问题的注意力，经融合层传递到 CT 图块，对各层和各头取平均，插值到每一层面并按最大值缩放。</translation>
+        <translation type="vanished">回答关注的位置：回答对问题的注意力，经融合层传递到 CT 图块，对各层和各头取平均，插值到每一层面并按最大值缩放。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="923"/>
+        <location filename="../../ui/main_window.cpp" line="962"/>
         <source>Where the answer looked through decoder layer %1 alone (averaged over the fusion heads).</source>
         <translation>仅经过解码器第 %1 层时回答关注的位置（对融合头取平均）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="927"/>
+        <location filename="../../ui/main_window.cpp" line="966"/>
         <source>What fusion head %1 picked out of the CT for this answer (weighted by the answer&apos;s attention, all decoder layers).</source>
         <translation>融合头 %1 为此回答从 CT 中选出的区域（按回答的注意力加权，所有解码器层）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="938"/>
+        <location filename="../../ui/main_window.cpp" line="977"/>
         <source>Averaged over layers and heads</source>
         <translation>各层和各头的平均</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="940"/>
+        <location filename="../../ui/main_window.cpp" line="979"/>
         <source>Decoder layer %1</source>
         <translation>解码器第 %1 层</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="942"/>
+        <location filename="../../ui/main_window.cpp" line="981"/>
         <source>Fusion head %1</source>
         <translation>融合头 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="972"/>
+        <location filename="../../ui/main_window.cpp" line="1011"/>
         <source>Loading study…</source>
         <translation>正在加载检查…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="975"/>
+        <location filename="../../ui/main_window.cpp" line="1014"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="981"/>
+        <location filename="../../ui/main_window.cpp" line="1020"/>
         <source>Could not load %1:
 %2</source>
         <translation>无法加载 %1：
 %2</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="991"/>
+        <location filename="../../ui/main_window.cpp" line="1030"/>
         <source>The running question was stopped: another study was opened.</source>
         <translation>已打开另一项检查，正在进行的提问已停止。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1004"/>
+        <location filename="../../ui/main_window.cpp" line="1043"/>
         <source>(no name)</source>
         <translation>（无姓名）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1006"/>
+        <location filename="../../ui/main_window.cpp" line="1045"/>
         <source>ID %1, sex %2, born %3</source>
         <translation>ID %1，性别 %2，出生 %3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1008"/>
+        <location filename="../../ui/main_window.cpp" line="1047"/>
         <source>Study %1</source>
         <translation>检查 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1013"/>
+        <location filename="../../ui/main_window.cpp" line="1052"/>
         <source>Series %1</source>
         <translation>序列 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1018"/>
+        <location filename="../../ui/main_window.cpp" line="1057"/>
         <source>%1 × %2, %3 × %4 × %5 mm
 %6</source>
         <translation>%1 × %2，%3 × %4 × %5 毫米
 %6</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1042"/>
+        <location filename="../../ui/main_window.cpp" line="1081"/>
         <source>Load report: all %1 files used</source>
         <translation>加载报告：%1 个文件全部使用</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1043"/>
+        <location filename="../../ui/main_window.cpp" line="1082"/>
         <source>Load report: %1 files skipped</source>
         <translation>加载报告：跳过 %1 个文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1044"/>
+        <location filename="../../ui/main_window.cpp" line="1083"/>
         <source>Loaded %1 series from %2 files in %3 s</source>
         <translation>%3 秒内从 %2 个文件加载了 %1 个序列</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1053"/>
+        <location filename="../../ui/main_window.cpp" line="1092"/>
         <source>No image series found in %1 (see the load report).</source>
         <translation>在 %1 中未找到图像序列（见加载报告）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1088"/>
+        <location filename="../../ui/main_window.cpp" line="1127"/>
         <source>%1 %2   (%3, %4, %5) mm LPS   voxel %6, %7, %8</source>
         <translation>%1 %2   (%3, %4, %5) 毫米 LPS   体素 %6, %7, %8</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1107"/>
+        <location filename="../../ui/main_window.cpp" line="1146"/>
         <source>%1: %2 files found, %3 used, %4 skipped.</source>
         <translation>%1：找到 %2 个文件，使用 %3 个，跳过 %4 个。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1114"/>
+        <location filename="../../ui/main_window.cpp" line="1153"/>
         <source>File</source>
         <translation>文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1114"/>
+        <location filename="../../ui/main_window.cpp" line="1153"/>
         <source>Problem</source>
         <translation>问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1114"/>
+        <location filename="../../ui/main_window.cpp" line="1153"/>
         <source>Reason</source>
         <translation>原因</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1192"/>
+        <location filename="../../ui/main_window.cpp" line="1231"/>
         <source>Nothing to open: drop a study folder, a DICOMDIR, a DICOM file, a record (.txt, .md) or an audio file.</source>
         <translation>无可打开的内容：请拖入检查文件夹、DICOMDIR、DICOM 文件、病历（.txt、.md）或音频文件。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1202"/>
+        <location filename="../../ui/main_window.cpp" line="1241"/>
         <source>Device: %1</source>
         <translation>设备：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1204"/>
+        <location filename="../../ui/main_window.cpp" line="779"/>
         <source>Model: none found</source>
         <translation>模型：未找到</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1206"/>
+        <location filename="../../ui/main_window.cpp" line="782"/>
         <source>Model: %1 (%2)</source>
         <translation>模型：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1208"/>
+        <location filename="../../ui/main_window.cpp" line="784"/>
         <source>valid</source>
         <translation>有效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1208"/>
+        <location filename="../../ui/main_window.cpp" line="784"/>
         <source>invalid</source>
         <translation>无效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1230"/>
+        <location filename="../../ui/main_window.cpp" line="959"/>
+        <source>Where the answer looked: its attention over the CT patches, averaged over layers and heads, scaled to its maximum.</source>
+        <translation>回答关注的位置：其对 CT 图块的注意力，对各层和各头取平均，并按最大值缩放。</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="1265"/>
         <source>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;Local multimodal assistant for CT studies, patient records and spoken questions. Runs entirely on this workstation.&lt;/p&gt;&lt;p&gt;&lt;b&gt;Not for clinical use.&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</source>
         <translation>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;面向 CT 检查、患者病历和语音提问的本地多模态助手，完全在本工作站上运行。&lt;/p&gt;&lt;p&gt;&lt;b&gt;不可用于临床。&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1239"/>
+        <location filename="../../ui/main_window.cpp" line="1274"/>
         <source>Device</source>
         <translation>设备</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1240"/>
+        <location filename="../../ui/main_window.cpp" line="1275"/>
         <source>About Consilium</source>
         <translation>关于 Consilium</translation>
     </message>

@@ -300,7 +300,21 @@ class TestAskFlow : public QObject {
         QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
         w.openStudy(kDemo);
         QVERIFY(shown.wait(60000));
+        // The status bar follows the model chosen: not found, then the demo model again.
+        consilium::app::SystemReport report;
+        report.device = "CPU";
+        w.applySystemReport(report);
+        auto* label = w.findChild<QLabel*>("ModelLabel");
+        QSignalSpy checked(&w, &consilium::ui::MainWindow::modelChecked);
         w.setModelFile("/nonexistent/model.gguf");
+        QVERIFY(checked.wait(30000));
+        QCOMPARE(label->text(), QString("Model: model.gguf (not found)"));
+        QVERIFY(label->toolTip().contains("no such file: /nonexistent/model.gguf"));
+        w.setModelFile(QString());
+        QVERIFY(checked.wait(30000));
+        QCOMPARE(label->text(), QString("Model: consilium-demo-q4_0.gguf (valid)"));
+        w.setModelFile("/nonexistent/model.gguf");
+        QVERIFY(checked.wait(30000));
         w.setQuestion("How old is the patient?");
         QSignalSpy failed(&w, &consilium::ui::MainWindow::questionFailed);
         w.askQuestion();
