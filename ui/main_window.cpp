@@ -315,6 +315,7 @@ void MainWindow::buildDocks() {
             });
     connect(m_voice, &consilium::app::VoiceService::recorded, this,
             [this](double seconds, const QString& warning) {
+                m_recordWarning = warning;
                 m_recordButton->setText(tr("● Record"));
                 m_recordButton->setEnabled(true);
                 m_levelMeter->setValue(0);
@@ -337,6 +338,12 @@ void MainWindow::buildDocks() {
                     m_voiceStatus->setText(
                         tr("Not understood (%1). Best guess shown: edit it or record again.")
                             .arg(t.reason));
+                }
+                // A recording cut short says so after its transcript too.
+                if (!m_recordWarning.isEmpty()) {
+                    m_voiceStatus->setText(m_voiceStatus->text() + "\n" +
+                                           tr("Recording stopped early: %1").arg(m_recordWarning));
+                    m_recordWarning.clear();
                 }
                 // Asked unedited, the question carries this audio to the model as the voice.
                 m_voiceAudio = t.audioPath;
@@ -705,11 +712,13 @@ void MainWindow::toggleRecording() {
     } else {
         m_recordButton->setEnabled(false);
         m_voiceStatus->setText(tr("Opening the microphone…"));
+        m_recordWarning.clear();
         m_voice->startRecording(m_settings.audioInputDevice);
     }
 }
 
 void MainWindow::transcribeAudioFile(const QString& path) {
+    m_recordWarning.clear();
     m_voiceStatus->setText(tr("Transcribing %1…").arg(QFileInfo(path).fileName()));
     m_voice->transcribeFile(path);
 }

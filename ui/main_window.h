@@ -130,6 +130,7 @@ class MainWindow : public QMainWindow {
     QString m_seriesUid;
     QString m_askedStudy;               // the study of the running (or last) question
     QString m_voiceAudio, m_voiceText;  // the last transcribed audio and its transcript
+    QString m_recordWarning;  // why the last recording ended early (device lost), kept in view
 
     CtViewer* m_viewer = nullptr;
     QComboBox* m_presetCombo = nullptr;
