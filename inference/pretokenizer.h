@@ -1,6 +1,6 @@
 // Pre-tokenisation of byte-level BPE vocabularies: the regular expression a GGUF file's
 // tokenizer.ggml.pre names splits text into pieces, and BPE merges run within each piece.
-// The three expressions, as llama.cpp's src/llama-vocab.cpp lists them:
+// The expressions, as llama.cpp's src/llama-vocab.cpp lists them:
 //
 //   Gpt2   ("gpt2", "default", absent): 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+|
 //          ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+                          (openai/gpt-2 encoder.py)
@@ -12,9 +12,14 @@
 //          \p{N}{1,3}  then  [一-龥぀-ゟ゠-ヿ]+  then
 //          [!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+|
 //           ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+//   DeepSeekLlm ("deepseek-llm"; DeepSeek LLM 7B/67B), in turn: [\r\n]  then
+//          \s?[the cased letters]+  then  \s?[!-/:-~！-／：-～‘-‟　-。]+  then  \s+$  then
+//          [一-龥ࠀ-一가-퟿]+  then  \p{N}+   ($: the end of the piece)
+//   DeepSeekCoder ("deepseek-coder"), in turn: [\r\n]  then  \s?\p{L}+  then  \s?\p{P}+
+//          then  [一-龥ࠀ-一가-퟿]+  then  \p{N}
 //
 // The first three are hand-written matchers over Unicode code points, with the categories of
-// ICU (\p{L}: general category L*, \p{N}: N*, \s: White_Space); DeepSeekV3 runs ICU's
+// ICU (\p{L}: general category L*, \p{N}: N*, \s: White_Space); the DeepSeek ones run ICU's
 // regular expressions (\s as White_Space there too). tests/inference/
 // test_pretokenizer checks them against Python's `regex` module on the same expressions.
 // A byte that is not valid UTF-8 counts as a character of no category ([^\s\p{L}\p{N}]).
@@ -27,7 +32,7 @@
 
 namespace consilium::inference {
 
-enum class PreTokenizer { Gpt2, Llama3, Qwen2, DeepSeekV3 };
+enum class PreTokenizer { Gpt2, Llama3, Qwen2, DeepSeekV3, DeepSeekLlm, DeepSeekCoder };
 
 // The pre-tokenizer of a tokenizer.ggml.pre value, or nothing when it is not one of these.
 std::optional<PreTokenizer> preTokenizerNamed(const std::string& name);

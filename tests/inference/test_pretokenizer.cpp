@@ -34,6 +34,10 @@ const char* kTexts[] = {
     "x",
     "カタカナとひらがな、漢字123four56,seven; ñ̃ combining marks e\u0301",
     ".NET #include <x> a-b_c @user $HOME",
+    // DeepSeek LLM's lists: Hangul, full-width punctuation, Greek extended (U+1F7D, U+1FBE),
+    // the Ohm and Kelvin signs, Deseret; a run of spaces at the very end.
+    "\uD55C\uAD6D\uC5B4 \uD14D\uC2A4\uD2B8\uFF01\uFF08\u5168\u89D2\uFF09 \u1F7D\u1FBE "
+    "\u2126hm \u212Aelvin \U00010400\U00010428 x\u2018q\u201F\u3001 end   ",
 };
 
 }  // namespace
@@ -47,7 +51,9 @@ class TestPreTokenizer : public QObject {
         QVERIFY(preTokenizerNamed("llama-bpe") == PreTokenizer::Llama3);
         QVERIFY(preTokenizerNamed("qwen2") == PreTokenizer::Qwen2);
         QVERIFY(preTokenizerNamed("deepseek-v3") == PreTokenizer::DeepSeekV3);
-        QVERIFY(!preTokenizerNamed("deepseek-coder").has_value());
+        QVERIFY(preTokenizerNamed("deepseek-llm") == PreTokenizer::DeepSeekLlm);
+        QVERIFY(preTokenizerNamed("deepseek-coder") == PreTokenizer::DeepSeekCoder);
+        QVERIFY(!preTokenizerNamed("deepseek-r2").has_value());
     }
 
     void matchesPythonRegex() {
@@ -69,7 +75,9 @@ class TestPreTokenizer : public QObject {
             {"gpt2", PreTokenizer::Gpt2},
             {"llama3", PreTokenizer::Llama3},
             {"qwen2", PreTokenizer::Qwen2},
-            {"deepseek-v3", PreTokenizer::DeepSeekV3}};
+            {"deepseek-v3", PreTokenizer::DeepSeekV3},
+            {"deepseek-llm", PreTokenizer::DeepSeekLlm},
+            {"deepseek-coder", PreTokenizer::DeepSeekCoder}};
         int compared = 0;
         for (const auto& [name, kind] : kinds) {
             const QJsonArray all = ref[name].toArray();
@@ -89,7 +97,7 @@ class TestPreTokenizer : public QObject {
                 ++compared;
             }
         }
-        QCOMPARE(compared, 4 * int(std::size(kTexts)));
+        QCOMPARE(compared, 6 * int(std::size(kTexts)));
         // The expressions really differ on this text: digits group by three, or not at all.
         QCOMPARE(preTokenize(PreTokenizer::Llama3, "12345").size(), size_t(2));
         QCOMPARE(preTokenize(PreTokenizer::Qwen2, "12345").size(), size_t(5));
@@ -97,6 +105,11 @@ class TestPreTokenizer : public QObject {
         // DeepSeek-V3: digits by three first, then CJK runs, whatever surrounds them.
         QCOMPARE(preTokenize(PreTokenizer::DeepSeekV3, "ab12345患者x"),
                  (std::vector<std::string>{"ab", "123", "45", "患者", "x"}));
+        // DeepSeek LLM keeps digit runs whole, DeepSeek Coder cuts every digit.
+        QCOMPARE(preTokenize(PreTokenizer::DeepSeekLlm, "ab 12345"),
+                 (std::vector<std::string>{"ab", " ", "12345"}));
+        QCOMPARE(preTokenize(PreTokenizer::DeepSeekCoder, "ab 123"),
+                 (std::vector<std::string>{"ab", " ", "1", "2", "3"}));
     }
 };
 
