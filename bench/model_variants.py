@@ -40,7 +40,9 @@ def config_of(meta: dict) -> M.Config:
                     fusion_heads=t("fusion.head_count"), fusion_ff=int(k("fusion.feed_forward_length")),
                     dec_heads=t("decoder.head_count"), dec_cross_heads=t("decoder.cross_head_count"),
                     n_expert=int(k("decoder.expert_count")),
-                    expert_ff=int(k("decoder.expert_feed_forward_length")))
+                    expert_ff=int(k("decoder.expert_feed_forward_length")),
+                    ct_stem=t("ct.stem_patch") if "consilium.ct.stem_patch" in meta else (),
+                    ct_stem_channels=int(meta.get("consilium.ct.stem_channels", 0)))
 
 
 def run_engine(engine, path, inputs, threads, max_ids, repeat):

@@ -78,6 +78,22 @@ def lung_rads_case(nodules: List[Nodule]) -> str:
 # Detection targets (docs/MODEL.md section 10, inverted)
 
 
+def patch_zyx(grid_zyx, cfg: M.Config):
+    """(pz, py, px) of the patch holding a grid position (clamped into the grid)."""
+    pd, ph, pw = cfg.ct_patch
+    D, H, W = cfg.ct_grid
+    gz, gy, gx = grid_zyx
+    return (int(np.clip((gz + 0.5) // pd, 0, D // pd - 1)), int(np.clip((gy + 0.5) // ph, 0, H // ph - 1)),
+            int(np.clip((gx + 0.5) // pw, 0, W // pw - 1)))
+
+
+def patch_index(grid_zyx, cfg: M.Config) -> int:
+    """Patch index p = (pz*ny + py)*nx + px (docs/MODEL.md section 5) of a grid position."""
+    pz, py, px = patch_zyx(grid_zyx, cfg)
+    ny, nx = cfg.ct_grid[1] // cfg.ct_patch[1], cfg.ct_grid[2] // cfg.ct_patch[2]
+    return (pz * ny + py) * nx + px
+
+
 def det_targets(case: Case, cfg: M.Config):
     """Per-patch targets: obj [N], offsets [N,3], log diameter in grid voxels [N], type [N],
     lobe [N] (-1 where no nodule). The patch containing a nodule centre is positive."""
@@ -92,9 +108,7 @@ def det_targets(case: Case, cfg: M.Config):
     lobe = np.full(n, -1, np.int64)
     for nd in case.nodules:
         gz, gy, gx = nd.grid_zyx
-        pz = int(np.clip((gz + 0.5) // pd, 0, D // pd - 1))
-        py = int(np.clip((gy + 0.5) // ph, 0, ny - 1))
-        px = int(np.clip((gx + 0.5) // pw, 0, nx - 1))
+        pz, py, px = patch_zyx(nd.grid_zyx, cfg)
         p = (pz * ny + py) * nx + px
         if obj[p] and logd[p] >= np.log(nd.diameter_mm / case.sp_yx):
             continue  # two nodules in one patch: the larger one is the target

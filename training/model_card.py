@@ -89,6 +89,9 @@ def main(argv=None) -> int:
     ap.add_argument("--dense", help="report.json of the same recipe with --experts 2")
     ap.add_argument("--dense-pair", help="report.json of the MoE run with the same recipe as --dense "
                     "(default: --report)")
+    ap.add_argument("--dense-section-from", metavar="CARD",
+                    help="without --dense: keep the 'MoE against dense' section of this earlier card "
+                         "(its reports are not at hand; the section says which recipe it measured)")
     ap.add_argument("--speed", help="JSON with measured query latencies (see --help of bench scripts)")
     ap.add_argument("--model", default="resources/models/consilium-demo-q4_0.gguf")
     ap.add_argument("--out", default="docs/MODEL_CARD.md")
@@ -111,6 +114,11 @@ def main(argv=None) -> int:
         "timings": ", ".join(f"{k} {v:.0f} s" for k, v in t.items()),
         "d": cfg["d"], "hd": cfg["hd"], "vocab": cfg["vocab"], "grid": "×".join(map(str, cfg["ct_grid"])),
         "patch": "×".join(map(str, cfg["ct_patch"])), "window": cfg["window"],
+        "stem": (f", each cut into {'×'.join(map(str, cfg['ct_stem']))} sub-patches through a shared "
+                 f"gelu layer of {cfg['ct_stem_channels']} channels (the CT stem, docs/MODEL.md 5)"
+                 if cfg.get("ct_stem") else ""),
+        "ct_only": r.get("budget", {}).get("ct_only", "–"), "facts": r.get("budget", {}).get("facts", "–"),
+        "qat": r.get("budget", {}).get("qat", "–"),
         "experts": cfg["n_expert"], "expert_ff": cfg["expert_ff"],
         "heads_before": r["pruning"].get("heads_before", "–"),
         "heads_removed": r["pruning"].get("heads_removed", 0),
@@ -142,6 +150,10 @@ def main(argv=None) -> int:
                                      "the same recipe with `--experts 2`. Each is the exported Q4_0 file on "
                                      f"{dense['metrics']['exported_q4_0']['cases']} validation cases.\n\n"
                                      + fields["dense_table"])
+    elif a.dense_section_from:
+        old_card = open(a.dense_section_from, encoding="utf-8").read()
+        body = old_card.split("## MoE against dense\n", 1)[1].split("\n## ", 1)[0].strip()
+        fields["dense_table"] = body
     else:
         fields["dense_table"] = "not measured in this version (see Limits)"
     if speed:

@@ -169,6 +169,34 @@ def check_losses() -> None:
     print(f"losses: load-balance {lb.item():.3f}, finite gradients with Gumbel routing and QAT")
 
 
+def check_image_pointer() -> None:
+    """The image pointer loss targets the patch of the largest nodule, for questions about it
+    only: 0 with all attention there, log(N_img) with uniform attention."""
+    from training import data as D
+    from training import train as T
+
+    cfg = M.golden_config()
+    case = D.toy_case(np.random.default_rng(3), cfg, n_nodules=2)
+    big = max(case.nodules, key=lambda n: n.diameter_mm)
+    target = D.patch_index(big.grid_zyx, cfg)
+    pz, py, px = D.patch_zyx(big.grid_zyx, cfg)
+    lo = [p * s for p, s in zip((pz, py, px), cfg.ct_patch)]
+    assert all(lo[i] - 0.5 <= big.grid_zyx[i] < lo[i] + cfg.ct_patch[i] - 0.5 for i in range(3)), "patch"
+    n_img, nq = cfg.n_patch, 5
+    samples = [{"kind": "location", "case": case}, {"kind": "age", "case": case}]
+    b = {"samples": samples, "present": torch.tensor([[True] * 4] * 2), "answer_in": torch.zeros(2, 3)}
+    peaked = torch.zeros(2, 2, nq, n_img)
+    peaked[..., target] = 1.0
+    mv = torch.ones(2, nq, dtype=torch.bool)
+    l_peak = T.image_pointer_loss({"fusion_attn": {"image": peaked}, "mem_valid": mv}, b, cfg).item()
+    flat = torch.full((2, 2, nq, n_img), 1.0 / n_img)
+    l_flat = T.image_pointer_loss({"fusion_attn": {"image": flat}, "mem_valid": mv}, b, cfg).item()
+    assert abs(l_peak) < 1e-5 and abs(l_flat - np.log(n_img)) < 1e-4, (l_peak, l_flat)
+    b["samples"] = [{"kind": "age", "case": case}] * 2  # no question about the nodule: no loss
+    assert T.image_pointer_loss({"fusion_attn": {"image": flat}, "mem_valid": mv}, b, cfg).item() == 0
+    print(f"image pointer: patch {target} of the largest nodule; 0 when attended, log N = {l_flat:.2f} when flat")
+
+
 def check_evidence() -> None:
     """The pointer loss's targets are the tokens that answer: the age's digits, the pack-years,
     the sex word, in both languages and in the phantom's own record."""
@@ -210,6 +238,7 @@ def check_evidence() -> None:
 
 def main() -> int:
     check_evidence()
+    check_image_pointer()
     check_quantizers()
     check_gguf_roundtrip()
     check_sliding_window_chunks()
