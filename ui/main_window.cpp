@@ -213,7 +213,7 @@ void MainWindow::buildDocks() {
             m_tokenLabel->clear();
             return;
         }
-        m_tokenCounter->count(m_settings.modelPath, text);
+        m_tokenCounter->count(modelFile(), text);
     });
     connect(m_tokenCounter, &consilium::app::RecordTokenCounter::counted, this,
             [this](int tokens, int limit) {
@@ -740,7 +740,7 @@ void MainWindow::askQuestion() {
     request.question = question;
     // The spoken question itself, when the question is still its transcript.
     if (!m_voiceAudio.isEmpty() && question == m_voiceText) request.audioFile = m_voiceAudio;
-    request.modelFile = m_settings.modelPath;
+    request.modelFile = modelFile();
     request.device = consilium::app::deviceName(m_settings.device);
     m_askedQuestion = question;
     m_askedStudy = request.studyDir;
@@ -754,7 +754,8 @@ void MainWindow::askQuestion() {
 }
 
 void MainWindow::setModelFile(const QString& path) {
-    m_settings.modelPath = path;
+    m_modelOverride = path;  // this session only: m_settings (saved) keeps the user's choice
+    m_hasModelOverride = true;
     m_tokenTimer->start();  // another model may cut the record into other tokens
     if (m_reportApplied) recheckModel();
 }
@@ -762,7 +763,7 @@ void MainWindow::setModelFile(const QString& path) {
 // Validates the model file now chosen on a pool thread (it reads the whole tensor table) and
 // puts the result in the status bar; a newer check wins over an older one still running.
 void MainWindow::recheckModel() {
-    const std::string path = m_settings.modelPath.toStdString();
+    const std::string path = modelFile().toStdString();
     auto* watcher = new QFutureWatcher<consilium::app::ModelCheck>(this);
     const int serial = ++m_modelCheckSerial;
     connect(watcher, &QFutureWatcher<consilium::app::ModelCheck>::finished, this,
@@ -783,16 +784,15 @@ void MainWindow::recheckModel() {
 void MainWindow::showModelStatus() {
     const QString summary = q(m_report.modelSummary);
     if (m_report.modelPath.empty()) {
-        m_modelLabel->setText(
-            m_settings.modelPath.isEmpty()
-                ? tr("Model: none found")
-                : tr("Model: %1 (not found)").arg(m_settings.modelPath.section('/', -1)));
+        m_modelLabel->setText(modelFile().isEmpty()
+                                  ? tr("Model: none found")
+                                  : tr("Model: %1 (not found)").arg(modelFile().section('/', -1)));
     } else {
         m_modelLabel->setText(tr("Model: %1 (%2)")
                                   .arg(q(m_report.modelPath).section('/', -1))
                                   .arg(m_report.modelValid ? tr("valid") : tr("invalid")));
     }
-    m_modelLabel->setToolTip(m_report.modelPath.empty() ? m_settings.modelPath + "\n" + summary
+    m_modelLabel->setToolTip(m_report.modelPath.empty() ? modelFile() + "\n" + summary
                                                         : q(m_report.modelPath) + "\n" + summary);
 }
 
@@ -1264,7 +1264,11 @@ void MainWindow::showSettings() {
         const QString model = m_settings.modelPath;
         m_settings = dialog->settings();
         m_settings.save();
-        if (m_settings.modelPath != model) setModelFile(m_settings.modelPath);
+        if (m_settings.modelPath != model) {  // chosen in Settings: it replaces a --model
+            m_hasModelOverride = false;
+            m_tokenTimer->start();
+            if (m_reportApplied) recheckModel();
+        }
         emit settingsChanged(m_settings);
     });
     dialog->open();

@@ -55,11 +55,14 @@ class MainWindow : public QMainWindow {
     // in the status bar, when it cannot be read.
     bool openRecord(const QString& path);
     QString recordText() const;
-    // For scripted runs: the model file for this session only (not saved), and the question.
+    // For scripted runs (--model): the model file for this session only, never saved with the
+    // settings; and the question.
     // The status bar's model entry follows (checked off the GUI thread once the startup
     // report is in; modelChecked() then).
     void setModelFile(const QString& path);
-    QString modelFile() const { return m_settings.modelPath; }  // empty: the demo model
+    QString modelFile() const {  // empty: the demo model
+        return m_hasModelOverride ? m_modelOverride : m_settings.modelPath;
+    }
     void setQuestion(const QString& text);
     // Writes the finding report of the last answer (PDF, and JSON and PNG beside it,
     // de-identified: app/report_export.h). Returns an empty string, or what went wrong.
@@ -119,6 +122,8 @@ class MainWindow : public QMainWindow {
     consilium::app::SystemReport m_report;
     bool m_reportApplied = false;
     int m_modelCheckSerial = 0;
+    QString m_modelOverride;  // setModelFile(): this session only, never saved
+    bool m_hasModelOverride = false;
     void recheckModel();
     void showModelStatus();
     consilium::app::AppSettings m_settings;

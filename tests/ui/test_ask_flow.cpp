@@ -322,6 +322,13 @@ class TestAskFlow : public QObject {
         QVERIFY(failed.first().first().toString().contains("/nonexistent/model.gguf"));
         QVERIFY(
             w.findChild<QTextBrowser*>("AnswerView")->toPlainText().startsWith("Could not answer"));
+        // The model given for the session is not saved with the settings (opening a study
+        // saves them): the next launch uses the user's model again.
+        QSignalSpy again(&w, &consilium::ui::MainWindow::studyShown);
+        w.openStudy(kDemo);
+        QVERIFY(again.wait(60000));
+        QCOMPARE(w.modelFile(), QString("/nonexistent/model.gguf"));
+        QVERIFY(consilium::app::AppSettings::load().modelPath != "/nonexistent/model.gguf");
     }
 };
 
