@@ -130,6 +130,11 @@ Result<std::shared_ptr<inference::ConsiliumEngine>> AskContext::engine(const std
     return e.value();
 }
 
+size_t AskContext::openEngines() const {
+    std::lock_guard<std::mutex> lock(d->mutex);
+    return d->engines.size();
+}
+
 QString AskContext::modelSha256(const std::string& path) {
     {
         std::lock_guard<std::mutex> lock(d->mutex);

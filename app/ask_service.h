@@ -57,6 +57,8 @@ class AskContext {
 
     // The engine of a model file, opened on first use.
     Result<std::shared_ptr<inference::ConsiliumEngine>> engine(const std::string& modelPath);
+    // How many model files have an open engine here.
+    size_t openEngines() const;
     // SHA-256 of a model file (hex), computed once.
     QString modelSha256(const std::string& modelPath);
 

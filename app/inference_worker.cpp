@@ -10,7 +10,7 @@ void InferenceWorker::ask(int requestId, const AskRequest& request) {
             emit tokenReady(requestId, piece);
             return !m_cancel.load();
         },
-        &m_cancel, &m_context);
+        &m_cancel, m_context.get());
     if (outcome.ok()) {
         emit answerReady(requestId, outcome.value().json, outcome.value().notes);
     } else {
@@ -22,7 +22,7 @@ void InferenceWorker::ask(int requestId, const AskRequest& request) {
 InferenceThread::InferenceThread(QObject* parent) : QObject(parent) {
     qRegisterMetaType<consilium::app::AskRequest>();
     m_thread.setObjectName("consilium-inference");
-    m_worker = new InferenceWorker;
+    m_worker = new InferenceWorker(m_context);
     m_worker->moveToThread(&m_thread);
     connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
     connect(this, &InferenceThread::requestQueued, m_worker, &InferenceWorker::ask,

@@ -12,6 +12,7 @@
 #include <QThread>
 
 #include <atomic>
+#include <memory>
 
 #include "app/ask_service.h"
 
@@ -20,6 +21,7 @@ namespace consilium::app {
 class InferenceWorker : public QObject {
     Q_OBJECT
   public:
+    explicit InferenceWorker(std::shared_ptr<AskContext> context) : m_context(std::move(context)) {}
     // Requests a cancellation of the running question (any thread).
     void cancel() { m_cancel.store(true); }
 
@@ -35,7 +37,7 @@ class InferenceWorker : public QObject {
     std::atomic<bool> m_cancel{false};
     // The engine, the last studies and their encodings stay between questions, so a
     // follow-up on the open study skips loading and encoding it again.
-    AskContext m_context{2};
+    std::shared_ptr<AskContext> m_context;
 };
 
 // Owns the worker and its thread: quit() + wait() on destruction (Qt's worker-object pattern).
@@ -46,6 +48,9 @@ class InferenceThread : public QObject {
     ~InferenceThread() override;
 
     InferenceWorker* worker() const { return m_worker; }
+    // The worker's engines and studies, for other services that need the same model (the
+    // record's token count) without opening it a second time. Thread-safe.
+    const std::shared_ptr<AskContext>& context() const { return m_context; }
     // Queues a question; returns its id (results carry it).
     int ask(const AskRequest& request);
     void cancel();
@@ -54,6 +59,7 @@ class InferenceThread : public QObject {
     void requestQueued(int requestId, const consilium::app::AskRequest& request);
 
   private:
+    std::shared_ptr<AskContext> m_context = std::make_shared<AskContext>(2);
     QThread m_thread;
     InferenceWorker* m_worker = nullptr;
     int m_nextId = 1;

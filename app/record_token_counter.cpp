@@ -3,22 +3,14 @@
 #include <QMetaObject>
 #include <QtConcurrent>
 
-#include <mutex>
-
 #include "app/resource_paths.h"
 #include "inference/consilium_engine.h"
 
 namespace consilium::app {
 
-struct RecordTokenCounter::Cache {
-    std::mutex mutex;
-    std::string path;
-    std::shared_ptr<inference::ConsiliumEngine> engine;
-};
-
-RecordTokenCounter::RecordTokenCounter(QObject* parent)
+RecordTokenCounter::RecordTokenCounter(std::shared_ptr<AskContext> context, QObject* parent)
     : QObject(parent),
-      m_cache(std::make_shared<Cache>()),
+      m_context(std::move(context)),
       m_latest(std::make_shared<std::atomic<int>>(0)) {
     m_pool.setMaxThreadCount(1);
 }
@@ -29,35 +21,26 @@ RecordTokenCounter::~RecordTokenCounter() {
 
 void RecordTokenCounter::count(const QString& modelFile, const QString& text) {
     const int request = ++*m_latest;
-    auto cache = m_cache;
+    auto context = m_context;
     auto latest = m_latest;
     const std::string file = modelFile.toStdString();
     const std::string utf8 = text.toStdString();
-    (void)QtConcurrent::run(&m_pool, [this, cache, latest, request, file, utf8] {
+    (void)QtConcurrent::run(&m_pool, [this, context, latest, request, file, utf8] {
         if (latest->load() != request) return;  // a newer text is waiting
         std::vector<std::string> searched;
         const std::string path = locateModel(file, &searched);
-        std::shared_ptr<inference::ConsiliumEngine> engine;
         QString error;
-        {
-            std::lock_guard<std::mutex> lock(cache->mutex);
-            if (cache->path != path || !cache->engine) {
-                cache->engine.reset();
-                cache->path = path;
-                if (path.empty()) {
-                    error = QStringLiteral("no consilium model found");
-                } else {
-                    auto opened = inference::ConsiliumEngine::open(path);
-                    if (opened)
-                        cache->engine = opened.value();
-                    else
-                        error = QString::fromStdString(opened.error().message);
-                }
-            }
-            engine = cache->engine;
+        std::shared_ptr<inference::ConsiliumEngine> engine;
+        if (path.empty()) {
+            error = QStringLiteral("no consilium model found");
+        } else {
+            auto opened = context->engine(path);
+            if (opened)
+                engine = opened.value();
+            else
+                error = QString::fromStdString(opened.error().message);
         }
         if (!engine) {
-            if (error.isEmpty()) error = QStringLiteral("the model could not be opened");
             QMetaObject::invokeMethod(this, [this, error] { emit failed(error); });
             return;
         }

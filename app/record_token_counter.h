@@ -1,5 +1,6 @@
 // The Record dock's token count: the record as the model will read it, counted with the
-// model file's own tokenizer (SentencePiece from the GGUF), off the GUI thread.
+// model file's own tokenizer (SentencePiece from the GGUF), off the GUI thread. The engine
+// comes from the AskContext the questions use, so the model is opened once for both.
 //
 // Thread safety: lives on the GUI thread; counting runs on one pool thread; the latest
 // request wins (an older result is dropped); results arrive as queued signals.
@@ -12,16 +13,18 @@
 #include <atomic>
 #include <memory>
 
+#include "app/ask_service.h"
+
 namespace consilium::app {
 
 class RecordTokenCounter : public QObject {
     Q_OBJECT
   public:
-    explicit RecordTokenCounter(QObject* parent = nullptr);
+    explicit RecordTokenCounter(std::shared_ptr<AskContext> context, QObject* parent = nullptr);
     ~RecordTokenCounter() override;  // waits for a running count
 
     // Counts `text` (with its bos, as ask encodes it) with the tokenizer of `modelFile`
-    // (empty: the installed or bundled model). The model is opened once per file.
+    // (empty: the installed or bundled model), opened through the shared AskContext.
     void count(const QString& modelFile, const QString& text);
 
   signals:
@@ -30,9 +33,8 @@ class RecordTokenCounter : public QObject {
     void failed(const QString& message);
 
   private:
-    struct Cache;
     QThreadPool m_pool;
-    std::shared_ptr<Cache> m_cache;
+    std::shared_ptr<AskContext> m_context;
     std::shared_ptr<std::atomic<int>> m_latest;
 };
 

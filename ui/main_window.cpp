@@ -202,7 +202,9 @@ void MainWindow::buildDocks() {
     // Its length in the model's own tokens, counted off the GUI thread once typing pauses.
     m_tokenLabel = new QLabel;
     m_tokenLabel->setObjectName("RecordTokenLabel");
-    m_tokenCounter = new consilium::app::RecordTokenCounter(this);
+    // Questions and the token count share one engine per model file (opened once).
+    m_inference = new consilium::app::InferenceThread(this);
+    m_tokenCounter = new consilium::app::RecordTokenCounter(m_inference->context(), this);
     m_tokenTimer = new QTimer(this);
     m_tokenTimer->setSingleShot(true);
     m_tokenTimer->setInterval(300);
@@ -361,7 +363,6 @@ void MainWindow::buildDocks() {
     auto* voiceDock = addDock(tr("Voice"), "VoiceDock", voice, Qt::RightDockWidgetArea);
 
     // Ask: question, streamed answer, stop, and the history of this study.
-    m_inference = new consilium::app::InferenceThread(this);
     auto* ask = new QWidget;
     auto* askLayout = new QVBoxLayout(ask);
     askLayout->setContentsMargins(2, 2, 2, 2);

@@ -18,6 +18,7 @@
 #include <QTextBrowser>
 #include <QtTest>
 
+#include "app/inference_worker.h"
 #include "imaging/study_loader.h"
 #include "inference/consilium_engine.h"
 
@@ -255,6 +256,10 @@ class TestAskFlow : public QObject {
             return QStringLiteral("%1 tokens").arg(n.size());
         };
         QTRY_COMPARE_WITH_TIMEOUT(label->text(), expected(), 10000);
+        // The count opened the model where the questions will find it.
+        auto* inference = w.findChild<consilium::app::InferenceThread*>();
+        QVERIFY(inference);
+        QCOMPARE(inference->context()->openEngines(), size_t(1));
         edit->setPlainText("Patient is a 58-year-old male. Current smoker, 30 pack-years.");
         QTRY_COMPARE_WITH_TIMEOUT(label->text(), expected(), 10000);
         // Longer than the model reads: says so.
@@ -269,6 +274,13 @@ class TestAskFlow : public QObject {
         QTRY_VERIFY_WITH_TIMEOUT(label->text().contains("the rest is cut"), 20000);
         edit->clear();
         QTRY_VERIFY_WITH_TIMEOUT(label->text().isEmpty(), 10000);
+
+        // The count and the questions share one opened model.
+        w.setQuestion("How old is the patient?");
+        QSignalSpy answered(&w, &consilium::ui::MainWindow::answerShown);
+        w.askQuestion();
+        QVERIFY(answered.wait(120000));
+        QCOMPARE(inference->context()->openEngines(), size_t(1));
     }
 
     void openingAnotherStudyStopsTheQuestion() {
