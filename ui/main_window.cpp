@@ -11,6 +11,7 @@
 #include <QComboBox>
 #include <QDialog>
 #include <QDialogButtonBox>
+#include <QDir>
 #include <QDockWidget>
 #include <QDragEnterEvent>
 #include <QDropEvent>
@@ -1147,6 +1148,18 @@ void MainWindow::showPlane() {
         view->sliceCount(plane) / 2, names[int(plane)]);
 }
 
+QString MainWindow::skipProblem(const consilium::app::SkippedEntry& entry) {
+    if (entry.reason.startsWith(QLatin1String("not a DICOM file"))) return tr("Not DICOM");
+    if (entry.reason.startsWith(QLatin1String("no image"))) return tr("No image");
+    if (entry.code == QLatin1String("CorruptFile")) return tr("Damaged");
+    if (entry.code == QLatin1String("UnsupportedTransferSyntax")) return tr("Unsupported encoding");
+    if (entry.reason.contains(QLatin1String("is not supported"))) return tr("Not supported");
+    if (entry.code == QLatin1String("IoError") || entry.code == QLatin1String("NotFound"))
+        return tr("Unreadable");
+    if (entry.code == QLatin1String("Cancelled")) return tr("Not read (cancelled)");
+    return tr("Not usable");
+}
+
 void MainWindow::showLoadReport() {
     auto* dialog = new QDialog(this);
     dialog->setObjectName("LoadReportDialog");
@@ -1161,11 +1174,25 @@ void MainWindow::showLoadReport() {
     auto* table = new QTableWidget(m_study.skipped.size(), 3);
     table->setObjectName("SkippedTable");
     table->setHorizontalHeaderLabels({tr("File"), tr("Problem"), tr("Reason")});
+    // Files relative to the opened folder (the full path in the tooltip); the reason without
+    // the path the File column already shows; the problem in words, the code in its tooltip.
+    const QFileInfo root(m_study.path);
+    const QDir base(root.isDir() ? root.absoluteFilePath() : root.absolutePath());
     for (int i = 0; i < m_study.skipped.size(); ++i) {
         const auto& s = m_study.skipped[i];
-        table->setItem(i, 0, new QTableWidgetItem(s.path));
-        table->setItem(i, 1, new QTableWidgetItem(s.code));
-        table->setItem(i, 2, new QTableWidgetItem(s.reason));
+        const QString relative = base.relativeFilePath(s.path);
+        auto* file = new QTableWidgetItem(relative.startsWith("..") ? s.path : relative);
+        file->setToolTip(s.path);
+        table->setItem(i, 0, file);
+        auto* problem = new QTableWidgetItem(skipProblem(s));
+        problem->setToolTip(s.code);
+        table->setItem(i, 1, problem);
+        QString reason = s.reason;
+        for (const QString& suffix : {QStringLiteral(" in file "), QStringLiteral(" of file ")})
+            if (reason.endsWith(suffix + s.path)) reason.chop(suffix.size() + s.path.size());
+        auto* why = new QTableWidgetItem(reason);
+        why->setToolTip(s.reason);
+        table->setItem(i, 2, why);
     }
     table->horizontalHeader()->setStretchLastSection(true);
     table->resizeColumnsToContents();

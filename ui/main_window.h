@@ -111,6 +111,8 @@ class MainWindow : public QMainWindow {
     void onStudyLoaded(const consilium::app::StudyLoad& load);
     void onStudyFailed(const QString& path, const QString& message);
     void showPlane();
+    // The load report's "Problem" column: what is wrong with a skipped file, in words.
+    static QString skipProblem(const consilium::app::SkippedEntry& entry);
     void showAnswer(const QJsonObject& answer, const QStringList& notes);
     void showEvidenceOverlay();
     // Draws the last answer's attention on the viewer's current slice and plane with the

@@ -38,142 +38,142 @@
 <context>
     <name>consilium::ui::MainWindow</name>
     <message>
-        <location filename="../../ui/main_window.cpp" line="71"/>
+        <location filename="../../ui/main_window.cpp" line="72"/>
         <source>Consilium</source>
         <translation>Consilium</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="87"/>
+        <location filename="../../ui/main_window.cpp" line="88"/>
         <source>Loading study: %1 %2/%3</source>
         <translation>正在加载检查：%1 %2/%3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="111"/>
-        <location filename="../../ui/main_window.cpp" line="946"/>
-        <location filename="../../ui/main_window.cpp" line="1126"/>
+        <location filename="../../ui/main_window.cpp" line="112"/>
+        <location filename="../../ui/main_window.cpp" line="948"/>
+        <location filename="../../ui/main_window.cpp" line="1128"/>
         <source>Axial</source>
         <translation>轴位</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="111"/>
-        <location filename="../../ui/main_window.cpp" line="946"/>
-        <location filename="../../ui/main_window.cpp" line="1126"/>
+        <location filename="../../ui/main_window.cpp" line="112"/>
+        <location filename="../../ui/main_window.cpp" line="948"/>
+        <location filename="../../ui/main_window.cpp" line="1128"/>
         <source>Coronal</source>
         <translation>冠状位</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="111"/>
-        <location filename="../../ui/main_window.cpp" line="946"/>
-        <location filename="../../ui/main_window.cpp" line="1126"/>
+        <location filename="../../ui/main_window.cpp" line="112"/>
+        <location filename="../../ui/main_window.cpp" line="948"/>
+        <location filename="../../ui/main_window.cpp" line="1128"/>
         <source>Sagittal</source>
         <translation>矢状位</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="127"/>
+        <location filename="../../ui/main_window.cpp" line="128"/>
         <source>Window:</source>
         <translation>窗：</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="130"/>
+        <location filename="../../ui/main_window.cpp" line="131"/>
         <source>Lung</source>
         <translation>肺窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="130"/>
+        <location filename="../../ui/main_window.cpp" line="131"/>
         <source>Mediastinum</source>
         <translation>纵隔窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="130"/>
+        <location filename="../../ui/main_window.cpp" line="131"/>
         <source>Bone</source>
         <translation>骨窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="130"/>
+        <location filename="../../ui/main_window.cpp" line="131"/>
         <source>Brain</source>
         <translation>脑窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="130"/>
+        <location filename="../../ui/main_window.cpp" line="131"/>
         <source>Abdomen</source>
         <translation>腹部窗</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="139"/>
+        <location filename="../../ui/main_window.cpp" line="140"/>
         <source>Ruler</source>
         <translation>标尺</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="141"/>
+        <location filename="../../ui/main_window.cpp" line="142"/>
         <source>Measure a distance in millimetres (left drag)</source>
         <translation>测量距离（毫米，左键拖动）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="159"/>
+        <location filename="../../ui/main_window.cpp" line="160"/>
         <source>Distance: %1 mm</source>
         <translation>距离：%1 毫米</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="170"/>
+        <location filename="../../ui/main_window.cpp" line="171"/>
         <source>Patient / Study / Series</source>
         <translation>患者 / 检查 / 序列</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="170"/>
+        <location filename="../../ui/main_window.cpp" line="171"/>
         <source>Modality</source>
         <translation>模态</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="170"/>
+        <location filename="../../ui/main_window.cpp" line="171"/>
         <source>Slices</source>
         <translation>层数</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="186"/>
-        <location filename="../../ui/main_window.cpp" line="1153"/>
+        <location filename="../../ui/main_window.cpp" line="187"/>
+        <location filename="../../ui/main_window.cpp" line="1167"/>
         <source>Load report</source>
         <translation>加载报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="192"/>
+        <location filename="../../ui/main_window.cpp" line="193"/>
         <source>Studies</source>
         <translation>检查</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="201"/>
+        <location filename="../../ui/main_window.cpp" line="202"/>
         <source>Open a record (.txt, .md) or paste the patient&apos;s notes here.</source>
         <translation>打开病历（.txt、.md）或在此粘贴患者记录。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="220"/>
+        <location filename="../../ui/main_window.cpp" line="223"/>
         <source>1 token</source>
         <translation>1 个词元</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="220"/>
+        <location filename="../../ui/main_window.cpp" line="223"/>
         <source>%1 tokens</source>
         <translation>%1 个词元</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="222"/>
+        <location filename="../../ui/main_window.cpp" line="225"/>
         <source> — the model reads the first %1; the rest is cut</source>
         <translation>——模型只读取前 %1 个，其余部分被截断</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="227"/>
+        <location filename="../../ui/main_window.cpp" line="230"/>
         <source>Tokens: unknown (%1)</source>
         <translation>词元数：未知（%1）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="234"/>
-        <location filename="../../ui/main_window.cpp" line="506"/>
+        <location filename="../../ui/main_window.cpp" line="237"/>
+        <location filename="../../ui/main_window.cpp" line="508"/>
         <source>Record</source>
         <translation>病历</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="243"/>
-        <location filename="../../ui/main_window.cpp" line="319"/>
-        <location filename="../../ui/main_window.cpp" line="355"/>
+        <location filename="../../ui/main_window.cpp" line="246"/>
+        <location filename="../../ui/main_window.cpp" line="322"/>
+        <location filename="../../ui/main_window.cpp" line="358"/>
         <source>● Record</source>
         <translation>● 录音</translation>
     </message>
@@ -186,101 +186,101 @@
         <translation type="vanished">音量</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="246"/>
+        <location filename="../../ui/main_window.cpp" line="249"/>
         <source>Record a spoken question from the microphone chosen in Settings</source>
         <translation>用设置中选择的麦克风录制语音问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="248"/>
+        <location filename="../../ui/main_window.cpp" line="251"/>
         <source>Audio file…</source>
         <translation>音频文件…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="252"/>
+        <location filename="../../ui/main_window.cpp" line="255"/>
         <source>Spoken question</source>
         <translation>语音问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="253"/>
+        <location filename="../../ui/main_window.cpp" line="256"/>
         <source>Audio (*.wav *.flac *.ogg);;All files (*)</source>
         <translation>音频 (*.wav *.flac *.ogg);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="293"/>
+        <location filename="../../ui/main_window.cpp" line="296"/>
         <source>The transcript appears here; edit it, then press Enter to ask.</source>
         <translation>识别文本显示在此处；可编辑，按 Enter 提问。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="275"/>
-        <location filename="../../ui/main_window.cpp" line="305"/>
+        <location filename="../../ui/main_window.cpp" line="278"/>
+        <location filename="../../ui/main_window.cpp" line="308"/>
         <source>■ Stop</source>
         <translation>■ 停止</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="264"/>
-        <location filename="../../ui/main_window.cpp" line="281"/>
+        <location filename="../../ui/main_window.cpp" line="267"/>
+        <location filename="../../ui/main_window.cpp" line="284"/>
         <source>▶ Play</source>
         <translation>▶ 播放</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="266"/>
+        <location filename="../../ui/main_window.cpp" line="269"/>
         <source>Play back the last spoken question</source>
         <translation>回放上一次语音提问</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="307"/>
+        <location filename="../../ui/main_window.cpp" line="310"/>
         <source>Recording from %1…</source>
         <translation>正在从 %1 录音…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="314"/>
+        <location filename="../../ui/main_window.cpp" line="317"/>
         <source>Recording… %1 s</source>
         <translation>录音中… %1 秒</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="324"/>
+        <location filename="../../ui/main_window.cpp" line="327"/>
         <source>Recorded %1 s</source>
         <translation>已录制 %1 秒</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="325"/>
+        <location filename="../../ui/main_window.cpp" line="328"/>
         <source>Recorded %1 s — %2</source>
         <translation>已录制 %1 秒 — %2</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="328"/>
+        <location filename="../../ui/main_window.cpp" line="331"/>
         <source> · transcribing…</source>
         <translation> · 识别中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="333"/>
+        <location filename="../../ui/main_window.cpp" line="336"/>
         <source>Understood (confidence %1, %2 s of speech)</source>
         <translation>已识别（置信度 %1，语音 %2 秒）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="339"/>
+        <location filename="../../ui/main_window.cpp" line="342"/>
         <source>Not understood (%1). Best guess shown: edit it or record again.</source>
         <translation>未能识别（%1）。显示最接近的猜测：请编辑或重新录音。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="345"/>
+        <location filename="../../ui/main_window.cpp" line="348"/>
         <source>Recording stopped early: %1</source>
         <translation>录音提前结束：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="361"/>
-        <location filename="../../ui/main_window.cpp" line="506"/>
+        <location filename="../../ui/main_window.cpp" line="364"/>
+        <location filename="../../ui/main_window.cpp" line="508"/>
         <source>Voice</source>
         <translation>语音</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="370"/>
+        <location filename="../../ui/main_window.cpp" line="372"/>
         <source>Ask about the study and the record (Ctrl+Enter).</source>
         <translation>就影像检查和病历提问（Ctrl+Enter）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="375"/>
-        <location filename="../../ui/main_window.cpp" line="395"/>
+        <location filename="../../ui/main_window.cpp" line="377"/>
+        <location filename="../../ui/main_window.cpp" line="397"/>
         <source>Ask</source>
         <translation>提问</translation>
     </message>
@@ -289,32 +289,32 @@
         <translation type="vanished">回答之后：CT 上的注意力热图、各模态所占权重，以及被激活的专家。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="379"/>
+        <location filename="../../ui/main_window.cpp" line="381"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="390"/>
+        <location filename="../../ui/main_window.cpp" line="392"/>
         <source>Questions and answers about this study</source>
         <translation>本检查的问答记录</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="415"/>
+        <location filename="../../ui/main_window.cpp" line="417"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="416"/>
+        <location filename="../../ui/main_window.cpp" line="418"/>
         <source>Could not answer: %1</source>
         <translation>无法回答：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="421"/>
+        <location filename="../../ui/main_window.cpp" line="423"/>
         <source>Evidence</source>
         <translation>依据</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="431"/>
+        <location filename="../../ui/main_window.cpp" line="433"/>
         <source>Attention on the CT</source>
         <translation>CT 上的注意力</translation>
     </message>
@@ -323,37 +323,37 @@
         <translation type="vanished">回答关注的位置：模型对 CT 图块注意力的峰值。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="447"/>
+        <location filename="../../ui/main_window.cpp" line="449"/>
         <source>Jet</source>
         <translation>Jet（彩虹）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="447"/>
+        <location filename="../../ui/main_window.cpp" line="449"/>
         <source>Hot</source>
         <translation>Hot（热度）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="447"/>
+        <location filename="../../ui/main_window.cpp" line="449"/>
         <source>Inferno</source>
         <translation>Inferno（炽焰）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="447"/>
+        <location filename="../../ui/main_window.cpp" line="449"/>
         <source>Viridis</source>
         <translation>Viridis（翠绿）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="454"/>
+        <location filename="../../ui/main_window.cpp" line="456"/>
         <source>Hide attention below this share of its maximum</source>
         <translation>隐藏低于最大值此比例的注意力</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="455"/>
+        <location filename="../../ui/main_window.cpp" line="457"/>
         <source>Colours</source>
         <translation>配色</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="457"/>
+        <location filename="../../ui/main_window.cpp" line="459"/>
         <source>Threshold</source>
         <translation>阈值</translation>
     </message>
@@ -362,217 +362,217 @@
         <translation type="vanished">回答关注的位置：模型在融合层对各 CT 图块的注意力（多头平均），插值到每一层面，并按其最大值归一化。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="476"/>
+        <location filename="../../ui/main_window.cpp" line="478"/>
         <source>Show the attention averaged over the model, or through one layer or head alone</source>
         <translation>显示整个模型平均后的注意力，或仅经过某一层或某一个头的注意力</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="477"/>
+        <location filename="../../ui/main_window.cpp" line="479"/>
         <source>Map</source>
         <translation>图</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="497"/>
+        <location filename="../../ui/main_window.cpp" line="499"/>
         <source>weight</source>
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="506"/>
+        <location filename="../../ui/main_window.cpp" line="508"/>
         <source>Image</source>
         <translation>影像</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="506"/>
+        <location filename="../../ui/main_window.cpp" line="508"/>
         <source>Question</source>
         <translation>问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="519"/>
+        <location filename="../../ui/main_window.cpp" line="521"/>
         <source>How much each input carried the answer (softmax over the four; sums to 1).</source>
         <translation>各输入对回答的贡献（四者 softmax，总和为 1）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="531"/>
+        <location filename="../../ui/main_window.cpp" line="533"/>
         <source>Which of the 8 experts each answer token used (top-2 per layer, summed over layers).</source>
         <translation>每个回答词元使用了 8 个专家中的哪些（每层前 2 个，按层求和）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="556"/>
+        <location filename="../../ui/main_window.cpp" line="558"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="558"/>
+        <location filename="../../ui/main_window.cpp" line="560"/>
         <source>Open &amp;Study Folder…</source>
         <translation>打开检查文件夹(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="561"/>
+        <location filename="../../ui/main_window.cpp" line="563"/>
         <source>Open &amp;Record…</source>
         <translation>打开病历(&amp;R)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="563"/>
+        <location filename="../../ui/main_window.cpp" line="565"/>
         <source>Recent &amp;Studies</source>
         <translation>最近的检查(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="567"/>
+        <location filename="../../ui/main_window.cpp" line="569"/>
         <source>&amp;Export Report…</source>
         <translation>导出报告(&amp;E)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="569"/>
+        <location filename="../../ui/main_window.cpp" line="571"/>
         <source>Export the finding report</source>
         <translation>导出发现报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="570"/>
+        <location filename="../../ui/main_window.cpp" line="572"/>
         <source>PDF (*.pdf)</source>
         <translation>PDF 文件 (*.pdf)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="574"/>
+        <location filename="../../ui/main_window.cpp" line="576"/>
         <source>Export report</source>
         <translation>导出报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="577"/>
+        <location filename="../../ui/main_window.cpp" line="579"/>
         <source>Report written: %1 (with .json and .png beside it, de-identified)</source>
         <translation>报告已写入：%1（同目录另有 .json 与 .png，已去标识化）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="584"/>
+        <location filename="../../ui/main_window.cpp" line="586"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="588"/>
+        <location filename="../../ui/main_window.cpp" line="590"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="590"/>
+        <location filename="../../ui/main_window.cpp" line="592"/>
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="594"/>
+        <location filename="../../ui/main_window.cpp" line="596"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="595"/>
+        <location filename="../../ui/main_window.cpp" line="597"/>
         <source>&amp;About Consilium</source>
         <translation>关于 Consilium(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="596"/>
+        <location filename="../../ui/main_window.cpp" line="598"/>
         <source>About &amp;Qt</source>
         <translation>关于 &amp;Qt</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="611"/>
+        <location filename="../../ui/main_window.cpp" line="613"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="624"/>
+        <location filename="../../ui/main_window.cpp" line="626"/>
         <source>Device: probing…</source>
         <translation>设备：检测中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="626"/>
+        <location filename="../../ui/main_window.cpp" line="628"/>
         <source>Model: looking…</source>
         <translation>模型：查找中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="640"/>
+        <location filename="../../ui/main_window.cpp" line="642"/>
         <source>Memory: %1 MiB</source>
         <translation>内存：%1 MiB</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="658"/>
+        <location filename="../../ui/main_window.cpp" line="660"/>
         <source>%1 no longer exists; removed from the recent studies</source>
         <translation>%1 已不存在，已从最近的检查中移除</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="665"/>
+        <location filename="../../ui/main_window.cpp" line="667"/>
         <source>Clear Recent Studies</source>
         <translation>清除最近的检查</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="674"/>
+        <location filename="../../ui/main_window.cpp" line="676"/>
         <source>Open study folder</source>
         <translation>打开检查文件夹</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="684"/>
+        <location filename="../../ui/main_window.cpp" line="686"/>
         <source>Open record</source>
         <translation>打开病历</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="685"/>
+        <location filename="../../ui/main_window.cpp" line="687"/>
         <source>Records (*.txt *.md);;All files (*)</source>
         <translation>病历 (*.txt *.md);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="699"/>
+        <location filename="../../ui/main_window.cpp" line="701"/>
         <source>Record decoded as %1</source>
         <translation>病历按 %1 解码</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="714"/>
+        <location filename="../../ui/main_window.cpp" line="716"/>
         <source>Opening the microphone…</source>
         <translation>正在打开麦克风…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="722"/>
+        <location filename="../../ui/main_window.cpp" line="724"/>
         <source>Transcribing %1…</source>
         <translation>正在识别 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="729"/>
+        <location filename="../../ui/main_window.cpp" line="731"/>
         <source>Open a study first (File ▸ Open Study Folder…).</source>
         <translation>请先打开检查（文件 ▸ 打开检查文件夹…）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="733"/>
+        <location filename="../../ui/main_window.cpp" line="735"/>
         <source>Type or speak a question first.</source>
         <translation>请先输入或说出问题。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="750"/>
+        <location filename="../../ui/main_window.cpp" line="752"/>
         <source>Answering…</source>
         <translation>正在回答…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="789"/>
+        <location filename="../../ui/main_window.cpp" line="791"/>
         <source>Model: %1 (not found)</source>
         <translation>模型：%1（未找到）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="810"/>
+        <location filename="../../ui/main_window.cpp" line="812"/>
         <source>Precision: %1</source>
         <translation>精度：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="872"/>
+        <location filename="../../ui/main_window.cpp" line="874"/>
         <source>attention weight %1</source>
         <translation>注意力权重 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="884"/>
+        <location filename="../../ui/main_window.cpp" line="886"/>
         <source>%1 mm %2, %3</source>
         <translation>%1 毫米 %2，%3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="942"/>
+        <location filename="../../ui/main_window.cpp" line="944"/>
         <source>No answer to report yet.</source>
         <translation>尚无可报告的回答。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="947"/>
+        <location filename="../../ui/main_window.cpp" line="949"/>
         <source>%1 slice %2 of %3</source>
         <translation>%1 第 %2 层（共 %3 层）</translation>
     </message>
@@ -581,171 +581,211 @@
         <translation type="vanished">回答关注的位置：回答对问题的注意力，经融合层传递到 CT 图块，对各层和各头取平均，插值到每一层面并按最大值缩放。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="971"/>
+        <location filename="../../ui/main_window.cpp" line="973"/>
         <source>Where the answer looked through decoder layer %1 alone (averaged over the fusion heads).</source>
         <translation>仅经过解码器第 %1 层时回答关注的位置（对融合头取平均）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="975"/>
+        <location filename="../../ui/main_window.cpp" line="977"/>
         <source>What fusion head %1 picked out of the CT for this answer (weighted by the answer&apos;s attention, all decoder layers).</source>
         <translation>融合头 %1 为此回答从 CT 中选出的区域（按回答的注意力加权，所有解码器层）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="986"/>
+        <location filename="../../ui/main_window.cpp" line="988"/>
         <source>Averaged over layers and heads</source>
         <translation>各层和各头的平均</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="988"/>
+        <location filename="../../ui/main_window.cpp" line="990"/>
         <source>Decoder layer %1</source>
         <translation>解码器第 %1 层</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="990"/>
+        <location filename="../../ui/main_window.cpp" line="992"/>
         <source>Fusion head %1</source>
         <translation>融合头 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1020"/>
+        <location filename="../../ui/main_window.cpp" line="1022"/>
         <source>Loading study…</source>
         <translation>正在加载检查…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1023"/>
+        <location filename="../../ui/main_window.cpp" line="1025"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1029"/>
+        <location filename="../../ui/main_window.cpp" line="1031"/>
         <source>Could not load %1:
 %2</source>
         <translation>无法加载 %1：
 %2</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1039"/>
+        <location filename="../../ui/main_window.cpp" line="1041"/>
         <source>The running question was stopped: another study was opened.</source>
         <translation>已打开另一项检查，正在进行的提问已停止。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1052"/>
+        <location filename="../../ui/main_window.cpp" line="1054"/>
         <source>(no name)</source>
         <translation>（无姓名）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1054"/>
+        <location filename="../../ui/main_window.cpp" line="1056"/>
         <source>ID %1, sex %2, born %3</source>
         <translation>ID %1，性别 %2，出生 %3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1056"/>
+        <location filename="../../ui/main_window.cpp" line="1058"/>
         <source>Study %1</source>
         <translation>检查 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1061"/>
+        <location filename="../../ui/main_window.cpp" line="1063"/>
         <source>Series %1</source>
         <translation>序列 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1066"/>
+        <location filename="../../ui/main_window.cpp" line="1068"/>
         <source>%1 × %2, %3 × %4 × %5 mm
 %6</source>
         <translation>%1 × %2，%3 × %4 × %5 毫米
 %6</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1090"/>
+        <location filename="../../ui/main_window.cpp" line="1092"/>
         <source>Load report: all %1 files used</source>
         <translation>加载报告：%1 个文件全部使用</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1091"/>
+        <location filename="../../ui/main_window.cpp" line="1093"/>
         <source>Load report: %1 files skipped</source>
         <translation>加载报告：跳过 %1 个文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1092"/>
+        <location filename="../../ui/main_window.cpp" line="1094"/>
         <source>Loaded %1 series from %2 files in %3 s</source>
         <translation>%3 秒内从 %2 个文件加载了 %1 个序列</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1101"/>
+        <location filename="../../ui/main_window.cpp" line="1103"/>
         <source>No image series found in %1 (see the load report).</source>
         <translation>在 %1 中未找到图像序列（见加载报告）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1136"/>
+        <location filename="../../ui/main_window.cpp" line="1138"/>
         <source>%1 %2   (%3, %4, %5) mm LPS   voxel %6, %7, %8</source>
         <translation>%1 %2   (%3, %4, %5) 毫米 LPS   体素 %6, %7, %8</translation>
     </message>
     <message>
+        <location filename="../../ui/main_window.cpp" line="1152"/>
+        <source>Not DICOM</source>
+        <translation>非 DICOM 文件</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="1153"/>
+        <source>No image</source>
+        <translation>无图像</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="1154"/>
+        <source>Damaged</source>
+        <translation>文件损坏</translation>
+    </message>
+    <message>
         <location filename="../../ui/main_window.cpp" line="1155"/>
+        <source>Unsupported encoding</source>
+        <translation>不支持的编码</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="1156"/>
+        <source>Not supported</source>
+        <translation>不支持</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="1158"/>
+        <source>Unreadable</source>
+        <translation>无法读取</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="1159"/>
+        <source>Not read (cancelled)</source>
+        <translation>未读取（已取消）</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="1160"/>
+        <source>Not usable</source>
+        <translation>无法使用</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="1169"/>
         <source>%1: %2 files found, %3 used, %4 skipped.</source>
         <translation>%1：找到 %2 个文件，使用 %3 个，跳过 %4 个。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1162"/>
+        <location filename="../../ui/main_window.cpp" line="1176"/>
         <source>File</source>
         <translation>文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1162"/>
+        <location filename="../../ui/main_window.cpp" line="1176"/>
         <source>Problem</source>
         <translation>问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1162"/>
+        <location filename="../../ui/main_window.cpp" line="1176"/>
         <source>Reason</source>
         <translation>原因</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1240"/>
+        <location filename="../../ui/main_window.cpp" line="1268"/>
         <source>Nothing to open: drop a study folder, a DICOMDIR, a DICOM file, a record (.txt, .md) or an audio file.</source>
         <translation>无可打开的内容：请拖入检查文件夹、DICOMDIR、DICOM 文件、病历（.txt、.md）或音频文件。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1250"/>
+        <location filename="../../ui/main_window.cpp" line="1278"/>
         <source>Device: %1</source>
         <translation>设备：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="788"/>
+        <location filename="../../ui/main_window.cpp" line="790"/>
         <source>Model: none found</source>
         <translation>模型：未找到</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="791"/>
+        <location filename="../../ui/main_window.cpp" line="793"/>
         <source>Model: %1 (%2)</source>
         <translation>模型：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="793"/>
+        <location filename="../../ui/main_window.cpp" line="795"/>
         <source>valid</source>
         <translation>有效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="793"/>
+        <location filename="../../ui/main_window.cpp" line="795"/>
         <source>invalid</source>
         <translation>无效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="968"/>
+        <location filename="../../ui/main_window.cpp" line="970"/>
         <source>Where the answer looked: its attention over the CT patches, averaged over layers and heads, scaled to its maximum.</source>
         <translation>回答关注的位置：其对 CT 图块的注意力，对各层和各头取平均，并按最大值缩放。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1274"/>
+        <location filename="../../ui/main_window.cpp" line="1306"/>
         <source>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;Local multimodal assistant for CT studies, patient records and spoken questions. Runs entirely on this workstation.&lt;/p&gt;&lt;p&gt;&lt;b&gt;Not for clinical use.&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</source>
         <translation>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;面向 CT 检查、患者病历和语音提问的本地多模态助手，完全在本工作站上运行。&lt;/p&gt;&lt;p&gt;&lt;b&gt;不可用于临床。&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1283"/>
+        <location filename="../../ui/main_window.cpp" line="1315"/>
         <source>Device</source>
         <translation>设备</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1284"/>
+        <location filename="../../ui/main_window.cpp" line="1316"/>
         <source>About Consilium</source>
         <translation>关于 Consilium</translation>
     </message>

@@ -4,11 +4,13 @@
 // series in three planes, and a missing folder gives a clear message.
 #include <QAbstractItemModelTester>
 #include <QDialog>
+#include <QDir>
 #include <QIcon>
 #include <QLabel>
 #include <QMenu>
 #include <QMimeData>
 #include <QPushButton>
+#include <QSet>
 #include <QSettings>
 #include <QStandardItemModel>
 #include <QStatusBar>
@@ -97,8 +99,24 @@ class TestStudyBrowser : public QObject {
         button->click();
         auto* dialog = w.findChild<QDialog*>("LoadReportDialog");
         QVERIFY(dialog);
-        QCOMPARE(dialog->findChild<QTableWidget*>("SkippedTable")->rowCount(),
-                 study.skipped.size());
+        auto* table = dialog->findChild<QTableWidget*>("SkippedTable");
+        QCOMPARE(table->rowCount(), study.skipped.size());
+        // Paths relative to the folder, the problem in words (the code in the tooltip), the
+        // reason without repeating the path.
+        QSet<QString> problems;
+        for (int r = 0; r < table->rowCount(); ++r) {
+            const auto& s = study.skipped[r];
+            QCOMPARE(table->item(r, 0)->toolTip(), s.path);
+            QCOMPARE(QDir(kCorpus).filePath(table->item(r, 0)->text()), s.path);
+            QCOMPARE(table->item(r, 1)->toolTip(), s.code);
+            QVERIFY(table->item(r, 1)->text() != s.code);
+            problems << table->item(r, 1)->text();
+            QVERIFY2(!table->item(r, 2)->text().contains(s.path),
+                     qPrintable(table->item(r, 2)->text()));
+        }
+        QVERIFY2(problems.contains("Not DICOM") && problems.contains("Damaged") &&
+                     problems.contains("No image") && problems.contains("Not supported"),
+                 qPrintable(QStringList(problems.values()).join(", ")));
         dialog->close();
     }
 
