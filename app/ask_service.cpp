@@ -130,6 +130,20 @@ Result<std::shared_ptr<inference::ConsiliumEngine>> AskContext::engine(const std
     return e.value();
 }
 
+Result<std::shared_ptr<inference::ConsiliumEngine>> AskContext::locateEngine(
+    const QString& modelFile, std::string* path) {
+    std::vector<std::string> searched;
+    *path = locateModel(modelFile.toStdString(), &searched);
+    if (path->empty()) {
+        return makeError(ErrorCode::NotFound,
+                         modelFile.isEmpty() ? "no consilium model found (give --model FILE)"
+                                             : modelFile.toStdString() + ": no such model file");
+    }
+    auto e = engine(*path);
+    if (!e) return prefixed(e.error(), QString::fromStdString(*path));
+    return e;
+}
+
 size_t AskContext::openEngines() const {
     std::lock_guard<std::mutex> lock(d->mutex);
     return d->engines.size();
@@ -252,18 +266,11 @@ Result<PreparedAsk> prepareAsk(const AskRequest& req, AskContext* context,
 
     // Model.
     auto t0 = Clock::now();
-    std::vector<std::string> searched;
-    const std::string modelPath = locateModel(req.modelFile.toStdString(), &searched);
-    if (modelPath.empty()) {
-        return makeError(ErrorCode::NotFound,
-                         req.modelFile.isEmpty()
-                             ? "no consilium model found (give --model FILE)"
-                             : req.modelFile.toStdString() + ": no such model file");
-    }
     AskContext local(1);
     AskContext* ctx = context ? context : &local;
-    auto engine = ctx->engine(modelPath);
-    if (!engine) return prefixed(engine.error(), QString::fromStdString(modelPath));
+    std::string modelPath;
+    auto engine = ctx->locateEngine(req.modelFile, &modelPath);
+    if (!engine) return engine.error();
     const inference::ConsiliumConfig& c = engine.value()->model().config();
     p.engine = engine.value();
     p.modelPath = modelPath;

@@ -57,6 +57,11 @@ class AskContext {
 
     // The engine of a model file, opened on first use.
     Result<std::shared_ptr<inference::ConsiliumEngine>> engine(const std::string& modelPath);
+    // The same for a model as the user names it (empty: the installed or bundled model;
+    // app::locateModel), with the path found in `path`. NotFound says which file is missing;
+    // other errors are the engine's, prefixed with the path.
+    Result<std::shared_ptr<inference::ConsiliumEngine>> locateEngine(const QString& modelFile,
+                                                                     std::string* path);
     // How many model files have an open engine here.
     size_t openEngines() const;
     // SHA-256 of a model file (hex), computed once.

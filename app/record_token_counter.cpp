@@ -3,7 +3,6 @@
 #include <QMetaObject>
 #include <QtConcurrent>
 
-#include "app/resource_paths.h"
 #include "inference/consilium_engine.h"
 
 namespace consilium::app {
@@ -27,19 +26,14 @@ void RecordTokenCounter::count(const QString& modelFile, const QString& text) {
     const std::string utf8 = text.toStdString();
     (void)QtConcurrent::run(&m_pool, [this, context, latest, request, file, utf8] {
         if (latest->load() != request) return;  // a newer text is waiting
-        std::vector<std::string> searched;
-        const std::string path = locateModel(file, &searched);
-        QString error;
+        std::string path;
+        auto opened = context->locateEngine(QString::fromStdString(file), &path);
         std::shared_ptr<inference::ConsiliumEngine> engine;
-        if (path.empty()) {
-            error = QStringLiteral("no consilium model found");
-        } else {
-            auto opened = context->engine(path);
-            if (opened)
-                engine = opened.value();
-            else
-                error = QString::fromStdString(opened.error().message);
-        }
+        QString error;
+        if (opened)
+            engine = opened.value();
+        else
+            error = QString::fromStdString(opened.error().message);
         if (!engine) {
             QMetaObject::invokeMethod(this, [this, error] { emit failed(error); });
             return;

@@ -39,6 +39,14 @@ int StudyLoad::seriesCount() const {
     return n;
 }
 
+const SeriesEntry* StudyLoad::series(const QString& uid, int stack) const {
+    for (const auto& p : patients)
+        for (const auto& st : p.studies)
+            for (const auto& se : st.series)
+                if (se.uid == uid && se.stack == stack) return &se;
+    return nullptr;
+}
+
 const SeriesEntry* StudyLoad::preferredSeries() const {
     const SeriesEntry* best = nullptr;
     auto score = [](const SeriesEntry& s) {

@@ -72,6 +72,8 @@ struct StudyLoad {
     double seconds = 0;
 
     int seriesCount() const;
+    // The entry of one series (stack); null when it is not part of this load.
+    const SeriesEntry* series(const QString& uid, int stack = 0) const;
     // The series to show first: the CT (else any) series with the most slices, preferring
     // series the model may read (imaging::chooseModelSeries's rule).
     const SeriesEntry* preferredSeries() const;

@@ -144,6 +144,17 @@ void MainWindow::buildCentral() {
     bar->addStretch(1);
     layout->addLayout(bar);
 
+    // What is wrong with the series on screen (missing slices, uneven spacing, burned-in
+    // text, ...), in view instead of only in a tooltip.
+    m_seriesNotice = new QLabel;
+    m_seriesNotice->setObjectName("SeriesNotice");
+    m_seriesNotice->setWordWrap(true);
+    m_seriesNotice->setTextFormat(Qt::PlainText);
+    m_seriesNotice->setStyleSheet(
+        "QLabel { background: #fff4ce; color: #4a3b00; border: 1px solid #e0c060; padding: 3px; }");
+    m_seriesNotice->hide();
+    layout->addWidget(m_seriesNotice);
+
     m_viewer = new CtViewer;
     m_viewer->setObjectName("CtViewer");
     layout->addWidget(m_viewer, 1);
@@ -1023,6 +1034,7 @@ void MainWindow::openStudy(const QString& path) {
     m_jobProgress->setRange(0, 0);
     m_job->show();
     m_viewer->clearSeries(tr("Loading %1…").arg(QFileInfo(path).fileName()));
+    m_seriesNotice->hide();
     m_studies->load(path);
 }
 
@@ -1072,7 +1084,10 @@ void MainWindow::onStudyLoaded(const consilium::app::StudyLoad& load) {
                                   .arg(se.spacingMm.y(), 0, 'f', 2)
                                   .arg(se.spacingMm.z(), 0, 'f', 2)
                                   .arg(se.transferSyntaxes.join(", "));
-                if (!se.warnings.isEmpty()) tip += "\n⚠ " + se.warnings.join("\n⚠ ");
+                if (!se.warnings.isEmpty()) {
+                    tip += "\n⚠ " + se.warnings.join("\n⚠ ");
+                    series->setText(series->text() + QStringLiteral(" ⚠"));
+                }
                 series->setToolTip(tip);
                 study->appendRow({series, new QStandardItem(se.modality),
                                   new QStandardItem(QString::number(se.slices))});
@@ -1091,11 +1106,13 @@ void MainWindow::onStudyLoaded(const consilium::app::StudyLoad& load) {
     m_reportButton->setText(load.skipped.isEmpty()
                                 ? tr("Load report: all %1 files used").arg(load.filesFound)
                                 : tr("Load report: %1 files skipped").arg(load.skipped.size()));
-    statusBar()->showMessage(tr("Loaded %1 series from %2 files in %3 s")
-                                 .arg(load.seriesCount())
-                                 .arg(load.filesLoaded)
-                                 .arg(load.seconds, 0, 'f', 1),
-                             8000);
+    QString loaded = tr("Loaded %1 series from %2 files in %3 s")
+                         .arg(load.seriesCount())
+                         .arg(load.filesLoaded)
+                         .arg(load.seconds, 0, 'f', 1);
+    if (!load.skipped.isEmpty())
+        loaded += tr("; %1 files skipped (see the load report)").arg(load.skipped.size());
+    statusBar()->showMessage(loaded, 8000);
     if (const auto* best = load.preferredSeries()) {
         showSeries(best->uid, best->stack);
     } else {
@@ -1107,6 +1124,10 @@ void MainWindow::onStudyLoaded(const consilium::app::StudyLoad& load) {
 void MainWindow::showSeries(const QString& seriesUid, int stack) {
     m_view = m_studies->viewModel(seriesUid, stack);
     m_seriesUid = seriesUid;
+    QStringList notices;  // the loader's warnings, including an exclusion from model input
+    if (const auto* entry = m_study.series(seriesUid, stack)) notices = entry->warnings;
+    m_seriesNotice->setText(QStringLiteral("⚠ ") + notices.join(QStringLiteral("\n⚠ ")));
+    m_seriesNotice->setVisible(!notices.isEmpty());
     showPlane();
     if (m_view) {
         m_askButton->setEnabled(true);
@@ -1197,6 +1218,22 @@ void MainWindow::showLoadReport() {
     table->horizontalHeader()->setStretchLastSection(true);
     table->resizeColumnsToContents();
     layout->addWidget(table, 1);
+    // What the loaded series themselves lack (missing slices, uneven spacing, ...).
+    QStringList seriesWarnings;
+    for (const auto& p : m_study.patients)
+        for (const auto& st : p.studies)
+            for (const auto& se : st.series)
+                for (const auto& w : se.warnings)
+                    seriesWarnings
+                        << tr("Series %1 (%2): %3").arg(se.seriesNumber).arg(se.description, w);
+    if (!seriesWarnings.isEmpty()) {
+        layout->addWidget(new QLabel(tr("Warnings about the loaded series:")));
+        auto* list = new QListWidget;
+        list->setObjectName("SeriesWarningList");
+        list->addItems(seriesWarnings);
+        list->setMaximumHeight(120);
+        layout->addWidget(list);
+    }
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
     connect(buttons, &QDialogButtonBox::rejected, dialog, &QDialog::reject);
     layout->addWidget(buttons);

@@ -157,6 +157,7 @@ class MainWindow : public QMainWindow {
     bool m_playing = false;
     QLabel* m_tokenLabel = nullptr;
     consilium::app::RecordTokenCounter* m_tokenCounter = nullptr;
+    QLabel* m_seriesNotice = nullptr;
     QTimer* m_tokenTimer = nullptr;
     QLabel* m_memoryLabel = nullptr;
     QPushButton* m_recordButton = nullptr;

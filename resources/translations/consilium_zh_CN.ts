@@ -49,22 +49,22 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="112"/>
-        <location filename="../../ui/main_window.cpp" line="948"/>
-        <location filename="../../ui/main_window.cpp" line="1128"/>
+        <location filename="../../ui/main_window.cpp" line="959"/>
+        <location filename="../../ui/main_window.cpp" line="1149"/>
         <source>Axial</source>
         <translation>轴位</translation>
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="112"/>
-        <location filename="../../ui/main_window.cpp" line="948"/>
-        <location filename="../../ui/main_window.cpp" line="1128"/>
+        <location filename="../../ui/main_window.cpp" line="959"/>
+        <location filename="../../ui/main_window.cpp" line="1149"/>
         <source>Coronal</source>
         <translation>冠状位</translation>
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="112"/>
-        <location filename="../../ui/main_window.cpp" line="948"/>
-        <location filename="../../ui/main_window.cpp" line="1128"/>
+        <location filename="../../ui/main_window.cpp" line="959"/>
+        <location filename="../../ui/main_window.cpp" line="1149"/>
         <source>Sagittal</source>
         <translation>矢状位</translation>
     </message>
@@ -109,71 +109,71 @@
         <translation>测量距离（毫米，左键拖动）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="160"/>
+        <location filename="../../ui/main_window.cpp" line="171"/>
         <source>Distance: %1 mm</source>
         <translation>距离：%1 毫米</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="171"/>
+        <location filename="../../ui/main_window.cpp" line="182"/>
         <source>Patient / Study / Series</source>
         <translation>患者 / 检查 / 序列</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="171"/>
+        <location filename="../../ui/main_window.cpp" line="182"/>
         <source>Modality</source>
         <translation>模态</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="171"/>
+        <location filename="../../ui/main_window.cpp" line="182"/>
         <source>Slices</source>
         <translation>层数</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="187"/>
-        <location filename="../../ui/main_window.cpp" line="1167"/>
+        <location filename="../../ui/main_window.cpp" line="198"/>
+        <location filename="../../ui/main_window.cpp" line="1188"/>
         <source>Load report</source>
         <translation>加载报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="193"/>
+        <location filename="../../ui/main_window.cpp" line="204"/>
         <source>Studies</source>
         <translation>检查</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="202"/>
+        <location filename="../../ui/main_window.cpp" line="213"/>
         <source>Open a record (.txt, .md) or paste the patient&apos;s notes here.</source>
         <translation>打开病历（.txt、.md）或在此粘贴患者记录。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="223"/>
+        <location filename="../../ui/main_window.cpp" line="234"/>
         <source>1 token</source>
         <translation>1 个词元</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="223"/>
+        <location filename="../../ui/main_window.cpp" line="234"/>
         <source>%1 tokens</source>
         <translation>%1 个词元</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="225"/>
+        <location filename="../../ui/main_window.cpp" line="236"/>
         <source> — the model reads the first %1; the rest is cut</source>
         <translation>——模型只读取前 %1 个，其余部分被截断</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="230"/>
+        <location filename="../../ui/main_window.cpp" line="241"/>
         <source>Tokens: unknown (%1)</source>
         <translation>词元数：未知（%1）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="237"/>
-        <location filename="../../ui/main_window.cpp" line="508"/>
+        <location filename="../../ui/main_window.cpp" line="248"/>
+        <location filename="../../ui/main_window.cpp" line="519"/>
         <source>Record</source>
         <translation>病历</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="246"/>
-        <location filename="../../ui/main_window.cpp" line="322"/>
-        <location filename="../../ui/main_window.cpp" line="358"/>
+        <location filename="../../ui/main_window.cpp" line="257"/>
+        <location filename="../../ui/main_window.cpp" line="333"/>
+        <location filename="../../ui/main_window.cpp" line="369"/>
         <source>● Record</source>
         <translation>● 录音</translation>
     </message>
@@ -186,101 +186,101 @@
         <translation type="vanished">音量</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="249"/>
+        <location filename="../../ui/main_window.cpp" line="260"/>
         <source>Record a spoken question from the microphone chosen in Settings</source>
         <translation>用设置中选择的麦克风录制语音问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="251"/>
+        <location filename="../../ui/main_window.cpp" line="262"/>
         <source>Audio file…</source>
         <translation>音频文件…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="255"/>
+        <location filename="../../ui/main_window.cpp" line="266"/>
         <source>Spoken question</source>
         <translation>语音问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="256"/>
+        <location filename="../../ui/main_window.cpp" line="267"/>
         <source>Audio (*.wav *.flac *.ogg);;All files (*)</source>
         <translation>音频 (*.wav *.flac *.ogg);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="296"/>
+        <location filename="../../ui/main_window.cpp" line="307"/>
         <source>The transcript appears here; edit it, then press Enter to ask.</source>
         <translation>识别文本显示在此处；可编辑，按 Enter 提问。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="278"/>
-        <location filename="../../ui/main_window.cpp" line="308"/>
+        <location filename="../../ui/main_window.cpp" line="289"/>
+        <location filename="../../ui/main_window.cpp" line="319"/>
         <source>■ Stop</source>
         <translation>■ 停止</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="267"/>
-        <location filename="../../ui/main_window.cpp" line="284"/>
+        <location filename="../../ui/main_window.cpp" line="278"/>
+        <location filename="../../ui/main_window.cpp" line="295"/>
         <source>▶ Play</source>
         <translation>▶ 播放</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="269"/>
+        <location filename="../../ui/main_window.cpp" line="280"/>
         <source>Play back the last spoken question</source>
         <translation>回放上一次语音提问</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="310"/>
+        <location filename="../../ui/main_window.cpp" line="321"/>
         <source>Recording from %1…</source>
         <translation>正在从 %1 录音…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="317"/>
+        <location filename="../../ui/main_window.cpp" line="328"/>
         <source>Recording… %1 s</source>
         <translation>录音中… %1 秒</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="327"/>
+        <location filename="../../ui/main_window.cpp" line="338"/>
         <source>Recorded %1 s</source>
         <translation>已录制 %1 秒</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="328"/>
+        <location filename="../../ui/main_window.cpp" line="339"/>
         <source>Recorded %1 s — %2</source>
         <translation>已录制 %1 秒 — %2</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="331"/>
+        <location filename="../../ui/main_window.cpp" line="342"/>
         <source> · transcribing…</source>
         <translation> · 识别中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="336"/>
+        <location filename="../../ui/main_window.cpp" line="347"/>
         <source>Understood (confidence %1, %2 s of speech)</source>
         <translation>已识别（置信度 %1，语音 %2 秒）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="342"/>
+        <location filename="../../ui/main_window.cpp" line="353"/>
         <source>Not understood (%1). Best guess shown: edit it or record again.</source>
         <translation>未能识别（%1）。显示最接近的猜测：请编辑或重新录音。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="348"/>
+        <location filename="../../ui/main_window.cpp" line="359"/>
         <source>Recording stopped early: %1</source>
         <translation>录音提前结束：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="364"/>
-        <location filename="../../ui/main_window.cpp" line="508"/>
+        <location filename="../../ui/main_window.cpp" line="375"/>
+        <location filename="../../ui/main_window.cpp" line="519"/>
         <source>Voice</source>
         <translation>语音</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="372"/>
+        <location filename="../../ui/main_window.cpp" line="383"/>
         <source>Ask about the study and the record (Ctrl+Enter).</source>
         <translation>就影像检查和病历提问（Ctrl+Enter）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="377"/>
-        <location filename="../../ui/main_window.cpp" line="397"/>
+        <location filename="../../ui/main_window.cpp" line="388"/>
+        <location filename="../../ui/main_window.cpp" line="408"/>
         <source>Ask</source>
         <translation>提问</translation>
     </message>
@@ -289,32 +289,32 @@
         <translation type="vanished">回答之后：CT 上的注意力热图、各模态所占权重，以及被激活的专家。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="381"/>
+        <location filename="../../ui/main_window.cpp" line="392"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="392"/>
+        <location filename="../../ui/main_window.cpp" line="403"/>
         <source>Questions and answers about this study</source>
         <translation>本检查的问答记录</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="417"/>
+        <location filename="../../ui/main_window.cpp" line="428"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="418"/>
+        <location filename="../../ui/main_window.cpp" line="429"/>
         <source>Could not answer: %1</source>
         <translation>无法回答：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="423"/>
+        <location filename="../../ui/main_window.cpp" line="434"/>
         <source>Evidence</source>
         <translation>依据</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="433"/>
+        <location filename="../../ui/main_window.cpp" line="444"/>
         <source>Attention on the CT</source>
         <translation>CT 上的注意力</translation>
     </message>
@@ -323,37 +323,37 @@
         <translation type="vanished">回答关注的位置：模型对 CT 图块注意力的峰值。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="449"/>
+        <location filename="../../ui/main_window.cpp" line="460"/>
         <source>Jet</source>
         <translation>Jet（彩虹）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="449"/>
+        <location filename="../../ui/main_window.cpp" line="460"/>
         <source>Hot</source>
         <translation>Hot（热度）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="449"/>
+        <location filename="../../ui/main_window.cpp" line="460"/>
         <source>Inferno</source>
         <translation>Inferno（炽焰）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="449"/>
+        <location filename="../../ui/main_window.cpp" line="460"/>
         <source>Viridis</source>
         <translation>Viridis（翠绿）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="456"/>
+        <location filename="../../ui/main_window.cpp" line="467"/>
         <source>Hide attention below this share of its maximum</source>
         <translation>隐藏低于最大值此比例的注意力</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="457"/>
+        <location filename="../../ui/main_window.cpp" line="468"/>
         <source>Colours</source>
         <translation>配色</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="459"/>
+        <location filename="../../ui/main_window.cpp" line="470"/>
         <source>Threshold</source>
         <translation>阈值</translation>
     </message>
@@ -362,217 +362,217 @@
         <translation type="vanished">回答关注的位置：模型在融合层对各 CT 图块的注意力（多头平均），插值到每一层面，并按其最大值归一化。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="478"/>
+        <location filename="../../ui/main_window.cpp" line="489"/>
         <source>Show the attention averaged over the model, or through one layer or head alone</source>
         <translation>显示整个模型平均后的注意力，或仅经过某一层或某一个头的注意力</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="479"/>
+        <location filename="../../ui/main_window.cpp" line="490"/>
         <source>Map</source>
         <translation>图</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="499"/>
+        <location filename="../../ui/main_window.cpp" line="510"/>
         <source>weight</source>
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="508"/>
+        <location filename="../../ui/main_window.cpp" line="519"/>
         <source>Image</source>
         <translation>影像</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="508"/>
+        <location filename="../../ui/main_window.cpp" line="519"/>
         <source>Question</source>
         <translation>问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="521"/>
+        <location filename="../../ui/main_window.cpp" line="532"/>
         <source>How much each input carried the answer (softmax over the four; sums to 1).</source>
         <translation>各输入对回答的贡献（四者 softmax，总和为 1）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="533"/>
+        <location filename="../../ui/main_window.cpp" line="544"/>
         <source>Which of the 8 experts each answer token used (top-2 per layer, summed over layers).</source>
         <translation>每个回答词元使用了 8 个专家中的哪些（每层前 2 个，按层求和）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="558"/>
+        <location filename="../../ui/main_window.cpp" line="569"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="560"/>
+        <location filename="../../ui/main_window.cpp" line="571"/>
         <source>Open &amp;Study Folder…</source>
         <translation>打开检查文件夹(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="563"/>
+        <location filename="../../ui/main_window.cpp" line="574"/>
         <source>Open &amp;Record…</source>
         <translation>打开病历(&amp;R)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="565"/>
+        <location filename="../../ui/main_window.cpp" line="576"/>
         <source>Recent &amp;Studies</source>
         <translation>最近的检查(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="569"/>
+        <location filename="../../ui/main_window.cpp" line="580"/>
         <source>&amp;Export Report…</source>
         <translation>导出报告(&amp;E)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="571"/>
+        <location filename="../../ui/main_window.cpp" line="582"/>
         <source>Export the finding report</source>
         <translation>导出发现报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="572"/>
+        <location filename="../../ui/main_window.cpp" line="583"/>
         <source>PDF (*.pdf)</source>
         <translation>PDF 文件 (*.pdf)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="576"/>
+        <location filename="../../ui/main_window.cpp" line="587"/>
         <source>Export report</source>
         <translation>导出报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="579"/>
+        <location filename="../../ui/main_window.cpp" line="590"/>
         <source>Report written: %1 (with .json and .png beside it, de-identified)</source>
         <translation>报告已写入：%1（同目录另有 .json 与 .png，已去标识化）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="586"/>
+        <location filename="../../ui/main_window.cpp" line="597"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="590"/>
+        <location filename="../../ui/main_window.cpp" line="601"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="592"/>
+        <location filename="../../ui/main_window.cpp" line="603"/>
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="596"/>
+        <location filename="../../ui/main_window.cpp" line="607"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="597"/>
+        <location filename="../../ui/main_window.cpp" line="608"/>
         <source>&amp;About Consilium</source>
         <translation>关于 Consilium(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="598"/>
+        <location filename="../../ui/main_window.cpp" line="609"/>
         <source>About &amp;Qt</source>
         <translation>关于 &amp;Qt</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="613"/>
+        <location filename="../../ui/main_window.cpp" line="624"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="626"/>
+        <location filename="../../ui/main_window.cpp" line="637"/>
         <source>Device: probing…</source>
         <translation>设备：检测中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="628"/>
+        <location filename="../../ui/main_window.cpp" line="639"/>
         <source>Model: looking…</source>
         <translation>模型：查找中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="642"/>
+        <location filename="../../ui/main_window.cpp" line="653"/>
         <source>Memory: %1 MiB</source>
         <translation>内存：%1 MiB</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="660"/>
+        <location filename="../../ui/main_window.cpp" line="671"/>
         <source>%1 no longer exists; removed from the recent studies</source>
         <translation>%1 已不存在，已从最近的检查中移除</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="667"/>
+        <location filename="../../ui/main_window.cpp" line="678"/>
         <source>Clear Recent Studies</source>
         <translation>清除最近的检查</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="676"/>
+        <location filename="../../ui/main_window.cpp" line="687"/>
         <source>Open study folder</source>
         <translation>打开检查文件夹</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="686"/>
+        <location filename="../../ui/main_window.cpp" line="697"/>
         <source>Open record</source>
         <translation>打开病历</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="687"/>
+        <location filename="../../ui/main_window.cpp" line="698"/>
         <source>Records (*.txt *.md);;All files (*)</source>
         <translation>病历 (*.txt *.md);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="701"/>
+        <location filename="../../ui/main_window.cpp" line="712"/>
         <source>Record decoded as %1</source>
         <translation>病历按 %1 解码</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="716"/>
+        <location filename="../../ui/main_window.cpp" line="727"/>
         <source>Opening the microphone…</source>
         <translation>正在打开麦克风…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="724"/>
+        <location filename="../../ui/main_window.cpp" line="735"/>
         <source>Transcribing %1…</source>
         <translation>正在识别 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="731"/>
+        <location filename="../../ui/main_window.cpp" line="742"/>
         <source>Open a study first (File ▸ Open Study Folder…).</source>
         <translation>请先打开检查（文件 ▸ 打开检查文件夹…）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="735"/>
+        <location filename="../../ui/main_window.cpp" line="746"/>
         <source>Type or speak a question first.</source>
         <translation>请先输入或说出问题。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="752"/>
+        <location filename="../../ui/main_window.cpp" line="763"/>
         <source>Answering…</source>
         <translation>正在回答…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="791"/>
+        <location filename="../../ui/main_window.cpp" line="802"/>
         <source>Model: %1 (not found)</source>
         <translation>模型：%1（未找到）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="812"/>
+        <location filename="../../ui/main_window.cpp" line="823"/>
         <source>Precision: %1</source>
         <translation>精度：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="874"/>
+        <location filename="../../ui/main_window.cpp" line="885"/>
         <source>attention weight %1</source>
         <translation>注意力权重 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="886"/>
+        <location filename="../../ui/main_window.cpp" line="897"/>
         <source>%1 mm %2, %3</source>
         <translation>%1 毫米 %2，%3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="944"/>
+        <location filename="../../ui/main_window.cpp" line="955"/>
         <source>No answer to report yet.</source>
         <translation>尚无可报告的回答。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="949"/>
+        <location filename="../../ui/main_window.cpp" line="960"/>
         <source>%1 slice %2 of %3</source>
         <translation>%1 第 %2 层（共 %3 层）</translation>
     </message>
@@ -581,211 +581,226 @@
         <translation type="vanished">回答关注的位置：回答对问题的注意力，经融合层传递到 CT 图块，对各层和各头取平均，插值到每一层面并按最大值缩放。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="973"/>
+        <location filename="../../ui/main_window.cpp" line="984"/>
         <source>Where the answer looked through decoder layer %1 alone (averaged over the fusion heads).</source>
         <translation>仅经过解码器第 %1 层时回答关注的位置（对融合头取平均）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="977"/>
+        <location filename="../../ui/main_window.cpp" line="988"/>
         <source>What fusion head %1 picked out of the CT for this answer (weighted by the answer&apos;s attention, all decoder layers).</source>
         <translation>融合头 %1 为此回答从 CT 中选出的区域（按回答的注意力加权，所有解码器层）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="988"/>
+        <location filename="../../ui/main_window.cpp" line="999"/>
         <source>Averaged over layers and heads</source>
         <translation>各层和各头的平均</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="990"/>
+        <location filename="../../ui/main_window.cpp" line="1001"/>
         <source>Decoder layer %1</source>
         <translation>解码器第 %1 层</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="992"/>
+        <location filename="../../ui/main_window.cpp" line="1003"/>
         <source>Fusion head %1</source>
         <translation>融合头 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1022"/>
+        <location filename="../../ui/main_window.cpp" line="1033"/>
         <source>Loading study…</source>
         <translation>正在加载检查…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1025"/>
+        <location filename="../../ui/main_window.cpp" line="1036"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1031"/>
+        <location filename="../../ui/main_window.cpp" line="1043"/>
         <source>Could not load %1:
 %2</source>
         <translation>无法加载 %1：
 %2</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1041"/>
+        <location filename="../../ui/main_window.cpp" line="1053"/>
         <source>The running question was stopped: another study was opened.</source>
         <translation>已打开另一项检查，正在进行的提问已停止。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1054"/>
+        <location filename="../../ui/main_window.cpp" line="1066"/>
         <source>(no name)</source>
         <translation>（无姓名）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1056"/>
+        <location filename="../../ui/main_window.cpp" line="1068"/>
         <source>ID %1, sex %2, born %3</source>
         <translation>ID %1，性别 %2，出生 %3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1058"/>
+        <location filename="../../ui/main_window.cpp" line="1070"/>
         <source>Study %1</source>
         <translation>检查 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1063"/>
+        <location filename="../../ui/main_window.cpp" line="1075"/>
         <source>Series %1</source>
         <translation>序列 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1068"/>
+        <location filename="../../ui/main_window.cpp" line="1080"/>
         <source>%1 × %2, %3 × %4 × %5 mm
 %6</source>
         <translation>%1 × %2，%3 × %4 × %5 毫米
 %6</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1092"/>
+        <location filename="../../ui/main_window.cpp" line="1107"/>
         <source>Load report: all %1 files used</source>
         <translation>加载报告：%1 个文件全部使用</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1093"/>
+        <location filename="../../ui/main_window.cpp" line="1108"/>
         <source>Load report: %1 files skipped</source>
         <translation>加载报告：跳过 %1 个文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1094"/>
+        <location filename="../../ui/main_window.cpp" line="1109"/>
         <source>Loaded %1 series from %2 files in %3 s</source>
         <translation>%3 秒内从 %2 个文件加载了 %1 个序列</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1103"/>
+        <location filename="../../ui/main_window.cpp" line="1114"/>
+        <source>; %1 files skipped (see the load report)</source>
+        <translation>；跳过 %1 个文件（见加载报告）</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="1120"/>
         <source>No image series found in %1 (see the load report).</source>
         <translation>在 %1 中未找到图像序列（见加载报告）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1138"/>
+        <location filename="../../ui/main_window.cpp" line="1159"/>
         <source>%1 %2   (%3, %4, %5) mm LPS   voxel %6, %7, %8</source>
         <translation>%1 %2   (%3, %4, %5) 毫米 LPS   体素 %6, %7, %8</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1152"/>
+        <location filename="../../ui/main_window.cpp" line="1173"/>
         <source>Not DICOM</source>
         <translation>非 DICOM 文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1153"/>
+        <location filename="../../ui/main_window.cpp" line="1174"/>
         <source>No image</source>
         <translation>无图像</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1154"/>
+        <location filename="../../ui/main_window.cpp" line="1175"/>
         <source>Damaged</source>
         <translation>文件损坏</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1155"/>
+        <location filename="../../ui/main_window.cpp" line="1176"/>
         <source>Unsupported encoding</source>
         <translation>不支持的编码</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1156"/>
+        <location filename="../../ui/main_window.cpp" line="1177"/>
         <source>Not supported</source>
         <translation>不支持</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1158"/>
+        <location filename="../../ui/main_window.cpp" line="1179"/>
         <source>Unreadable</source>
         <translation>无法读取</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1159"/>
+        <location filename="../../ui/main_window.cpp" line="1180"/>
         <source>Not read (cancelled)</source>
         <translation>未读取（已取消）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1160"/>
+        <location filename="../../ui/main_window.cpp" line="1181"/>
         <source>Not usable</source>
         <translation>无法使用</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1169"/>
+        <location filename="../../ui/main_window.cpp" line="1190"/>
         <source>%1: %2 files found, %3 used, %4 skipped.</source>
         <translation>%1：找到 %2 个文件，使用 %3 个，跳过 %4 个。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1176"/>
+        <location filename="../../ui/main_window.cpp" line="1197"/>
         <source>File</source>
         <translation>文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1176"/>
+        <location filename="../../ui/main_window.cpp" line="1197"/>
         <source>Problem</source>
         <translation>问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1176"/>
+        <location filename="../../ui/main_window.cpp" line="1197"/>
         <source>Reason</source>
         <translation>原因</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1268"/>
+        <location filename="../../ui/main_window.cpp" line="1228"/>
+        <source>Series %1 (%2): %3</source>
+        <translation>序列 %1（%2）：%3</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="1230"/>
+        <source>Warnings about the loaded series:</source>
+        <translation>已加载序列的警告：</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="1305"/>
         <source>Nothing to open: drop a study folder, a DICOMDIR, a DICOM file, a record (.txt, .md) or an audio file.</source>
         <translation>无可打开的内容：请拖入检查文件夹、DICOMDIR、DICOM 文件、病历（.txt、.md）或音频文件。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1278"/>
+        <location filename="../../ui/main_window.cpp" line="1315"/>
         <source>Device: %1</source>
         <translation>设备：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="790"/>
+        <location filename="../../ui/main_window.cpp" line="801"/>
         <source>Model: none found</source>
         <translation>模型：未找到</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="793"/>
+        <location filename="../../ui/main_window.cpp" line="804"/>
         <source>Model: %1 (%2)</source>
         <translation>模型：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="795"/>
+        <location filename="../../ui/main_window.cpp" line="806"/>
         <source>valid</source>
         <translation>有效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="795"/>
+        <location filename="../../ui/main_window.cpp" line="806"/>
         <source>invalid</source>
         <translation>无效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="970"/>
+        <location filename="../../ui/main_window.cpp" line="981"/>
         <source>Where the answer looked: its attention over the CT patches, averaged over layers and heads, scaled to its maximum.</source>
         <translation>回答关注的位置：其对 CT 图块的注意力，对各层和各头取平均，并按最大值缩放。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1306"/>
+        <location filename="../../ui/main_window.cpp" line="1343"/>
         <source>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;Local multimodal assistant for CT studies, patient records and spoken questions. Runs entirely on this workstation.&lt;/p&gt;&lt;p&gt;&lt;b&gt;Not for clinical use.&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</source>
         <translation>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;面向 CT 检查、患者病历和语音提问的本地多模态助手，完全在本工作站上运行。&lt;/p&gt;&lt;p&gt;&lt;b&gt;不可用于临床。&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1315"/>
+        <location filename="../../ui/main_window.cpp" line="1352"/>
         <source>Device</source>
         <translation>设备</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1316"/>
+        <location filename="../../ui/main_window.cpp" line="1353"/>
         <source>About Consilium</source>
         <translation>关于 Consilium</translation>
     </message>

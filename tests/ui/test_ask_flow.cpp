@@ -334,6 +334,10 @@ class TestAskFlow : public QObject {
         QVERIFY(failed.first().first().toString().contains("/nonexistent/model.gguf"));
         QVERIFY(
             w.findChild<QTextBrowser*>("AnswerView")->toPlainText().startsWith("Could not answer"));
+        // The record's token count names the missing file too.
+        QTRY_COMPARE_WITH_TIMEOUT(
+            w.findChild<QLabel*>("RecordTokenLabel")->text(),
+            QString("Tokens: unknown (/nonexistent/model.gguf: no such model file)"), 10000);
         // The model given for the session is not saved with the settings (opening a study
         // saves them): the next launch uses the user's model again.
         QSignalSpy again(&w, &consilium::ui::MainWindow::studyShown);

@@ -5,8 +5,10 @@
 #include <QAbstractItemModelTester>
 #include <QDialog>
 #include <QDir>
+#include <QDirIterator>
 #include <QIcon>
 #include <QLabel>
+#include <QListWidget>
 #include <QMenu>
 #include <QMimeData>
 #include <QPushButton>
@@ -225,6 +227,67 @@ class TestStudyBrowser : public QObject {
         QCOMPARE(w.currentStudy().path, demo);
         // The dropped record stays: the demo study's own record does not replace it.
         QVERIFY2(w.recordText().startsWith("Dropped note"), qPrintable(w.recordText().left(60)));
+    }
+
+    void damagedSliceIsReportedAndTheRestLoads() {
+        // The demo series with one slice cut short in the middle of the series.
+        const QString demo = CONSILIUM_BINARY_DIR "/resources/demo-study";
+        QTemporaryDir tmp;
+        QStringList slices;
+        QDirIterator it(demo, QDir::Files, QDirIterator::Subdirectories);
+        while (it.hasNext()) {
+            const QString f = it.next();
+            if (it.fileInfo().suffix().isEmpty()) slices << f;  // IM00000... (no extension)
+        }
+        slices.sort();
+        QVERIFY(slices.size() > 20);
+        for (const QString& f : slices)
+            QVERIFY(QFile::copy(f, tmp.filePath(QFileInfo(f).fileName())));
+        const QString damaged = tmp.filePath(QFileInfo(slices[slices.size() / 2]).fileName());
+        {
+            QFile f(damaged);
+            QVERIFY(f.open(QIODevice::ReadWrite));
+            QVERIFY(f.resize(3000));
+        }
+
+        consilium::ui::MainWindow w;
+        w.show();
+        QSignalSpy shown(&w, &consilium::ui::MainWindow::studyShown);
+        w.openStudy(tmp.path());
+        QVERIFY(shown.wait(60000));
+        const auto& study = w.currentStudy();
+        QCOMPARE(study.skipped.size(), 1);
+        QCOMPARE(study.skipped[0].path, damaged);
+        QCOMPARE(w.viewer()->sliceCount(), slices.size() - 1);  // the rest loaded
+        QVERIFY2(w.statusBar()->currentMessage().contains("1 files skipped"),
+                 qPrintable(w.statusBar()->currentMessage()));
+
+        // The gap is in view above the viewer and marked in the browser.
+        auto* notice = w.findChild<QLabel*>("SeriesNotice");
+        QVERIFY(notice && notice->isVisible());
+        QVERIFY2(notice->text().contains("missing slices"), qPrintable(notice->text()));
+        const QModelIndex series =
+            w.studyModel()->index(0, 0, w.studyModel()->index(0, 0, w.studyModel()->index(0, 0)));
+        QVERIFY2(series.data().toString().endsWith(QStringLiteral(" ⚠")),
+                 qPrintable(series.data().toString()));
+
+        // The load report names the damaged file and the series' gap.
+        w.findChild<QPushButton*>("LoadReportButton")->click();
+        auto* dialog = w.findChild<QDialog*>("LoadReportDialog");
+        QVERIFY(dialog);
+        auto* table = dialog->findChild<QTableWidget*>("SkippedTable");
+        QCOMPARE(table->item(0, 0)->text(), QFileInfo(damaged).fileName());
+        QCOMPARE(table->item(0, 1)->text(), QString("Damaged"));
+        auto* warnings = dialog->findChild<QListWidget*>("SeriesWarningList");
+        QVERIFY(warnings && warnings->count() >= 1);
+        QVERIFY(warnings->item(0)->text().contains("missing slices"));
+        dialog->close();
+
+        // A series without problems hides the notice again.
+        shown.clear();
+        w.openStudy(demo);
+        QVERIFY(shown.wait(60000));
+        QVERIFY(!notice->isVisible());
     }
 
     void missingFolderIsReported() {
