@@ -1231,7 +1231,8 @@ void MainWindow::showLoadReport() {
         auto* list = new QListWidget;
         list->setObjectName("SeriesWarningList");
         list->addItems(seriesWarnings);
-        list->setMaximumHeight(120);
+        const int rows = std::min<int>(int(seriesWarnings.size()), 4);
+        list->setFixedHeight(rows * list->fontMetrics().height() + 4 * list->frameWidth() + 6);
         layout->addWidget(list);
     }
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
