@@ -248,7 +248,10 @@ Result<std::shared_ptr<const AskContext::Study>> AskContext::study(
 }
 
 Result<PreparedAsk> prepareAsk(const AskRequest& req, AskContext* context,
-                               const std::atomic<bool>* cancel) {
+                               const std::atomic<bool>* cancel, const AskStageCallback& onStage) {
+    auto stage = [&onStage](AskStage s) {
+        if (onStage) onStage(s);
+    };
     PreparedAsk p;
     p.start = Clock::now();
     p.request = req;
@@ -265,6 +268,7 @@ Result<PreparedAsk> prepareAsk(const AskRequest& req, AskContext* context,
     }
 
     // Model.
+    stage(AskStage::OpeningModel);
     auto t0 = Clock::now();
     AskContext local(1);
     AskContext* ctx = context ? context : &local;
@@ -277,6 +281,7 @@ Result<PreparedAsk> prepareAsk(const AskRequest& req, AskContext* context,
     timings["load_model"] = msSince(t0);
 
     // CT study (section 3.1): the first series, resampled to the model grid, in HU.
+    stage(AskStage::LoadingStudy);
     t0 = Clock::now();
     inference::ConsiliumInputs& in = p.inputs;
     if (!QFileInfo(req.studyDir).exists()) {
@@ -293,6 +298,7 @@ Result<PreparedAsk> prepareAsk(const AskRequest& req, AskContext* context,
         p.notes << e + QStringLiteral(": not used as model input");
 
     // Record and question text (section 3.3).
+    stage(AskStage::ReadingInputs);
     const inference::ConsiliumTokenizer& tok = engine.value()->tokenizer();
     QString recordText = req.recordText;
     const QString recordSource =
@@ -549,8 +555,9 @@ AskOutcome finishAsk(const PreparedAsk& p, const inference::ConsiliumAnswer& a,
 
 Result<AskOutcome> askQuestion(const AskRequest& req,
                                const std::function<bool(const QString& piece)>& onToken,
-                               const std::atomic<bool>* cancel, AskContext* context) {
-    auto prepared = prepareAsk(req, context, cancel);
+                               const std::atomic<bool>* cancel, AskContext* context,
+                               const AskStageCallback& onStage) {
+    auto prepared = prepareAsk(req, context, cancel, onStage);
     if (!prepared) return prepared.error();
     const PreparedAsk& p = prepared.value();
     inference::ConsiliumSessionOptions so;
@@ -564,6 +571,7 @@ Result<AskOutcome> askQuestion(const AskRequest& req,
             return onToken(QString::fromStdString(piece));
         };
     }
+    if (onStage) onStage(AskStage::RunningModel);
     auto answer = session.value()->ask(p.inputs, cb, cancel);
     if (!answer) return answer.error();
     return finishAsk(p, answer.value(), QString::fromStdString(session.value()->deviceName()),

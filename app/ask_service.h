@@ -102,10 +102,20 @@ struct PreparedAsk {
     std::chrono::steady_clock::time_point start;
 };
 
+// What a question is doing, in order, for a progress display (each stage may be quick).
+enum class AskStage {
+    OpeningModel,   // locating, validating and mapping the model file (once per file)
+    LoadingStudy,   // reading the series and resampling it to the model grid (once per study)
+    ReadingInputs,  // record, question, the spoken question's audio and transcript
+    RunningModel,   // encoders (or their cached outputs), fusion, decoding until the first token
+};
+using AskStageCallback = std::function<void(AskStage)>;
+
 // Everything before the engine: model, study, record, question, audio (errors as
 // askQuestion's). `context` may be null (nothing shared).
 Result<PreparedAsk> prepareAsk(const AskRequest& request, AskContext* context,
-                               const std::atomic<bool>* cancel = nullptr);
+                               const std::atomic<bool>* cancel = nullptr,
+                               const AskStageCallback& onStage = {});
 // The JSON contract of an answer to a prepared question.
 AskOutcome finishAsk(const PreparedAsk& prepared, const inference::ConsiliumAnswer& answer,
                      const QString& deviceDetail, AskContext* context);
@@ -121,6 +131,6 @@ inference::ConsiliumLimits askLimits(const PreparedAsk& prepared);
 Result<AskOutcome> askQuestion(const AskRequest& request,
                                const std::function<bool(const QString& piece)>& onToken = {},
                                const std::atomic<bool>* cancel = nullptr,
-                               AskContext* context = nullptr);
+                               AskContext* context = nullptr, const AskStageCallback& onStage = {});
 
 }  // namespace consilium::app

@@ -10,7 +10,8 @@ void InferenceWorker::ask(int requestId, const AskRequest& request) {
             emit tokenReady(requestId, piece);
             return !m_cancel.load();
         },
-        &m_cancel, m_context.get());
+        &m_cancel, m_context.get(),
+        [this, requestId](AskStage stage) { emit stageChanged(requestId, int(stage)); });
     if (outcome.ok()) {
         emit answerReady(requestId, outcome.value().json, outcome.value().notes);
     } else {

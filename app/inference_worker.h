@@ -29,6 +29,8 @@ class InferenceWorker : public QObject {
     void ask(int requestId, const consilium::app::AskRequest& request);
 
   signals:
+    // What the question is doing now (an app::AskStage, as int).
+    void stageChanged(int requestId, int stage);
     void tokenReady(int requestId, const QString& piece);
     void answerReady(int requestId, const QJsonObject& answer, const QStringList& notes);
     void failed(int requestId, const QString& message, bool cancelled);

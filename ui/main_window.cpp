@@ -409,11 +409,32 @@ void MainWindow::buildDocks() {
     splitDockWidget(voiceDock, askDock, Qt::Vertical);
 
     auto* worker = m_inference->worker();
+    connect(worker, &consilium::app::InferenceWorker::stageChanged, this,
+            [this](int id, int stage) {
+                if (id != m_requestId) return;
+                using consilium::app::AskStage;
+                switch (AskStage(stage)) {
+                    case AskStage::OpeningModel:
+                        m_askJobLabel->setText(tr("Question: opening the model…"));
+                        break;
+                    case AskStage::LoadingStudy:
+                        m_askJobLabel->setText(tr("Question: reading the study…"));
+                        break;
+                    case AskStage::ReadingInputs:
+                        m_askJobLabel->setText(tr("Question: reading the record and question…"));
+                        break;
+                    case AskStage::RunningModel:
+                        m_askJobLabel->setText(tr("Question: encoding and thinking…"));
+                        break;
+                }
+            });
     connect(worker, &consilium::app::InferenceWorker::tokenReady, this,
             [this](int id, const QString& piece) {
                 if (id != m_requestId) return;
                 m_answer->moveCursor(QTextCursor::End);
                 m_answer->insertPlainText(piece);
+                ++m_answerTokens;
+                m_askJobLabel->setText(tr("Question: answering, %1 tokens").arg(m_answerTokens));
             });
     connect(worker, &consilium::app::InferenceWorker::answerReady, this,
             [this](int id, const QJsonObject& answer, const QStringList& notes) {
@@ -424,7 +445,7 @@ void MainWindow::buildDocks() {
                 if (id != m_requestId) return;
                 m_askButton->setEnabled(true);
                 m_stopButton->setEnabled(false);
-                m_job->hide();
+                m_askJob->hide();
                 m_answer->setPlainText(cancelled ? tr("Stopped.")
                                                  : tr("Could not answer: %1").arg(message));
                 emit questionFailed(message);
@@ -629,6 +650,27 @@ void MainWindow::buildStatusBar() {
     m_job->hide();
     statusBar()->addWidget(m_job);
 
+    // The running question's job: opening the model, loading the study, reading the inputs,
+    // running the model, then the tokens as they stream; Cancel stops it like Stop.
+    m_askJob = new QWidget;
+    m_askJob->setObjectName("QuestionJobWidget");
+    auto* askJobLayout = new QHBoxLayout(m_askJob);
+    askJobLayout->setContentsMargins(0, 0, 0, 0);
+    m_askJobLabel = new QLabel;
+    m_askJobLabel->setObjectName("QuestionJobLabel");
+    auto* askProgress = new QProgressBar;
+    askProgress->setRange(0, 0);
+    askProgress->setMaximumWidth(100);
+    auto* askCancel = new QToolButton;
+    askCancel->setObjectName("QuestionJobCancelButton");
+    askCancel->setText(tr("Cancel"));
+    connect(askCancel, &QToolButton::clicked, this, &MainWindow::stopQuestion);
+    askJobLayout->addWidget(m_askJobLabel);
+    askJobLayout->addWidget(askProgress);
+    askJobLayout->addWidget(askCancel);
+    m_askJob->hide();
+    statusBar()->addWidget(m_askJob);
+
     m_probeLabel = new QLabel;
     m_probeLabel->setObjectName("ProbeLabel");
     statusBar()->addWidget(m_probeLabel, 1);
@@ -760,9 +802,9 @@ void MainWindow::askQuestion() {
     m_answer->clear();
     m_askButton->setEnabled(false);
     m_stopButton->setEnabled(true);
-    m_jobLabel->setText(tr("Answering…"));
-    m_jobProgress->setRange(0, 0);
-    m_job->show();
+    m_answerTokens = 0;
+    m_askJobLabel->setText(tr("Question: waiting…"));
+    m_askJob->show();
     m_requestId = m_inference->ask(request);
 }
 
@@ -824,7 +866,7 @@ void MainWindow::showAnswer(const QJsonObject& answer, const QStringList& notes)
     m_exportAction->setEnabled(true);
     m_askButton->setEnabled(true);
     m_stopButton->setEnabled(false);
-    m_job->hide();
+    m_askJob->hide();
     const QString text = answer["answer"].toString();
     m_answer->setPlainText(text);
     if (!notes.isEmpty()) m_answer->append("\n" + notes.join("\n"));

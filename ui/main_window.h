@@ -197,9 +197,12 @@ class MainWindow : public QMainWindow {
     QLabel* m_deviceLabel = nullptr;
     QLabel* m_modelLabel = nullptr;
     QLabel* m_probeLabel = nullptr;
-    QWidget* m_job = nullptr;
+    QWidget* m_job = nullptr;  // loading a study
     QLabel* m_jobLabel = nullptr;
     QProgressBar* m_jobProgress = nullptr;
+    QWidget* m_askJob = nullptr;  // the running question: its stage, tokens so far, cancel
+    QLabel* m_askJobLabel = nullptr;
+    int m_answerTokens = 0;
 };
 
 }  // namespace consilium::ui

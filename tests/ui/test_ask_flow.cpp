@@ -16,6 +16,7 @@
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTextBrowser>
+#include <QToolButton>
 #include <QtTest>
 
 #include "app/inference_worker.h"
@@ -305,6 +306,47 @@ class TestAskFlow : public QObject {
         QVERIFY2(answered.isEmpty(), "an answer about the demo study appeared over CT_small");
         QCOMPARE(w.findChild<QTextBrowser*>("AnswerView")->toPlainText(), QString("Stopped."));
         QVERIFY(w.findChild<QPushButton*>("AskButton")->isEnabled());
+    }
+
+    void questionJobShowsItsStagesAndCancels() {
+        consilium::ui::MainWindow w;
+        QVERIFY(showDemo(w));
+        auto* inference = w.findChild<consilium::app::InferenceThread*>();
+        QVERIFY(inference);
+        auto* job = w.findChild<QWidget*>("QuestionJobWidget");
+        auto* label = w.findChild<QLabel*>("QuestionJobLabel");
+        QVERIFY(job && label && job->isHidden());
+
+        // A whole question: every stage in order, then the tokens, then the job goes away.
+        QSignalSpy stages(inference->worker(), &consilium::app::InferenceWorker::stageChanged);
+        QSignalSpy answered(&w, &consilium::ui::MainWindow::answerShown);
+        w.setQuestion("How old is the patient?");
+        w.askQuestion();
+        QVERIFY(!job->isHidden());
+        QVERIFY(answered.wait(120000));
+        QList<int> seen;
+        for (const auto& args : stages)
+            seen << args.at(1).toInt();
+        using consilium::app::AskStage;
+        QCOMPARE(seen, (QList<int>{int(AskStage::OpeningModel), int(AskStage::LoadingStudy),
+                                   int(AskStage::ReadingInputs), int(AskStage::RunningModel)}));
+        QVERIFY2(label->text().startsWith("Question: answering, "), qPrintable(label->text()));
+        QVERIFY(job->isHidden());
+
+        // The job's Cancel stops a long question like the Stop button.
+        QString record;
+        for (int i = 0; i < 1500; ++i)
+            record += "Routine follow-up visit; vital signs within normal limits. ";
+        w.findChild<QPlainTextEdit*>("RecordEdit")->setPlainText(record);
+        QSignalSpy failed(&w, &consilium::ui::MainWindow::questionFailed);
+        answered.clear();
+        w.askQuestion();
+        QTRY_VERIFY_WITH_TIMEOUT(label->text().contains("encoding"), 60000);
+        w.findChild<QToolButton*>("QuestionJobCancelButton")->click();
+        QVERIFY(failed.wait(60000) || !failed.isEmpty());
+        QVERIFY(answered.isEmpty());
+        QCOMPARE(w.findChild<QTextBrowser*>("AnswerView")->toPlainText(), QString("Stopped."));
+        QVERIFY(job->isHidden());
     }
 
     void missingModelIsReported() {
