@@ -32,6 +32,9 @@ struct QActs {
     // (-offset * sum of each 4 activations, 16 x int32) and the two block scales (16 x float),
     // computed once per matmul instead of once per row tile.
     uint8_t* pre = nullptr;  // [nTokens][cols / 64][128 bytes]
+    // AVX-512 path, GEMMs only: each whole group of 4 tokens repacked per block for the
+    // lane-per-(row, token) kernel (LaneBlock); null when not built.
+    uint8_t* lanes = nullptr;  // [nTokens / 4][cols / 32][sizeof(LaneBlock)]
     const int8_t* q(int64_t t) const { return qs + t * paddedCols(cols); }
     const float* s(int64_t t) const { return d + t * (cols / 32); }
     const uint8_t* p(int64_t t) const { return pre + t * (cols / 64) * 128; }
@@ -41,6 +44,23 @@ size_t preBytes(int64_t cols, int64_t nTokens) {
     return size_t(nTokens * (cols / 64) * 128);
 }
 
+// One block of 32 activations of 4 tokens, laid out for VPDPBUSD with one int32 lane per
+// (weight row, token): group g holds bytes 4g..4g+3 of tokens 0..3, so a 128-bit broadcast
+// gives every row's lane its token's 4 values.
+struct LaneBlock {
+    int8_t q[8][16];  // [group][token * 4 + byte]
+    int32_t corr[4];  // per token: -offset * sum of the block's 32 values
+    float d[4];       // per token: the block scale
+};
+static_assert(sizeof(LaneBlock) == 160);
+
+// Rows r0..r0+3 against `count` groups of 4 tokens from group0 (tileLanesAvx512).
+using LaneTile = void (*)(const MatrixView&, int64_t, const QActs&, int64_t, float*, int64_t);
+
+size_t laneBytes(int64_t cols, int64_t nTokens) {
+    return size_t((nTokens / 4) * (cols / 32)) * sizeof(LaneBlock);
+}
+
 QActs layoutActs(void* scratch, int64_t cols, int64_t nTokens) {
     QActs a;
     a.cols = cols;
@@ -48,6 +68,7 @@ QActs layoutActs(void* scratch, int64_t cols, int64_t nTokens) {
     a.d = reinterpret_cast<float*>(a.qs + nTokens * paddedCols(cols));
     const uintptr_t end = reinterpret_cast<uintptr_t>(a.d + nTokens * (cols / 32));
     a.pre = reinterpret_cast<uint8_t*>((end + 63) / 64 * 64);
+    a.lanes = a.pre + preBytes(cols, nTokens);  // preBytes is a multiple of 64
     return a;
 }
 
@@ -385,6 +406,126 @@ CONSILIUM_AVX512 void tileQuantAvx512(const MatrixView& w, int64_t r0, const QAc
     }
 }
 
+// Repacks tokens 4 * group .. 4 * group + 3 into LaneBlocks (offset 8 for Q4_0, 128 for Q8_0).
+void packLanes(const QActs& a, int64_t group, int offset) {
+    const int64_t nb = a.cols / 32;
+    auto* out = reinterpret_cast<LaneBlock*>(a.lanes) + group * nb;
+    for (int64_t b = 0; b < nb; ++b) {
+        LaneBlock& L = out[b];
+        for (int n = 0; n < 4; ++n) {
+            const int8_t* src = a.q(group * 4 + n) + b * 32;
+            int32_t sum = 0;
+            for (int j = 0; j < 32; ++j)
+                sum += src[j];
+            for (int g = 0; g < 8; ++g)
+                std::memcpy(&L.q[g][n * 4], src + g * 4, 4);
+            L.corr[n] = -offset * sum;
+            L.d[n] = a.s(group * 4 + n)[b];
+        }
+    }
+}
+
+// Rows r0..r0+3 against G groups of 4 tokens, one block at a time, with one int32 lane per
+// (row, token): 128-bit lane r holds row r, its dword n token n. Per block, each row's 32
+// unsigned weights are split into 8 dwords of 4; dword g is replicated across its lane
+// (VPSHUFD) and VPDPBUSD multiplies it with the broadcast group g of the tokens' values. The
+// integer dot of a whole block then sits in one lane, so the float work (convert, scale,
+// accumulate) is done once per 16 (row, token) block dots instead of once per 16 partial
+// sums, as in ggml's repacked Q4_0 GEMMs. Sums in the reference's order (block by block).
+CONSILIUM_AVX512 inline __m512i broadcast128(const void* p) {
+    return _mm512_broadcast_i32x4(_mm_loadu_si128(static_cast<const __m128i*>(p)));
+}
+
+// Four 16-byte slices into the four 128-bit lanes.
+CONSILIUM_AVX512 inline __m512i gather128(const void* p0, const void* p1, const void* p2,
+                                          const void* p3) {
+    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128(static_cast<const __m128i*>(p0)));
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(static_cast<const __m128i*>(p1)), 1);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(static_cast<const __m128i*>(p2)), 2);
+    return _mm512_inserti32x4(v, _mm_loadu_si128(static_cast<const __m128i*>(p3)), 3);
+}
+
+template <int G, bool kQ4>
+CONSILIUM_AVX512 void tileLanesAvx512(const MatrixView& w, int64_t r0, const QActs& a,
+                                      int64_t group0, float* y, int64_t yStride) {
+    const int64_t nb = w.cols / 32;
+    const uint8_t* rows[4];
+    for (int r = 0; r < 4; ++r)
+        rows[r] = w.row(r0 + r);
+    const auto* lanes = reinterpret_cast<const LaneBlock*>(a.lanes);
+    __m512 acc[G];
+    for (int g = 0; g < G; ++g)
+        acc[g] = _mm512_setzero_ps();
+    const __m512i low = _mm512_set1_epi8(0x0F);
+    const __m512i flip = _mm512_set1_epi8(char(0x80));
+    const __m512i rowOfLane = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    for (int64_t b = 0; b < nb; ++b) {
+        // Four 128-bit row slices of unsigned weights: lo = elements 0..15, hi = 16..31.
+        __m512i lo, hi;
+        uint16_t h[4];
+        if constexpr (kQ4) {
+            const auto* b0 = reinterpret_cast<const BlockQ4_0*>(rows[0]) + b;
+            const auto* b1 = reinterpret_cast<const BlockQ4_0*>(rows[1]) + b;
+            const auto* b2 = reinterpret_cast<const BlockQ4_0*>(rows[2]) + b;
+            const auto* b3 = reinterpret_cast<const BlockQ4_0*>(rows[3]) + b;
+            const __m512i v = gather128(b0->qs, b1->qs, b2->qs, b3->qs);
+            lo = _mm512_and_si512(v, low);
+            hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+            for (int r = 0; r < 4; ++r)
+                std::memcpy(&h[r], &(reinterpret_cast<const BlockQ4_0*>(rows[r]) + b)->d, 2);
+        } else {
+            const auto* b0 = reinterpret_cast<const BlockQ8_0*>(rows[0]) + b;
+            const auto* b1 = reinterpret_cast<const BlockQ8_0*>(rows[1]) + b;
+            const auto* b2 = reinterpret_cast<const BlockQ8_0*>(rows[2]) + b;
+            const auto* b3 = reinterpret_cast<const BlockQ8_0*>(rows[3]) + b;
+            // w + 128, unsigned
+            lo = _mm512_xor_si512(gather128(b0->qs, b1->qs, b2->qs, b3->qs), flip);
+            hi = _mm512_xor_si512(gather128(b0->qs + 16, b1->qs + 16, b2->qs + 16, b3->qs + 16),
+                                  flip);
+            std::memcpy(&h[0], &b0->d, 2);
+            std::memcpy(&h[1], &b1->d, 2);
+            std::memcpy(&h[2], &b2->d, 2);
+            std::memcpy(&h[3], &b3->d, 2);
+        }
+        const __m128 d4 = _mm_cvtph_ps(
+            _mm_set_epi16(0, 0, 0, 0, short(h[3]), short(h[2]), short(h[1]), short(h[0])));
+        const __m512 wd = _mm512_permutexvar_ps(rowOfLane, _mm512_castps128_ps512(d4));
+        const __m512i w0 = _mm512_shuffle_epi32(lo, _MM_PERM_AAAA);
+        const __m512i w1 = _mm512_shuffle_epi32(lo, _MM_PERM_BBBB);
+        const __m512i w2 = _mm512_shuffle_epi32(lo, _MM_PERM_CCCC);
+        const __m512i w3 = _mm512_shuffle_epi32(lo, _MM_PERM_DDDD);
+        const __m512i w4 = _mm512_shuffle_epi32(hi, _MM_PERM_AAAA);
+        const __m512i w5 = _mm512_shuffle_epi32(hi, _MM_PERM_BBBB);
+        const __m512i w6 = _mm512_shuffle_epi32(hi, _MM_PERM_CCCC);
+        const __m512i w7 = _mm512_shuffle_epi32(hi, _MM_PERM_DDDD);
+        for (int g = 0; g < G; ++g) {
+            const LaneBlock& L = lanes[(group0 + g) * nb + b];
+            __m512i dot = broadcast128(L.corr);
+            dot = _mm512_dpbusd_epi32(dot, w0, broadcast128(L.q[0]));
+            dot = _mm512_dpbusd_epi32(dot, w1, broadcast128(L.q[1]));
+            dot = _mm512_dpbusd_epi32(dot, w2, broadcast128(L.q[2]));
+            dot = _mm512_dpbusd_epi32(dot, w3, broadcast128(L.q[3]));
+            dot = _mm512_dpbusd_epi32(dot, w4, broadcast128(L.q[4]));
+            dot = _mm512_dpbusd_epi32(dot, w5, broadcast128(L.q[5]));
+            dot = _mm512_dpbusd_epi32(dot, w6, broadcast128(L.q[6]));
+            dot = _mm512_dpbusd_epi32(dot, w7, broadcast128(L.q[7]));
+            const __m512 ad = _mm512_broadcast_f32x4(_mm_loadu_ps(L.d));
+            acc[g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd, ad), acc[g]);
+        }
+    }
+    for (int g = 0; g < G; ++g) {
+        alignas(64) float out[16];
+        _mm512_store_ps(out, acc[g]);
+        for (int r = 0; r < 4; ++r)
+            for (int n = 0; n < 4; ++n)
+                y[((group0 + g) * 4 + n) * yStride + r0 + r] = out[r * 4 + n];
+    }
+}
+
+template <bool kQ4>
+constexpr LaneTile kLaneTiles[5] = {nullptr, tileLanesAvx512<1, kQ4>, tileLanesAvx512<2, kQ4>,
+                                    tileLanesAvx512<3, kQ4>, tileLanesAvx512<4, kQ4>};
+
 CONSILIUM_AVX512 inline __m512 load16Avx512(DType t, const uint8_t* p) {
     if (t == DType::F32) return _mm512_loadu_ps(reinterpret_cast<const float*>(p));
     const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
@@ -583,7 +724,7 @@ size_t matmulScratchBytes(DType weightType, int64_t cols, int64_t nTokens) {
     }
     if (weightType != DType::Q4_0 && weightType != DType::Q8_0) return 0;
     return size_t(nTokens) * (size_t(paddedCols(cols)) + size_t(cols / 32) * sizeof(float)) + 64 +
-           preBytes(cols, nTokens) + 64;
+           preBytes(cols, nTokens) + laneBytes(cols, nTokens) + 64;
 }
 
 void matmul(const MatrixView& w, const float* x, int64_t nTokens, int64_t xStride, float* y,
@@ -609,6 +750,17 @@ void matmul(const MatrixView& w, const float* x, int64_t nTokens, int64_t xStrid
         parallelFor(nTokens > 8 ? pool : nullptr, int(nTokens), quantize);
     }
     const QuantTiles qt = quant ? quantTiles(path, w.type) : QuantTiles{};
+    // GEMMs on the AVX-512 path: whole groups of 4 tokens go through the lane kernels.
+    const bool q4 = w.type == DType::Q4_0;
+    int64_t laneGroups = 0;
+    const LaneTile* laneTiles = nullptr;
+#ifdef CONSILIUM_X86_KERNELS
+    if (quant && path == KernelPath::Avx512 && nTokens >= 8) {
+        laneGroups = nTokens / 4;
+        laneTiles = q4 ? kLaneTiles<true> : kLaneTiles<false>;
+        parallelFor(pool, int(laneGroups), [&](int g) { packLanes(acts, g, q4 ? 8 : 128); });
+    }
+#endif
     bool bf16Dot = false;
     const uint16_t* xb = nullptr;
     if (w.type == DType::BF16) {
@@ -643,7 +795,16 @@ void matmul(const MatrixView& w, const float* x, int64_t nTokens, int64_t xStrid
             const int64_t tEnd = std::min(nTokens, tb + kTokenBlock);
             for (int64_t r0 = rBegin; r0 < rEnd; r0 += kTileRows) {
                 const int rm = int(std::min<int64_t>(kTileRows, rEnd - r0));
-                for (int64_t t0 = tb; t0 < tEnd; t0 += kTileTokens) {
+                int64_t tLanes = tb;  // tokens before this one went through the lane kernels
+                if (laneTiles && rm == kTileRows) {
+                    const int64_t gEnd = std::min(tEnd, laneGroups * 4) / 4;
+                    for (int64_t g = tb / 4; g < gEnd; g += 4) {
+                        const int count = int(std::min<int64_t>(4, gEnd - g));
+                        laneTiles[count](w, r0, acts, g, y, yStride);
+                    }
+                    tLanes = std::max(tb, gEnd * 4);
+                }
+                for (int64_t t0 = tLanes; t0 < tEnd; t0 += kTileTokens) {
                     const int rn = int(std::min<int64_t>(kTileTokens, tEnd - t0));
                     if (path == KernelPath::Reference) {
                         tileRef(w, r0, rm, x, xStride, acts, t0, rn, y, yStride);

@@ -43,8 +43,11 @@ class TestMatmul : public QObject {
         QTest::addColumn<int>("rows");
         QTest::addColumn<int>("cols");
         QTest::addColumn<int>("tokens");
+        // Prompt-sized token counts cover the AVX-512 lane kernels (whole groups of 4 tokens,
+        // 1-4 groups per tile, across token blocks of 64) and the tokens and rows left over.
         const int shapes[][3] = {{1, 32, 1},   {5, 64, 1},    {17, 96, 3},   {64, 256, 7},
-                                 {33, 320, 9}, {128, 512, 1}, {12, 2048, 5}, {70, 160, 64}};
+                                 {33, 320, 9}, {128, 512, 1}, {12, 2048, 5}, {70, 160, 64},
+                                 {20, 96, 14}, {12, 64, 70},  {8, 32, 8}};
         for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
             for (const auto& s : shapes) {
                 QTest::addRow("%s_%dx%d_t%d", dtypeName(t), s[0], s[1], s[2])
