@@ -35,7 +35,10 @@ struct QActs {
     // AVX-512 path, GEMMs only: each whole group of 4 tokens repacked per block for the
     // lane-per-(row, token) kernel (LaneBlock); null when not built.
     uint8_t* lanes = nullptr;  // [nTokens / 4][cols / 32][sizeof(LaneBlock)]
+    // AVX-512 path: per token and block, -offset * the sum of its 32 values.
+    int32_t* bsum = nullptr;  // [nTokens][cols / 32]
     const int8_t* q(int64_t t) const { return qs + t * paddedCols(cols); }
+    const int32_t* corr(int64_t t) const { return bsum + t * (cols / 32); }
     const float* s(int64_t t) const { return d + t * (cols / 32); }
     const uint8_t* p(int64_t t) const { return pre + t * (cols / 64) * 128; }
 };
@@ -69,6 +72,7 @@ QActs layoutActs(void* scratch, int64_t cols, int64_t nTokens) {
     const uintptr_t end = reinterpret_cast<uintptr_t>(a.d + nTokens * (cols / 32));
     a.pre = reinterpret_cast<uint8_t*>((end + 63) / 64 * 64);
     a.lanes = a.pre + preBytes(cols, nTokens);  // preBytes is a multiple of 64
+    a.bsum = reinterpret_cast<int32_t*>(a.lanes + laneBytes(cols, nTokens));
     return a;
 }
 
@@ -338,11 +342,22 @@ CONSILIUM_AVX512 void precomputeAvx512(const QActs& a, int64_t t, bool q4) {
     const __m512i offset = _mm512_set1_epi8(q4 ? 8 : char(0x80));
     const __m512i zero = _mm512_setzero_si512();
     uint8_t* pre = a.pre + t * (a.cols / 64) * 128;
-    for (int64_t b = 0; b + 2 <= a.cols / 32; b += 2) {
+    int32_t* bsum = a.bsum + t * (a.cols / 32);
+    int64_t b = 0;
+    for (; b + 2 <= a.cols / 32; b += 2) {
         const __m512i av = _mm512_loadu_si512(a.q(t) + b * 32);
-        _mm512_store_si512(pre, _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, offset, av)));
+        const __m512i corr = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, offset, av));
+        _mm512_store_si512(pre, corr);
         _mm512_store_ps(pre + 64, scalePair(a.s(t)[b], a.s(t)[b + 1]));
+        bsum[b] = _mm512_mask_reduce_add_epi32(0x00FF, corr);
+        bsum[b + 1] = _mm512_mask_reduce_add_epi32(0xFF00, corr);
         pre += 128;
+    }
+    for (; b < a.cols / 32; ++b) {
+        int32_t sum = 0;
+        for (int j = 0; j < 32; ++j)
+            sum += a.q(t)[b * 32 + j];
+        bsum[b] = -(q4 ? 8 : 128) * sum;
     }
 }
 
@@ -445,6 +460,81 @@ CONSILIUM_AVX512 inline __m512i gather128(const void* p0, const void* p1, const 
     return _mm512_inserti32x4(v, _mm_loadu_si128(static_cast<const __m128i*>(p3)), 3);
 }
 
+// Block b of rows[0..3] as unsigned weights, one row per 128-bit lane (lo: elements 0..15,
+// hi: 16..31), and the rows' scales, each repeated over its lane.
+template <bool kQ4>
+CONSILIUM_AVX512 inline __m512 loadRows4(const uint8_t* const* rows, int64_t b, __m512i* lo,
+                                         __m512i* hi) {
+    uint16_t h[4];
+    if constexpr (kQ4) {
+        const auto* b0 = reinterpret_cast<const BlockQ4_0*>(rows[0]) + b;
+        const auto* b1 = reinterpret_cast<const BlockQ4_0*>(rows[1]) + b;
+        const auto* b2 = reinterpret_cast<const BlockQ4_0*>(rows[2]) + b;
+        const auto* b3 = reinterpret_cast<const BlockQ4_0*>(rows[3]) + b;
+        const __m512i low = _mm512_set1_epi8(0x0F);
+        const __m512i v = gather128(b0->qs, b1->qs, b2->qs, b3->qs);
+        *lo = _mm512_and_si512(v, low);
+        *hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+        std::memcpy(&h[0], &b0->d, 2);
+        std::memcpy(&h[1], &b1->d, 2);
+        std::memcpy(&h[2], &b2->d, 2);
+        std::memcpy(&h[3], &b3->d, 2);
+    } else {
+        const auto* b0 = reinterpret_cast<const BlockQ8_0*>(rows[0]) + b;
+        const auto* b1 = reinterpret_cast<const BlockQ8_0*>(rows[1]) + b;
+        const auto* b2 = reinterpret_cast<const BlockQ8_0*>(rows[2]) + b;
+        const auto* b3 = reinterpret_cast<const BlockQ8_0*>(rows[3]) + b;
+        const __m512i flip = _mm512_set1_epi8(char(0x80));  // w + 128, unsigned
+        *lo = _mm512_xor_si512(gather128(b0->qs, b1->qs, b2->qs, b3->qs), flip);
+        *hi = _mm512_xor_si512(gather128(b0->qs + 16, b1->qs + 16, b2->qs + 16, b3->qs + 16), flip);
+        std::memcpy(&h[0], &b0->d, 2);
+        std::memcpy(&h[1], &b1->d, 2);
+        std::memcpy(&h[2], &b2->d, 2);
+        std::memcpy(&h[3], &b3->d, 2);
+    }
+    const __m128 d4 =
+        _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, short(h[3]), short(h[2]), short(h[1]), short(h[0])));
+    const __m512i rowOfLane = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    return _mm512_permutexvar_ps(rowOfLane, _mm512_castps128_ps512(d4));
+}
+
+// One token against rows r0..r0+3 (generation): 128-bit lane r holds row r, its dword j the
+// products of elements 4j..4j+3 and 16+4j..16+4j+3, so a block takes two VPDPBUSD with the
+// token's two halves broadcast, and one convert-scale-accumulate for the 4 rows; the
+// offset correction enters through dword 0. The 4 partial sums of a row are added at the end.
+template <bool kQ4>
+CONSILIUM_AVX512 void tileLanesGemvAvx512(const MatrixView& w, int64_t r0, const QActs& a,
+                                          int64_t t, float* y, int64_t yStride) {
+    const int64_t nb = w.cols / 32;
+    const uint8_t* rows[4];
+    for (int r = 0; r < 4; ++r)
+        rows[r] = w.row(r0 + r);
+    const int8_t* aq = a.q(t);
+    const float* as = a.s(t);
+    const int32_t* corr = a.corr(t);
+    __m512 acc = _mm512_setzero_ps();
+    constexpr size_t kBlockBytes = kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+    for (int64_t b = 0; b < nb; ++b) {
+        // Weights stream from memory once: ask for them 1 KiB ahead on each row.
+        if ((b & 1) == 0)
+            for (int r = 0; r < 4; ++r)
+                _mm_prefetch(
+                    reinterpret_cast<const char*>(rows[r] + (b + 1024 / kBlockBytes) * kBlockBytes),
+                    _MM_HINT_T0);
+        __m512i lo, hi;
+        const __m512 wd = loadRows4<kQ4>(rows, b, &lo, &hi);
+        __m512i dot = _mm512_maskz_set1_epi32(0x1111, corr[b]);
+        dot = _mm512_dpbusd_epi32(dot, lo, broadcast128(aq + b * 32));
+        dot = _mm512_dpbusd_epi32(dot, hi, broadcast128(aq + b * 32 + 16));
+        acc =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd, _mm512_set1_ps(as[b])), acc);
+    }
+    alignas(64) float out[16];
+    _mm512_store_ps(out, acc);
+    for (int r = 0; r < 4; ++r)
+        y[t * yStride + r0 + r] = (out[r * 4] + out[r * 4 + 1]) + (out[r * 4 + 2] + out[r * 4 + 3]);
+}
+
 template <int G, bool kQ4>
 CONSILIUM_AVX512 void tileLanesAvx512(const MatrixView& w, int64_t r0, const QActs& a,
                                       int64_t group0, float* y, int64_t yStride) {
@@ -456,40 +546,9 @@ CONSILIUM_AVX512 void tileLanesAvx512(const MatrixView& w, int64_t r0, const QAc
     __m512 acc[G];
     for (int g = 0; g < G; ++g)
         acc[g] = _mm512_setzero_ps();
-    const __m512i low = _mm512_set1_epi8(0x0F);
-    const __m512i flip = _mm512_set1_epi8(char(0x80));
-    const __m512i rowOfLane = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
     for (int64_t b = 0; b < nb; ++b) {
-        // Four 128-bit row slices of unsigned weights: lo = elements 0..15, hi = 16..31.
         __m512i lo, hi;
-        uint16_t h[4];
-        if constexpr (kQ4) {
-            const auto* b0 = reinterpret_cast<const BlockQ4_0*>(rows[0]) + b;
-            const auto* b1 = reinterpret_cast<const BlockQ4_0*>(rows[1]) + b;
-            const auto* b2 = reinterpret_cast<const BlockQ4_0*>(rows[2]) + b;
-            const auto* b3 = reinterpret_cast<const BlockQ4_0*>(rows[3]) + b;
-            const __m512i v = gather128(b0->qs, b1->qs, b2->qs, b3->qs);
-            lo = _mm512_and_si512(v, low);
-            hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
-            for (int r = 0; r < 4; ++r)
-                std::memcpy(&h[r], &(reinterpret_cast<const BlockQ4_0*>(rows[r]) + b)->d, 2);
-        } else {
-            const auto* b0 = reinterpret_cast<const BlockQ8_0*>(rows[0]) + b;
-            const auto* b1 = reinterpret_cast<const BlockQ8_0*>(rows[1]) + b;
-            const auto* b2 = reinterpret_cast<const BlockQ8_0*>(rows[2]) + b;
-            const auto* b3 = reinterpret_cast<const BlockQ8_0*>(rows[3]) + b;
-            // w + 128, unsigned
-            lo = _mm512_xor_si512(gather128(b0->qs, b1->qs, b2->qs, b3->qs), flip);
-            hi = _mm512_xor_si512(gather128(b0->qs + 16, b1->qs + 16, b2->qs + 16, b3->qs + 16),
-                                  flip);
-            std::memcpy(&h[0], &b0->d, 2);
-            std::memcpy(&h[1], &b1->d, 2);
-            std::memcpy(&h[2], &b2->d, 2);
-            std::memcpy(&h[3], &b3->d, 2);
-        }
-        const __m128 d4 = _mm_cvtph_ps(
-            _mm_set_epi16(0, 0, 0, 0, short(h[3]), short(h[2]), short(h[1]), short(h[0])));
-        const __m512 wd = _mm512_permutexvar_ps(rowOfLane, _mm512_castps128_ps512(d4));
+        const __m512 wd = loadRows4<kQ4>(rows, b, &lo, &hi);
         const __m512i w0 = _mm512_shuffle_epi32(lo, _MM_PERM_AAAA);
         const __m512i w1 = _mm512_shuffle_epi32(lo, _MM_PERM_BBBB);
         const __m512i w2 = _mm512_shuffle_epi32(lo, _MM_PERM_CCCC);
@@ -654,10 +713,11 @@ QuantTiles quantTiles(KernelPath path, DType t) {
     QuantTiles q;
 #ifdef CONSILIUM_X86_KERNELS
     if (path == KernelPath::Avx512) {
+        // 4 rows x 1 token (generation): the lane kernel.
         if (t == DType::Q4_0)
-            return {tileQuantAvx512<4, 4, true>, tileQuantAvx512<4, 1, true>,
+            return {tileQuantAvx512<4, 4, true>, tileLanesGemvAvx512<true>,
                     tileQuantAvx512<1, 4, true>, tileQuantAvx512<1, 1, true>};
-        return {tileQuantAvx512<4, 4, false>, tileQuantAvx512<4, 1, false>,
+        return {tileQuantAvx512<4, 4, false>, tileLanesGemvAvx512<false>,
                 tileQuantAvx512<1, 4, false>, tileQuantAvx512<1, 1, false>};
     }
     if (path == KernelPath::Avx2) {
@@ -724,7 +784,8 @@ size_t matmulScratchBytes(DType weightType, int64_t cols, int64_t nTokens) {
     }
     if (weightType != DType::Q4_0 && weightType != DType::Q8_0) return 0;
     return size_t(nTokens) * (size_t(paddedCols(cols)) + size_t(cols / 32) * sizeof(float)) + 64 +
-           preBytes(cols, nTokens) + laneBytes(cols, nTokens) + 64;
+           preBytes(cols, nTokens) + laneBytes(cols, nTokens) +
+           size_t(nTokens * (cols / 32)) * sizeof(int32_t) + 64;
 }
 
 void matmul(const MatrixView& w, const float* x, int64_t nTokens, int64_t xStride, float* y,
