@@ -105,6 +105,7 @@ int runTranscribe(const QStringList& args) {
 
     audio::TranscriberConfig config;
     config.extraDictionary = locateResource("audio/consilium-extra.dict");
+    config.mllrTransform = locateResource("audio/en-us-espeak.mllr");
     auto transcriber = audio::Transcriber::create(config, std::move(questionSet.value()));
     if (!transcriber) return fail(1, transcriber.error().toString());
     auto result = transcriber.value()->transcribe(speech);

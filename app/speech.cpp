@@ -15,6 +15,7 @@ Result<std::unique_ptr<audio::Transcriber>> createQuestionTranscriber() {
     if (!set.ok()) return set.error();
     audio::TranscriberConfig config;
     config.extraDictionary = locateResource("audio/consilium-extra.dict");
+    config.mllrTransform = locateResource("audio/en-us-espeak.mllr");
     return audio::Transcriber::create(config, std::move(set.value()));
 }
 

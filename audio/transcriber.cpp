@@ -188,6 +188,12 @@ Result<std::unique_ptr<Transcriber>> Transcriber::create(const TranscriberConfig
         // 0.13 -> 0.16 s per second of audio; 32 let more out-of-grammar speech through.
         {"-topn", "16"},
     };
+    if (!config.mllrTransform.empty()) {
+        if (!std::filesystem::is_regular_file(config.mllrTransform))
+            return makeError(ErrorCode::NotFound,
+                             config.mllrTransform + ": cannot open the speaker adaptation (MLLR)");
+        options["-mllr"] = config.mllrTransform;
+    }
     for (const auto& [name, value] : config.decoderOptions)
         options[name] = value;
     std::vector<std::string> argvStrings{"consilium"};
@@ -293,9 +299,9 @@ Result<Transcription> Transcriber::transcribe(const AudioBuffer& audio) {
     const int frames = std::max(1, grammar->speechFrames);
     out.gapPerFrame = (phones->pathLogLikelihood - grammar->pathLogLikelihood) / frames;
     // Map the gap to 0..1: 1 at no gap, 0.5 at the acceptance limit.
-    out.confidence = std::exp(-std::log(2.0) * std::max(0.0, out.gapPerFrame) /
-                              m_config.maxLogLikelihoodGapPerFrame);
-    if (out.gapPerFrame > m_config.maxLogLikelihoodGapPerFrame) {
+    out.confidence =
+        std::exp(-std::log(2.0) * std::max(0.0, out.gapPerFrame) / m_config.gapLimit());
+    if (out.gapPerFrame > m_config.gapLimit()) {
         out.reason = "out of grammar (best guess is a poor acoustic fit)";
         return out;
     }

@@ -81,7 +81,15 @@ int main(int argc, char** argv) {
                                     CONSILIUM_SOURCE_DIR "/resources/questions/questions.json");
     QCommandLineOption psOption("ps", "Extra pocketsphinx option NAME=VALUE (repeatable).",
                                 "NAME=VALUE");
-    parser.addOptions({count, voices, seed, noiseFraction, out, verbose, questionsOpt, psOption});
+    QCommandLineOption noAdaptation(
+        "no-adaptation", "Decode without the shipped MLLR speaker adaptation (the raw model).");
+    QCommandLineOption saveAudio(
+        "save-audio",
+        "Also keep each in-grammar utterance as DIR/uNNNN.wav with DIR/transcripts.tsv "
+        "(id, text): the adaptation data of training/asr/adapt_mllr.sh.",
+        "DIR");
+    parser.addOptions({count, voices, seed, noiseFraction, out, verbose, questionsOpt, psOption,
+                       noAdaptation, saveAudio});
     parser.process(app);
 
     for (const char* tool : {"espeak-ng", "sox"}) {
@@ -98,6 +106,8 @@ int main(int argc, char** argv) {
     const QuestionSet questionCopy = questions.value();
     TranscriberConfig config;
     config.extraDictionary = CONSILIUM_SOURCE_DIR "/resources/audio/consilium-extra.dict";
+    if (!parser.isSet(noAdaptation))
+        config.mllrTransform = CONSILIUM_SOURCE_DIR "/resources/audio/en-us-espeak.mllr";
     for (const QString& kv : parser.values(psOption)) {
         const int eq = kv.indexOf('=');
         config.decoderOptions.emplace_back(kv.left(eq).toStdString(), kv.mid(eq + 1).toStdString());
@@ -148,6 +158,20 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "consilium-bench-asr: synthesis or decoding failed for \"%s\"\n",
                          qPrintable(text));
             return 1;
+        }
+        if (parser.isSet(saveAudio)) {
+            const QDir keep(parser.value(saveAudio));
+            const QString id = QStringLiteral("u%1").arg(i, 4, 10, QChar('0'));
+            QFile::remove(keep.filePath(id + ".wav"));
+            QFile tsv(keep.filePath("transcripts.tsv"));
+            if (!keep.mkpath(".") ||
+                !QFile::copy(dir.filePath("u.wav"), keep.filePath(id + ".wav")) ||
+                !tsv.open(QIODevice::Append | QIODevice::Text)) {
+                std::fprintf(stderr, "consilium-bench-asr: cannot write into %s\n",
+                             qPrintable(keep.path()));
+                return 1;
+            }
+            tsv.write((id + '\t' + text + '\n').toUtf8());
         }
         audioSeconds += t.audioSeconds;
         decodeSeconds += t.decodeSeconds;
@@ -209,7 +233,8 @@ int main(int argc, char** argv) {
         {"gap_per_frame_in_grammar",
          QJsonObject{{"p50", quantile(0.5)}, {"p95", quantile(0.95)}, {"max", quantile(1.0)}}},
         {"gap_per_frame_out_of_grammar", outGaps},
-        {"acceptance_limit", config.maxLogLikelihoodGapPerFrame},
+        {"acceptance_limit", config.gapLimit()},
+        {"mllr", QString::fromStdString(config.mllrTransform)},
         {"failures", failures},
     };
     const QByteArray json = QJsonDocument(report).toJson(QJsonDocument::Indented);

@@ -16,6 +16,7 @@ namespace {
 
 const std::string kQuestions = CONSILIUM_SOURCE_DIR "/resources/questions/questions.json";
 const std::string kExtraDict = CONSILIUM_SOURCE_DIR "/resources/audio/consilium-extra.dict";
+const std::string kMllr = CONSILIUM_SOURCE_DIR "/resources/audio/en-us-espeak.mllr";
 
 bool run(const QString& program, const QStringList& args) {
     QProcess p;
@@ -63,6 +64,8 @@ class TestTranscriber : public QObject {
         QVERIFY(questions.ok());
         TranscriberConfig config;
         config.extraDictionary = kExtraDict;
+        config.mllrTransform = kMllr;  // as the app and the CLI decode
+        QCOMPARE(config.gapLimit(), TranscriberConfig::kGapLimitAdapted);
         auto t = Transcriber::create(config, std::move(questions.value()));
         QVERIFY2(t.ok(), t.ok() ? "" : t.error().toString().c_str());
         m_transcriber = std::move(t.value());
@@ -149,6 +152,20 @@ class TestTranscriber : public QObject {
         QVERIFY(!m.ok());
         QCOMPARE(m.error().code, ErrorCode::NotFound);
         QVERIFY(m.error().message.find("/nonexistent/model") != std::string::npos);
+
+        // A missing speaker adaptation is named, not silently skipped.
+        auto valid = QuestionSet::loadFile(kQuestions);
+        QVERIFY(valid.ok());
+        TranscriberConfig noMllr;
+        noMllr.extraDictionary = kExtraDict;
+        noMllr.mllrTransform = "/nonexistent/en-us-espeak.mllr";
+        auto a = Transcriber::create(noMllr, valid.value());
+        QVERIFY(!a.ok());
+        QCOMPARE(a.error().code, ErrorCode::NotFound);
+        QVERIFY2(a.error().message.find("/nonexistent/en-us-espeak.mllr") != std::string::npos,
+                 a.error().message.c_str());
+        // Without adaptation the limit chosen for the raw model applies.
+        QCOMPARE(TranscriberConfig{}.gapLimit(), TranscriberConfig::kGapLimitUnadapted);
     }
 
   private:
