@@ -16,6 +16,9 @@
 //
 // Paths: Reference (plain scalar C++), Avx2 (AVX2+FMA+F16C), Avx512 (AVX-512 F/BW/VL/DQ and
 // VNNI for the integer dots). Auto picks the best path that cpuFeatures() reports usable.
+// On Avx512, Q8_0/Q4_0 keep one int32 lane per (weight row, token) so a whole block's dot
+// lands in one lane: prompts (>= 8 tokens) repack groups of 4 tokens per block, generation
+// uses 4 rows x 1 token tiles; the float scaling is then done once per 16 block dots.
 // Reference and fast paths of the quantised types compute the same integer dots; results
 // differ only in float summation order.
 //
