@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/cpu/cpu_features.h"
 
@@ -465,32 +466,23 @@ CONSILIUM_AVX512 inline __m512i gather128(const void* p0, const void* p1, const 
 template <bool kQ4>
 CONSILIUM_AVX512 inline __m512 loadRows4(const uint8_t* const* rows, int64_t b, __m512i* lo,
                                          __m512i* hi) {
+    using Block = std::conditional_t<kQ4, BlockQ4_0, BlockQ8_0>;
+    const Block* blk[4];
     uint16_t h[4];
+    for (int r = 0; r < 4; ++r) {
+        blk[r] = reinterpret_cast<const Block*>(rows[r]) + b;
+        std::memcpy(&h[r], &blk[r]->d, 2);
+    }
     if constexpr (kQ4) {
-        const auto* b0 = reinterpret_cast<const BlockQ4_0*>(rows[0]) + b;
-        const auto* b1 = reinterpret_cast<const BlockQ4_0*>(rows[1]) + b;
-        const auto* b2 = reinterpret_cast<const BlockQ4_0*>(rows[2]) + b;
-        const auto* b3 = reinterpret_cast<const BlockQ4_0*>(rows[3]) + b;
         const __m512i low = _mm512_set1_epi8(0x0F);
-        const __m512i v = gather128(b0->qs, b1->qs, b2->qs, b3->qs);
+        const __m512i v = gather128(blk[0]->qs, blk[1]->qs, blk[2]->qs, blk[3]->qs);
         *lo = _mm512_and_si512(v, low);
         *hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
-        std::memcpy(&h[0], &b0->d, 2);
-        std::memcpy(&h[1], &b1->d, 2);
-        std::memcpy(&h[2], &b2->d, 2);
-        std::memcpy(&h[3], &b3->d, 2);
     } else {
-        const auto* b0 = reinterpret_cast<const BlockQ8_0*>(rows[0]) + b;
-        const auto* b1 = reinterpret_cast<const BlockQ8_0*>(rows[1]) + b;
-        const auto* b2 = reinterpret_cast<const BlockQ8_0*>(rows[2]) + b;
-        const auto* b3 = reinterpret_cast<const BlockQ8_0*>(rows[3]) + b;
         const __m512i flip = _mm512_set1_epi8(char(0x80));  // w + 128, unsigned
-        *lo = _mm512_xor_si512(gather128(b0->qs, b1->qs, b2->qs, b3->qs), flip);
-        *hi = _mm512_xor_si512(gather128(b0->qs + 16, b1->qs + 16, b2->qs + 16, b3->qs + 16), flip);
-        std::memcpy(&h[0], &b0->d, 2);
-        std::memcpy(&h[1], &b1->d, 2);
-        std::memcpy(&h[2], &b2->d, 2);
-        std::memcpy(&h[3], &b3->d, 2);
+        *lo = _mm512_xor_si512(gather128(blk[0]->qs, blk[1]->qs, blk[2]->qs, blk[3]->qs), flip);
+        *hi = _mm512_xor_si512(
+            gather128(blk[0]->qs + 16, blk[1]->qs + 16, blk[2]->qs + 16, blk[3]->qs + 16), flip);
     }
     const __m128 d4 =
         _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, short(h[3]), short(h[2]), short(h[1]), short(h[0])));
