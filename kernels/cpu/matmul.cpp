@@ -422,21 +422,19 @@ CONSILIUM_AVX512 void tileQuantAvx512(const MatrixView& w, int64_t r0, const QAc
     }
 }
 
-// Repacks tokens 4 * group .. 4 * group + 3 into LaneBlocks (offset 8 for Q4_0, 128 for Q8_0).
-void packLanes(const QActs& a, int64_t group, int offset) {
+// Repacks tokens 4 * group .. 4 * group + 3 into LaneBlocks; the offset corrections are the
+// per-block sums precomputeAvx512 already made (QActs::bsum).
+void packLanes(const QActs& a, int64_t group) {
     const int64_t nb = a.cols / 32;
     auto* out = reinterpret_cast<LaneBlock*>(a.lanes) + group * nb;
     for (int64_t b = 0; b < nb; ++b) {
         LaneBlock& L = out[b];
         for (int n = 0; n < 4; ++n) {
-            const int8_t* src = a.q(group * 4 + n) + b * 32;
-            int32_t sum = 0;
-            for (int j = 0; j < 32; ++j)
-                sum += src[j];
+            const int64_t t = group * 4 + n;
             for (int g = 0; g < 8; ++g)
-                std::memcpy(&L.q[g][n * 4], src + g * 4, 4);
-            L.corr[n] = -offset * sum;
-            L.d[n] = a.s(group * 4 + n)[b];
+                std::memcpy(&L.q[g][n * 4], a.q(t) + b * 32 + g * 4, 4);
+            L.corr[n] = a.corr(t)[b];
+            L.d[n] = a.s(t)[b];
         }
     }
 }
@@ -811,7 +809,7 @@ void matmul(const MatrixView& w, const float* x, int64_t nTokens, int64_t xStrid
     if (quant && path == KernelPath::Avx512 && nTokens >= 8) {
         laneGroups = nTokens / 4;
         laneTiles = q4 ? kLaneTiles<true> : kLaneTiles<false>;
-        parallelFor(pool, int(laneGroups), [&](int g) { packLanes(acts, g, q4 ? 8 : 128); });
+        parallelFor(pool, int(laneGroups), [&](int g) { packLanes(acts, g); });
     }
 #endif
     bool bf16Dot = false;
