@@ -153,7 +153,10 @@ def answer(case: Case, kind: str, lang: str) -> str:
     if kind == "prior_cancer":
         if f.prior_cancer == "none":
             return "No prior cancer." if en else "无既往肿瘤史。"
-        return f"Yes, {f.prior_cancer}." if en else f"有，{f.prior_cancer}。"
+        # Named as the record names it, in the question's language ("Yes, breast cancer." /
+        # "有，乳腺癌。"), not the fact's key ("有，breast。", which the model had to translate).
+        return (f"Yes, {records.cancer_en(f.prior_cancer)}." if en
+                else f"有，{records.CANCER_ZH[f.prior_cancer]}。")
     if kind == "family":
         return ("Yes." if f.family_history else "No.") if en else ("有。" if f.family_history else "无。")
     if kind == "eligible":

@@ -20,7 +20,7 @@ SMOKING = ("never", "current", "former")
 PRIOR_CANCER = ("none", "breast", "colon", "prostate", "lymphoma")
 SYMPTOMS = ("none", "cough", "hemoptysis", "weight loss", "dyspnea")
 
-_CANCER_ZH = {"none": "无", "breast": "乳腺癌", "colon": "结肠癌", "prostate": "前列腺癌",
+CANCER_ZH = {"none": "无", "breast": "乳腺癌", "colon": "结肠癌", "prostate": "前列腺癌",
               "lymphoma": "淋巴瘤"}
 _SYMPTOM_ZH = {"none": "无明显症状", "cough": "咳嗽", "hemoptysis": "咯血", "weight loss": "体重下降",
                "dyspnea": "呼吸困难"}
@@ -81,7 +81,7 @@ def years_en(n: int) -> str:
     return f"{n} year" if n == 1 else f"{n} years"
 
 
-def _cancer_en(c: str) -> str:
+def cancer_en(c: str) -> str:
     return c if c == "lymphoma" else f"{c} cancer"
 
 
@@ -108,8 +108,8 @@ def fact_sentences(f: Facts, lang: str, rng: np.random.Generator) -> List[str]:
                                  f"Ex-smoker ({f.pack_years} pack-years); stopped smoking {years_en(f.years_since_quit)} ago.",
                                  f"Smoking: former, {f.pack_years} pack-years, {years_en(f.years_since_quit)} since quitting.")))
         s.append("No prior cancer." if f.prior_cancer == "none" else
-                 _pick(rng, (f"History of {_cancer_en(f.prior_cancer)}.",
-                             f"Prior malignancy: {_cancer_en(f.prior_cancer)}.")))
+                 _pick(rng, (f"History of {cancer_en(f.prior_cancer)}.",
+                             f"Prior malignancy: {cancer_en(f.prior_cancer)}.")))
         s.append(_pick(rng, ("Family history of lung cancer in a first-degree relative.",
                              "Father had lung cancer.")) if f.family_history else
                  _pick(rng, ("No family history of lung cancer.", "Family history negative for lung cancer.")))
@@ -125,7 +125,7 @@ def fact_sentences(f: Facts, lang: str, rng: np.random.Generator) -> List[str]:
     else:
         s.append(_pick(rng, (f"既往吸烟，{f.pack_years}包年，已戒烟{f.years_since_quit}年。",
                              f"戒烟{f.years_since_quit}年，吸烟量{f.pack_years}包年。")))
-    s.append("无既往肿瘤史。" if f.prior_cancer == "none" else f"既往{_CANCER_ZH[f.prior_cancer]}病史。")
+    s.append("无既往肿瘤史。" if f.prior_cancer == "none" else f"既往{CANCER_ZH[f.prior_cancer]}病史。")
     s.append("一级亲属有肺癌家族史。" if f.family_history else "无肺癌家族史。")
     s.append("无明显症状。" if f.symptom == "none" else f"主诉{_SYMPTOM_ZH[f.symptom]}。")
     return s

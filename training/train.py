@@ -103,6 +103,14 @@ OWN_RECORD_KINDS = ("presence", "count", "location", "size", "type", "lung_rads"
                     "smoking", "pack_years", "eligible", "next_step", "summary")
 
 
+def transcript_form(question: str) -> str:
+    """An English question as the speech recogniser writes it (resources/questions/
+    questions.json): lowercase words, hyphens as spaces, no punctuation but apostrophes.
+    "How many pack-years?" -> "how many pack years"."""
+    words = question.lower().replace("-", " ")
+    return " ".join("".join(ch for ch in words if ch.isalnum() or ch in " '").split())
+
+
 class Sampler:
     """Draws (case, question, record, answer) training samples and collates batches."""
 
@@ -110,13 +118,17 @@ class Sampler:
         self.cases, self.sp, self.cfg, self.spoken, self.b = cases, sp, cfg, spoken, budget
         self.rng = np.random.default_rng(seed)
         self.own_record = 0.3  # share of record samples that use the study's own record
+        self.voice_share = 0.35  # share of English questions that are spoken (--voice-share)
+        # Share of typed questions written casually: lowercase without a question mark, as
+        # people type and as the speech grammar's sentences read.
+        self.casual_share = 0.3
 
     def sample(self, case: D.Case, kind: str = None, lang: str = None, mode: str = None,
                record: bool = None, phrasing: int = None, depth: float = None, n_filler: int = None):
         r = self.rng
         kind = kind or KINDS[r.integers(len(KINDS))]
         lang = lang or ("en" if r.uniform() < 0.6 else "zh")
-        mode = mode or ("voice" if lang == "en" and r.uniform() < 0.35 else "typed")
+        mode = mode or ("voice" if lang == "en" and r.uniform() < self.voice_share else "typed")
         _, en, zh = Qs.QUESTIONS[kind]
         phr = en if lang == "en" else zh
         qi = phrasing if phrasing is not None else int(r.integers(len(phr)))
@@ -153,10 +165,17 @@ class Sampler:
             if qtext not in self.spoken:  # only some phrasings were synthesized (--quick)
                 said = [q for q in en if q in self.spoken]
                 qtext = said[qi % len(said)]
+                s["question_text"] = qtext
             mels = self.spoken[qtext]
             s["mel"] = mels[int(r.integers(len(mels)))]
-        else:
-            s["question"] = [M.BOS_ID] + self.sp.encode(qtext)
+            # A spoken question reaches the model as the audio *and* its transcript's tokens:
+            # the app never sends audio alone (app/ask_service.cpp: the understood transcript
+            # becomes the question; speech that is not understood is refused). Training voice
+            # samples on the audio alone left that combination untrained (spoken = typed 51 %).
+            qtext = transcript_form(qtext)
+        elif r.uniform() < self.casual_share:
+            qtext = transcript_form(qtext) if lang == "en" else qtext.rstrip("？?")
+        s["question"] = [M.BOS_ID] + self.sp.encode(qtext)
         ans = Qs.answer(case, kind, lang)
         ids = self.sp.encode(ans)[: self.cfg.dec_max_tokens - 1]
         s["answer_in"] = [M.BOS_ID] + ids
@@ -768,6 +787,12 @@ def main(argv=None) -> int:
                     help="the shared question list (audio issue); merged by intent when present")
     ap.add_argument("--steps-scale", type=float, default=1.0,
                     help="multiply every stage's steps (a dry run of the full recipe: 0.005)")
+    ap.add_argument("--facts-steps", type=int, default=None, metavar="N",
+                    help="steps of the record-facts stage (default: the budget's; 0 skips it)")
+    ap.add_argument("--recovery-steps", type=int, default=None, metavar="N",
+                    help="--finetune: tri-modal QAT steps after the facts stage (default: the budget's)")
+    ap.add_argument("--voice-share", type=float, default=0.35, metavar="P",
+                    help="share of English training questions that are spoken (audio + transcript)")
     ap.add_argument("--val-cases", type=int, default=0, help="validation cases (default: the budget's)")
     ap.add_argument("--needle", default="", help="comma-separated record lengths for the needle test, e.g. 1024,32768")
     a = ap.parse_args(argv)
@@ -792,6 +817,10 @@ def main(argv=None) -> int:
                                      facts=sc(budget.facts) if budget.facts else 0,
                                      finetune_recovery=sc(budget.finetune_recovery),
                                      val_cases=a.val_cases or budget.val_cases)
+    if a.facts_steps is not None:
+        budget = dataclasses.replace(budget, facts=a.facts_steps)
+    if a.recovery_steps is not None:
+        budget = dataclasses.replace(budget, finetune_recovery=a.recovery_steps)
     if a.image_pointer:
         budget = dataclasses.replace(budget, image_pointer=a.image_pointer)
     cfg = M.quick_config() if a.quick else M.shipped_config()
@@ -832,7 +861,9 @@ def main(argv=None) -> int:
         log(f"fine-tuning {a.finetune} ({base['name']})")
     log(f"parameters: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M")
     sampler = Sampler(cases, sp, cfg, spoken, budget, a.seed)
+    sampler.voice_share = a.voice_share
     vsampler = Sampler(val, sp, cfg, spoken, budget, a.seed + 1)
+    vsampler.casual_share = 0.0  # typed validation questions in their written form, as before
     tr = Trainer(model, sampler, budget, dev, a.bf16, log)
     timings, metrics = {}, {}
 
@@ -888,7 +919,11 @@ def main(argv=None) -> int:
     if base:
         ck["name"] = base["name"]
         ck["gguf_extra"]["consilium.training.seed"] = base["gguf_extra"]["consilium.training.seed"]
-        ck["gguf_extra"]["consilium.training.recipe"] = "training/train.py, then --finetune (facts)"
+        steps = [f"facts {budget.facts}" if budget.facts else "", f"recovery {budget.finetune_recovery}",
+                 f"voice share {a.voice_share}" if a.voice_share != 0.35 else "",
+                 f"image pointer {budget.image_pointer}" if budget.image_pointer else ""]
+        ck["gguf_extra"]["consilium.training.recipe"] = (
+            base["gguf_extra"]["consilium.training.recipe"] + f", then --finetune ({', '.join(x for x in steps if x)})")
     torch.save(ck, os.path.join(a.out, "ckpt.pt"))
     files = {}
     for ftype in ("q4_0", "f16"):
