@@ -27,6 +27,8 @@ class ConsiliumTokenizer {
     // The same with byte spans into `text` (the bos entry has an empty span at 0).
     std::vector<TokenSpan> encodeWithSpans(const std::string& text) const;
     // UTF-8 text of ids; the special ids 0..3 (unk, bos, eos, pad) are never printed.
+    // Full-width punctuation that NFKC folded to ASCII is put back in Chinese text
+    // (restoreCjkPunctuation).
     std::string decode(const std::vector<int32_t>& ids) const;
     int vocabSize() const;
 
@@ -35,5 +37,11 @@ class ConsiliumTokenizer {
     std::unique_ptr<SentencePieceTokenizer> m_sp;
     ConsiliumConfig m_config;
 };
+
+// The shipped tokenizer normalises with NFKC, which folds the full-width punctuation of
+// Chinese text (，；：？！（）) to ASCII, so "有，乳腺癌。" decodes as "有,乳腺癌。". This puts
+// the full-width form back where the ASCII mark follows a CJK character (for "(": precedes
+// one); English text is unchanged. docs/MODEL.md 3.3.
+std::string restoreCjkPunctuation(const std::string& utf8);
 
 }  // namespace consilium::inference

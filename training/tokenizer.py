@@ -34,3 +34,31 @@ def load(model_bytes: bytes) -> spm.SentencePieceProcessor:
     sp = spm.SentencePieceProcessor()
     sp.LoadFromSerializedProto(model_bytes)
     return sp
+
+
+_FULL_WIDTH = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！", "(": "（", ")": "）"}
+
+
+def _cjk(c: str) -> bool:
+    o = ord(c)
+    return (0x3000 <= o <= 0x303F or 0x3400 <= o <= 0x4DBF or 0x4E00 <= o <= 0x9FFF
+            or 0xF900 <= o <= 0xFAFF or 0xFF00 <= o <= 0xFFEF)
+
+
+def restore_cjk_punctuation(text: str) -> str:
+    """NFKC folds Chinese full-width punctuation to ASCII ("有，乳腺癌。" decodes as
+    "有,乳腺癌。"); put the full-width form back after a CJK character (for "(": before one).
+    The engine's ConsiliumTokenizer::decode does the same (restoreCjkPunctuation)."""
+    out = []
+    prev = ""
+    for i, c in enumerate(text):
+        wide = _FULL_WIDTH.get(c)
+        if wide:
+            nxt = text[i + 1] if i + 1 < len(text) else ""
+            if (c == "(" and nxt and _cjk(nxt)) or (c != "(" and prev and _cjk(prev)):
+                out.append(wide)
+                prev = wide
+                continue
+        out.append(c)
+        prev = c
+    return "".join(out)

@@ -721,7 +721,7 @@ _SP = None
 
 
 def sampler_decode(ids: torch.Tensor) -> str:
-    return _SP.decode([int(i) for i in ids if int(i) > M.PAD_ID])
+    return tokenizer.restore_cjk_punctuation(_SP.decode([int(i) for i in ids if int(i) > M.PAD_ID]))
 
 
 # ---------------------------------------------------------------------------------------

@@ -399,6 +399,32 @@ class TestConsiliumGolden : public QObject {
         QVERIFY(differ > 1e-6);
     }
 
+    void chinesePunctuationSurvivesNfkc() {
+        // The function on its own: full-width after a CJK character, English untouched.
+        QCOMPARE(restoreCjkPunctuation("有,乳腺癌。"), std::string("有，乳腺癌。"));
+        QCOMPARE(restoreCjkPunctuation("右肺上叶,第12层。"), std::string("右肺上叶，第12层。"));
+        QCOMPARE(restoreCjkPunctuation("见(注)结节?"), std::string("见（注）结节？"));
+        QCOMPARE(restoreCjkPunctuation("有:无;是!"), std::string("有：无；是！"));
+        QCOMPARE(restoreCjkPunctuation("Yes, breast cancer (2019)? 1,2: ok!"),
+                 std::string("Yes, breast cancer (2019)? 1,2: ok!"));
+        QCOMPARE(restoreCjkPunctuation(""), std::string());
+        QCOMPARE(restoreCjkPunctuation(",(x"), std::string(",(x"));
+
+        // Through the shipped model's NFKC tokenizer: Chinese answers decode as written.
+        auto store =
+            WeightStore::open(CONSILIUM_SOURCE_DIR "/resources/models/consilium-demo-q4_0.gguf");
+        QVERIFY(store.ok());
+        auto model = ConsiliumModel::load(std::shared_ptr<WeightStore>(std::move(store.value())));
+        QVERIFY(model.ok());
+        auto tok =
+            ConsiliumTokenizer::create(model.value()->tokenizerModel(), model.value()->config());
+        QVERIFY(tok.ok());
+        for (const char* text : {"有，乳腺癌。", "右肺下叶，第12层。", "有，共2个结节。",
+                                 "Yes, breast cancer.", "Right lower lobe, slice 12."}) {
+            QCOMPARE(tok.value()->decode(tok.value()->encodeWithBos(text)), std::string(text));
+        }
+    }
+
     void tokenizer() {
         Golden g;
         QVERIFY(loadGolden("golden", &g));
