@@ -3,7 +3,7 @@ printed by tests/app/test_model_accuracy (issue 8: every metric with how it was 
 
   /usr/bin/python3 -m training.model_card --report out/full/report.json \
       --cpp-accuracy accuracy.json [--dense out/dense/report.json] \
-      [--speed speed.json] --out docs/MODEL_CARD.md
+      [--speed speed.json] [--spoken-bench spoken.json] --out docs/MODEL_CARD.md
 """
 
 from __future__ import annotations
@@ -93,6 +93,7 @@ def main(argv=None) -> int:
                     help="without --dense: keep the 'MoE against dense' section of this earlier card "
                          "(its reports are not at hand; the section says which recipe it measured)")
     ap.add_argument("--speed", help="JSON with measured query latencies (see --help of bench scripts)")
+    ap.add_argument("--spoken-bench", help="the JSON written by bench/spoken_vs_typed.py --out")
     ap.add_argument("--model", default="resources/models/consilium-demo-q4_0.gguf")
     ap.add_argument("--out", default="docs/MODEL_CARD.md")
     ap.add_argument("--status", default="", help="a paragraph saying where this version stands")
@@ -135,6 +136,19 @@ def main(argv=None) -> int:
                                                  for k, v in cpp.items()])
     else:
         fields["cpp_table"] = "not measured"
+    spoken = json.load(open(a.spoken_bench, encoding="utf-8")) if a.spoken_bench else None
+    if spoken:
+        misheard = sum(1 for f in spoken["failures"] if f.get("heard") not in (None, f["said"]))
+        fields["spoken_bench"] = (
+            f"Spoken against typed with harder speech (`bench/spoken_vs_typed.py`, seed {spoken['seed']}): "
+            f"{spoken['questions']} questions of the shared list spoken by the speech bench's 8 held-out "
+            f"voices (strong accents, 130–180 words a minute, half with noise), each asked about one of "
+            f"{spoken['cases']} fresh cases typed and spoken. Understood {_pct(spoken['understood'])}; "
+            f"same structured answer **{_pct(spoken['same_structured_answer'])}** (goal ≥ 95 %); "
+            f"{misheard} of the {len(spoken['failures'])} differences had a transcript other than the "
+            "sentence spoken.")
+    else:
+        fields["spoken_bench"] = ""
     if dense:
         rows = ["| model | " + " | ".join(lbl for lbl, *_ in ROWS) + " |", "|---|" + "---|" * len(ROWS)]
         pair = json.load(open(a.dense_pair, encoding="utf-8")) if a.dense_pair else r

@@ -11,6 +11,7 @@
 #include <QJsonObject>
 #include <QProcess>
 #include <QRegularExpression>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -60,6 +61,17 @@ double ratio(int a, int b) {
 }
 
 // Index of the largest modality weight (image, record, voice, question).
+// What "the same structured answer" compares (bench/spoken_vs_typed.py does the same):
+// the answer text, the Lung-RADS category and the findings.
+QJsonObject structured(const QJsonObject& a) {
+    return {{"answer", a["answer"]}, {"lung_rads", a["lung_rads"]}, {"findings", a["findings"]}};
+}
+
+// Sentences of the speech grammar (resources/questions/questions.json), typed as spoken.
+const QStringList kSpokenQuestions{QStringLiteral("how many nodules are there"),
+                                   QStringLiteral("how old is the patient"),
+                                   QStringLiteral("what is the lung rads category")};
+
 int strongestModality(const QJsonObject& answer) {
     const QJsonObject w = answer["modality_weights"].toObject();
     const std::array<double, 4> v{w["image"].toDouble(), w["record"].toDouble(),
@@ -87,6 +99,9 @@ class TestModelAccuracy : public QObject {
         int nodules = 0, found = 0, falsePositives = 0, typeOk = 0, lobeOk = 0, lungRadsOk = 0;
         int countOk = 0, ageOk = 0, packYearsOk = 0, recordGateOk = 0, imageGateOk = 0;
         int peakOk = 0, peakAsked = 0, wellFormed = 0;
+        int spokenAsked = 0, spokenHeard = 0, spokenSame = 0;
+        const QString espeak = QStandardPaths::findExecutable("espeak-ng");
+        if (espeak.isEmpty()) qWarning("espeak-ng is not installed: spoken questions not measured");
         std::vector<double> centreErr, diameterErr, latencyMs;
         for (int i = 0; i < nCases; ++i) {
             const QString dir = tmp.filePath(QString("case_%1").arg(i, 3, 10, QChar('0')));
@@ -95,15 +110,19 @@ class TestModelAccuracy : public QObject {
             const QJsonObject truth = QJsonDocument::fromJson(tf.readAll()).object();
             const QJsonArray truthNodules = truth["nodules"].toArray();
             const QJsonObject patient = truth["patient"].toObject();
-            auto ask = [&](const QString& question, bool withRecord) {
-                QStringList args{"ask",  "--study",    dir + "/dicom", "--model",
-                                 kModel, "--question", question,       "--json"};
+            auto askWith = [&](const QStringList& input, bool withRecord) {
+                QStringList args =
+                    QStringList{"ask", "--study", dir + "/dicom", "--model", kModel, "--json"} +
+                    input;
                 if (withRecord) args << "--record" << dir + "/patient_record.txt";
                 const Run r = cli(args);
                 if (r.exitCode != 0) qWarning("%s", r.err.constData());
                 const QJsonObject o = QJsonDocument::fromJson(r.out).object();
                 latencyMs.push_back(o["timings_ms"].toObject()["total"].toDouble());
                 return o;
+            };
+            auto ask = [&](const QString& question, bool withRecord) {
+                return askWith({"--question", question}, withRecord);
             };
 
             // Scan questions: findings, Lung-RADS, count, the image carries the answer.
@@ -177,6 +196,23 @@ class TestModelAccuracy : public QObject {
                               .match(py["answer"].toString())
                               .hasMatch();
             recordGateOk += strongestModality(py) == 1;
+
+            // Spoken and typed forms of a question give the same structured answer: the
+            // sentence spoken by espeak-ng (voices alternate by case) against the same
+            // sentence typed. Skipped without espeak-ng (CI installs it).
+            if (!espeak.isEmpty()) {
+                const QString voice = i % 2 ? QStringLiteral("en-gb") : QStringLiteral("en-us");
+                for (const QString& q : kSpokenQuestions) {
+                    const QString wav = tmp.filePath(QString("spoken_%1.wav").arg(i));
+                    QCOMPARE(QProcess::execute(espeak, {"-v", voice, "-s", "150", "-w", wav, q}),
+                             0);
+                    const QJsonObject spoken = askWith({"--audio", wav}, true);
+                    const QJsonObject typed = ask(q, true);
+                    ++spokenAsked;
+                    spokenHeard += spoken["transcript"].toString() == q;
+                    spokenSame += !spoken.isEmpty() && structured(spoken) == structured(typed);
+                }
+            }
         }
 
         QJsonObject m;
@@ -197,6 +233,9 @@ class TestModelAccuracy : public QObject {
         m["largest_weight_image_for_scan_questions"] = ratio(imageGateOk, nCases);
         m["attention_peak_within_10mm"] = ratio(peakOk, peakAsked);
         m["well_formed_answers"] = ratio(wellFormed, 3 * nCases);
+        m["spoken_questions"] = spokenAsked;
+        m["spoken_transcript_exact"] = ratio(spokenHeard, spokenAsked);
+        m["spoken_equals_typed"] = ratio(spokenSame, spokenAsked);
         m["median_ask_ms"] = median(latencyMs);
         qInfo("accuracy %s", QJsonDocument(m).toJson(QJsonDocument::Compact).constData());
 
@@ -210,6 +249,10 @@ class TestModelAccuracy : public QObject {
         // The answer is read from the record (the model card: 97.5 % and 92.5 % on 40 cases).
         QVERIFY2(ratio(ageOk, nCases) >= 0.5, "age read from the record");
         QVERIFY2(ratio(packYearsOk, nCases) >= 0.5, "pack-years read from the record");
+        // Spoken and typed forms agree (the model card: 100 % of 120 on 40 cases; the file
+        // before step 7 of the recipe: 83 %).
+        if (spokenAsked > 0)
+            QVERIFY2(ratio(spokenSame, spokenAsked) >= 0.9, "spoken and typed questions agree");
     }
 };
 

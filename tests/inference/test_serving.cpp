@@ -240,19 +240,21 @@ class TestServing : public QObject {
     void longRecordDoesNotStall() {
         ConsiliumBatcherOptions o;
         o.cpu.threads = 2;
+        // A step encodes about max(textChunkTokens, image patches) = 512 record tokens, so a
+        // ~20K-token record takes ~40 steps: more than an answer has ids.
         o.limits.textChunkTokens = 256;
-        o.limits.maxRecordTokens = 8192;
+        o.limits.maxRecordTokens = 32768;
         auto b = ConsiliumBatcher::create(m_engine, o);
         QVERIFY(b.ok());
         std::string text;
-        for (int i = 0; i < 60; ++i)
+        for (int i = 0; i < 400; ++i)
             text += std::string(kRecords[i % 3]) + "\n";
         ConsiliumInputs longIn = m_inputs[0];
         longIn.recordIds = m_engine->tokenizer().encodeWithBos(text);
-        QVERIFY2(longIn.recordIds.size() > 3000,
+        QVERIFY2(longIn.recordIds.size() > 16000,
                  qPrintable(QString::number(longIn.recordIds.size())));
         std::vector<std::string> events;
-        std::optional<ConsiliumAnswer> longAnswer;
+        std::optional<ConsiliumAnswer> longAnswer, shortAnswer;
         auto add = [&](const ConsiliumInputs& in, const std::string& name) {
             ConsiliumRequest r;
             r.inputs = in;
@@ -264,7 +266,7 @@ class TestServing : public QObject {
             r.onDone = [&, name](Result<ConsiliumAnswer> a) {
                 QVERIFY(a.ok());
                 events.push_back(name + " done");
-                if (name == "long") longAnswer = a.value();
+                (name == "long" ? longAnswer : shortAnswer) = a.value();
             };
             b.value()->add(std::move(r));
         };
@@ -274,8 +276,11 @@ class TestServing : public QObject {
         add(longIn, "long");
         b.value()->drain();
         QVERIFY(longAnswer.has_value());
-        QVERIFY2(longAnswer->prefillSteps >= 4,
-                 qPrintable(QString::number(longAnswer->prefillSteps)));
+        QVERIFY(shortAnswer.has_value());
+        QVERIFY2(longAnswer->prefillSteps > int64_t(shortAnswer->ids.size()),
+                 qPrintable(QString("%1 prefill steps, a short answer of %2 ids")
+                                .arg(longAnswer->prefillSteps)
+                                .arg(shortAnswer->ids.size())));
         const auto firstLong = std::find(events.begin(), events.end(), "long token");
         const auto shortDone = std::find(events.begin(), events.end(), "short done");
         QVERIFY(firstLong != events.end() && shortDone != events.end());
@@ -283,8 +288,8 @@ class TestServing : public QObject {
         ConsiliumSessionOptions so;
         so.cpu.threads = 2;
         so.reuseEncodings = false;
-        so.limits.maxRecordTokens = 8192;
-        so.limits.textChunkTokens = 8192;
+        so.limits.maxRecordTokens = 32768;
+        so.limits.textChunkTokens = 32768;  // the whole record in one pass
         auto s = ConsiliumSession::create(m_engine, so);
         QVERIFY(s.ok());
         auto whole = s.value()->ask(longIn);
