@@ -138,14 +138,15 @@ def main(argv=None) -> int:
         fields["cpp_table"] = "not measured"
     spoken = json.load(open(a.spoken_bench, encoding="utf-8")) if a.spoken_bench else None
     if spoken:
-        misheard = sum(1 for f in spoken["failures"] if f.get("heard") not in (None, f["said"]))
+        differ = [f for f in spoken["failures"] if "error" not in f]  # the rest were refused
+        misheard = sum(1 for f in differ if f.get("heard") != f["said"])
         fields["spoken_bench"] = (
             f"Spoken against typed with harder speech (`bench/spoken_vs_typed.py`, seed {spoken['seed']}): "
             f"{spoken['questions']} questions of the shared list spoken by the speech bench's 8 held-out "
             f"voices (strong accents, 130–180 words a minute, half with noise), each asked about one of "
             f"{spoken['cases']} fresh cases typed and spoken. Understood {_pct(spoken['understood'])}; "
             f"same structured answer **{_pct(spoken['same_structured_answer'])}** (goal ≥ 95 %); "
-            f"{misheard} of the {len(spoken['failures'])} differences had a transcript other than the "
+            f"{misheard} of the {len(differ)} differences had a transcript other than the "
             "sentence spoken.")
     else:
         fields["spoken_bench"] = ""

@@ -79,6 +79,7 @@ class Budget:
     facts_batch: int = 16
     finetune_recovery: int = 400  # --finetune: tri-modal QAT steps after the facts stage
     image_pointer: float = 0.0  # weight of image_pointer_loss in tri-modal steps (--image-pointer)
+    voice_consistency: float = 0.0  # weight of voice_consistency_loss (--voice-consistency)
 
 
 QUICK = Budget(cases=160, val_cases=6, batch=8, unimodal=30, align=15, trimodal=60, qat=15,
@@ -310,6 +311,28 @@ def image_pointer_loss(out: dict, b: dict, cfg: M.Config) -> torch.Tensor:
     return -torch.log(p.clamp_min(1e-6)).mean()
 
 
+def voice_consistency_loss(model, out: dict, b: dict) -> torch.Tensor:
+    """KL(typed || spoken) of the answer distributions of the spoken samples of a batch: the
+    same batch without the audio (the question's tokens alone, as if typed) is the target,
+    without gradient. Spoken and typed forms of a question should give the same answer
+    (issue 8) even where the model is unsure, so the voice input must not move it."""
+    zero = torch.zeros((), device=b["answer_in"].device)
+    if "mel" not in b:
+        return zero
+    spoken = b["present"][:, 2] & b["present"][:, 3]
+    if not bool(spoken.any()):
+        return zero
+    typed = {k: v for k, v in b.items() if k not in ("mel", "frames")}
+    typed["present"] = b["present"].clone()
+    typed["present"][:, 2] = False
+    with torch.no_grad():
+        target = F.softmax(model(typed)["logits"].float(), -1)
+    logp = F.log_softmax(out["logits"].float(), -1)
+    kl = (target * (torch.log(target.clamp_min(1e-9)) - logp)).sum(-1)
+    mask = (b["answer_out"] != M.PAD_ID) & spoken[:, None]
+    return kl[mask].mean()
+
+
 def load_balance_loss(rhos: List[torch.Tensor], idxs: List[torch.Tensor], n_expert: int, valid=None):
     """Switch Transformer auxiliary loss E * sum_e f_e * P_e, averaged over layers."""
     total = 0.0
@@ -496,11 +519,15 @@ class Trainer:
                 l_img = image_pointer_loss(out, b, m.cfg) if self.b.image_pointer else None
                 if l_img is not None:
                     loss = loss + self.b.image_pointer * l_img
+                l_vc = voice_consistency_loss(m, out, b) if self.b.voice_consistency else None
+                if l_vc is not None:
+                    loss = loss + self.b.voice_consistency * l_vc
             self._step(opt, sched, loss)
             if i % max(1, steps // 10) == 0 or i == steps - 1:
                 self.log(f"{name} {i + 1}/{steps} loss {loss.item():.3f} (answer {l_ans.item():.3f}, "
                          f"det {l_det.item():.3f}, balance {l_lb.item():.3f}, "
                          + (f"image pointer {l_img.item():.3f}, " if l_img is not None else "")
+                         + (f"voice consistency {l_vc.item():.3f}, " if l_vc is not None else "")
                          + f"tau {m.route.tau:.2f}, "
                          f"noise {'on' if noisy else 'off'})")
         m.route = M.RouteOptions()
@@ -793,6 +820,9 @@ def main(argv=None) -> int:
                     help="--finetune: tri-modal QAT steps after the facts stage (default: the budget's)")
     ap.add_argument("--voice-share", type=float, default=0.35, metavar="P",
                     help="share of English training questions that are spoken (audio + transcript)")
+    ap.add_argument("--voice-consistency", type=float, default=0.0, metavar="W",
+                    help="weight of the KL between a spoken sample's answer distribution and the "
+                         "same question's without the audio, in tri-modal steps; default 0 (off)")
     ap.add_argument("--val-cases", type=int, default=0, help="validation cases (default: the budget's)")
     ap.add_argument("--needle", default="", help="comma-separated record lengths for the needle test, e.g. 1024,32768")
     a = ap.parse_args(argv)
@@ -823,6 +853,8 @@ def main(argv=None) -> int:
         budget = dataclasses.replace(budget, finetune_recovery=a.recovery_steps)
     if a.image_pointer:
         budget = dataclasses.replace(budget, image_pointer=a.image_pointer)
+    if a.voice_consistency:
+        budget = dataclasses.replace(budget, voice_consistency=a.voice_consistency)
     cfg = M.quick_config() if a.quick else M.shipped_config()
     if a.quick:
         cfg.vocab = 1024
@@ -921,7 +953,8 @@ def main(argv=None) -> int:
         ck["gguf_extra"]["consilium.training.seed"] = base["gguf_extra"]["consilium.training.seed"]
         steps = [f"facts {budget.facts}" if budget.facts else "", f"recovery {budget.finetune_recovery}",
                  f"voice share {a.voice_share}" if a.voice_share != 0.35 else "",
-                 f"image pointer {budget.image_pointer}" if budget.image_pointer else ""]
+                 f"image pointer {budget.image_pointer}" if budget.image_pointer else "",
+                 f"voice consistency {budget.voice_consistency}" if budget.voice_consistency else ""]
         ck["gguf_extra"]["consilium.training.recipe"] = (
             base["gguf_extra"]["consilium.training.recipe"] + f", then --finetune ({', '.join(x for x in steps if x)})")
     torch.save(ck, os.path.join(a.out, "ckpt.pt"))
