@@ -60,7 +60,6 @@ double ratio(int a, int b) {
     return b ? double(a) / b : std::nan("");
 }
 
-// Index of the largest modality weight (image, record, voice, question).
 // What "the same structured answer" compares (bench/spoken_vs_typed.py does the same):
 // the answer text, the Lung-RADS category and the findings.
 QJsonObject structured(const QJsonObject& a) {
@@ -72,6 +71,7 @@ const QStringList kSpokenQuestions{QStringLiteral("how many nodules are there"),
                                    QStringLiteral("how old is the patient"),
                                    QStringLiteral("what is the lung rads category")};
 
+// Index of the largest modality weight (image, record, voice, question).
 int strongestModality(const QJsonObject& answer) {
     const QJsonObject w = answer["modality_weights"].toObject();
     const std::array<double, 4> v{w["image"].toDouble(), w["record"].toDouble(),
