@@ -322,11 +322,15 @@ def voice_consistency_loss(model, out: dict, b: dict) -> torch.Tensor:
     spoken = b["present"][:, 2] & b["present"][:, 3]
     if not bool(spoken.any()):
         return zero
-    typed = {k: v for k, v in b.items() if k not in ("mel", "frames")}
-    typed["present"] = b["present"].clone()
-    typed["present"][:, 2] = False
+    # The spoken pass's encodings without the voice: the image, record and question encoders
+    # would give the same tensors again, so only fusion and decoder run a second time.
+    enc = {k: v.detach() for k, v in out["enc"].items() if k != "voice"}
+    valid = {k: v for k, v in out["valid"].items() if k != "voice"}
+    present = b["present"].clone()
+    present[:, 2] = False
     with torch.no_grad():
-        target = F.softmax(model(typed)["logits"].float(), -1)
+        mem, mem_valid, _, _ = model.fuse(enc, valid, present)
+        target = F.softmax(model.decode(b["answer_in"], mem, mem_valid)[0].float(), -1)
     logp = F.log_softmax(out["logits"].float(), -1)
     kl = (target * (torch.log(target.clamp_min(1e-9)) - logp)).sum(-1)
     mask = (b["answer_out"] != M.PAD_ID) & spoken[:, None]
