@@ -21,7 +21,7 @@ PRIOR_CANCER = ("none", "breast", "colon", "prostate", "lymphoma")
 SYMPTOMS = ("none", "cough", "hemoptysis", "weight loss", "dyspnea")
 
 CANCER_ZH = {"none": "无", "breast": "乳腺癌", "colon": "结肠癌", "prostate": "前列腺癌",
-              "lymphoma": "淋巴瘤"}
+             "lymphoma": "淋巴瘤"}
 _SYMPTOM_ZH = {"none": "无明显症状", "cough": "咳嗽", "hemoptysis": "咯血", "weight loss": "体重下降",
                "dyspnea": "呼吸困难"}
 _UNRELATED_EN = ("hypertension, controlled on amlodipine", "type 2 diabetes on metformin",
