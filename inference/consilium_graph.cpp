@@ -14,6 +14,7 @@ namespace {
 constexpr int64_t kDetCols = 13;
 constexpr int64_t kLungRadsClasses = 5;
 constexpr int64_t kConvKernel = 3;
+constexpr int64_t kConv3Taps = 27;  // a 3x3x3 CT convolution (section 5)
 // Positions per block of the pool a graph keeps for its own decode().
 constexpr int64_t kOwnPoolBlockTokens = 16;
 constexpr const char* kModalityNames[4] = {"image", "record", "voice", "question"};
@@ -141,6 +142,28 @@ Result<std::shared_ptr<ConsiliumModel>> ConsiliumModel::load(std::shared_ptr<Wei
             }
         }
     }
+    if (f.find("consilium.ct.conv_channels") || f.find("consilium.ct.conv_strides")) {
+        std::vector<int64_t> strides;
+        intArray("consilium.ct.conv_channels", &c.convChannels, 0);
+        if (st && (c.convChannels.size() > 16 || c.hasStem())) {
+            st = unsupported(path, c.hasStem() ? "a file with both the CT stem and CT convolution "
+                                                 "layers (section 5 allows one of them)"
+                                               : "more than 16 CT convolution layers");
+        }
+        intArray("consilium.ct.conv_strides", &strides, 3 * c.convChannels.size());
+        for (size_t i = 0; st && i < c.convChannels.size(); ++i) {
+            c.convStrides.push_back({strides[3 * i], strides[3 * i + 1], strides[3 * i + 2]});
+            for (int64_t v : c.convStrides.back())
+                if (v != 1 && v != 2) {
+                    st = corrupt(path, "consilium.ct.conv_strides holds " + std::to_string(v) +
+                                           ", each stride must be 1 or 2");
+                }
+            if (st && c.convChannels[i] > 4096) {
+                st = corrupt(path, "consilium.ct.conv_channels " +
+                                       std::to_string(c.convChannels[i]) + " outside 1..4096");
+            }
+        }
+    }
     intKey("consilium.audio.sample_rate", &c.sampleRate);
     intKey("consilium.audio.n_fft", &c.nFft);
     intKey("consilium.audio.hop_length", &c.hopLength);
@@ -215,6 +238,11 @@ Result<std::shared_ptr<ConsiliumModel>> ConsiliumModel::load(std::shared_ptr<Wei
         }
         if (c.hasStem() && c.patch[i] % c.stem[i] != 0) {
             return unsupported(path, "ct.patch is not divisible by ct.stem_patch");
+        }
+        if (c.hasConv() && c.patch[i] % c.convStride(int(i)) != 0) {
+            return unsupported(path,
+                               "ct.patch is not divisible by the total stride of the CT "
+                               "convolution layers");
         }
     }
     if (!m32(c.patchIn()) || c.patchIn() > 16 * kMaxDim || !m32(c.ctFfn) || !m32(c.audioFfn) ||
@@ -313,6 +341,11 @@ Result<std::shared_ptr<ConsiliumModel>> ConsiliumModel::load(std::shared_ptr<Wei
     ConsiliumModel& m = *model;
     qTensor("token_embd.weight", {d, c.vocab}, &m.tokenEmbd);
     if (c.hasStem()) fLinear("ct.stem", c.stemChannels, c.stemElems(), &m.ctStem);
+    m.ctConv.resize(c.convChannels.size());
+    for (size_t i = 0; i < c.convChannels.size(); ++i) {
+        const int64_t cin = i ? c.convChannels[i - 1] : 1;
+        fLinear("ct.conv." + std::to_string(i), c.convChannels[i], cin * kConv3Taps, &m.ctConv[i]);
+    }
     qLinear("ct.patch_embd", d, c.patchIn(), &m.ctPatch);
     fTensor("ct.pos_embd", {d, c.nImg()}, &m.ctPos);
     encoder("ct", c.ctHeads, c.ctFfn, &m.ct, &m.ctOut);
@@ -430,6 +463,19 @@ Result<std::unique_ptr<ConsiliumGraph>> ConsiliumGraph::create(
         if (c.hasStem()) {
             g->m_stemRows.resize(size_t(c.nImg() * c.patchElems()));
             g->m_stemOut.resize(size_t(c.nImg() * c.patchIn()));
+        }
+        if (c.hasConv()) {
+            int64_t dims[3] = {c.grid[0], c.grid[1], c.grid[2]}, cin = 1, mapMax = 0, colMax = 0;
+            for (size_t i = 0; i < c.convChannels.size(); ++i) {
+                for (int a = 0; a < 3; ++a)
+                    dims[a] = (dims[a] - 1) / c.convStrides[i][size_t(a)] + 1;
+                mapMax = std::max(mapMax, dims[0] * dims[1] * dims[2] * c.convChannels[i]);
+                colMax = std::max(colMax, dims[1] * dims[2] * cin * kConv3Taps);
+                cin = c.convChannels[i];
+            }
+            g->m_convA.resize(size_t(mapMax));
+            g->m_convB.resize(size_t(std::max(mapMax, c.nImg() * c.patchIn())));
+            g->m_convCol.resize(size_t(colMax));
         }
         // Attention probabilities: fusion query chunks [rows, h, N_m] within a budget of
         // lim.probsBudgetFloats (at least one row), and decoder cross [n, c, N_q].
@@ -642,13 +688,90 @@ void ConsiliumGraph::textAttention(const ConsiliumAttention& a, int64_t layer, c
     m_backend->add(out, m_tmp.data(), n * d);
 }
 
+// Section 5, step 1b: the 3x3x3 convolution layers on the whole grid, each as one im2col +
+// matmul per output slice. Column (c_in·3 + kz)·9 + ky·3 + kx of an output voxel's row holds
+// input voxel (z·sz + kz − 1, y·sy + ky − 1, x·sx + kx − 1) of channel c_in (zero outside), so
+// the weight [C_out, C_in·27] is the matrix. Feature maps are channels last, [D', H', W', C].
+// Returns the last map; `dims` receives its D', H', W'.
+const float* ConsiliumGraph::convLayers(const float* ct, int64_t dims[3]) {
+    const ConsiliumConfig& c = m_model->config();
+    dims[0] = c.grid[0];
+    dims[1] = c.grid[1];
+    dims[2] = c.grid[2];
+    const float* in = ct;
+    int64_t cin = 1;
+    for (size_t i = 0; i < c.convChannels.size(); ++i) {
+        const int64_t Di = dims[0], Hi = dims[1], Wi = dims[2], cout = c.convChannels[i];
+        const int64_t sz = c.convStrides[i][0], sy = c.convStrides[i][1], sx = c.convStrides[i][2];
+        const int64_t Do = (Di - 1) / sz + 1, Ho = (Hi - 1) / sy + 1, Wo = (Wi - 1) / sx + 1;
+        const int64_t K = cin * kConv3Taps;
+        float* out = (i % 2 == 0) ? m_convA.data() : m_convB.data();
+        for (int64_t z = 0; z < Do; ++z) {
+            float* col = m_convCol.data();
+            for (int64_t y = 0; y < Ho; ++y)
+                for (int64_t x = 0; x < Wo; ++x) {
+                    float* row = col + (y * Wo + x) * K;
+                    for (int64_t kz = 0; kz < 3; ++kz) {
+                        const int64_t iz = z * sz + kz - 1;
+                        for (int64_t ky = 0; ky < 3; ++ky) {
+                            const int64_t iy = y * sy + ky - 1;
+                            for (int64_t kx = 0; kx < 3; ++kx) {
+                                const int64_t ix = x * sx + kx - 1;
+                                const int64_t tap = (kz * 3 + ky) * 3 + kx;
+                                if (iz < 0 || iz >= Di || iy < 0 || iy >= Hi || ix < 0 ||
+                                    ix >= Wi) {
+                                    for (int64_t ch = 0; ch < cin; ++ch)
+                                        row[ch * kConv3Taps + tap] = 0.f;
+                                    continue;
+                                }
+                                const float* src = in + ((iz * Hi + iy) * Wi + ix) * cin;
+                                for (int64_t ch = 0; ch < cin; ++ch)
+                                    row[ch * kConv3Taps + tap] = src[ch];
+                            }
+                        }
+                    }
+                }
+            float* slice = out + z * Ho * Wo * cout;
+            linear(m_model->ctConv[i], col, Ho * Wo, K, slice, cout);
+            m_backend->gelu(slice, slice, Ho * Wo * cout);
+        }
+        dims[0] = Do;
+        dims[1] = Ho;
+        dims[2] = Wo;
+        cin = cout;
+        tap("ct.conv." + std::to_string(i), out, {Do, Ho, Wo, cout});
+        in = out;
+    }
+    return in;
+}
+
 // Section 5.
 Status ConsiliumGraph::encodeImage(const float* ct) {
     const ConsiliumConfig& c = m_model->config();
-    const int64_t d = c.dim, P = c.patchElems(), nImg = c.nImg();
+    const int64_t P = c.patchElems(), nImg = c.nImg();
     const int64_t pd = c.patch[0], ph = c.patch[1], pw = c.patch[2];
     const int64_t ny = c.ny(), nx = c.nx(), H = c.grid[1], W = c.grid[2];
     m_present[kModImage] = false;
+    if (c.hasConv()) {
+        // Patch p of the last map [D', H', W', C]: element ((dz·ph' + dy)·pw' + dx)·C + ch,
+        // so each (dz, dy) is one contiguous run of pw'·C floats.
+        int64_t dims[3];
+        const float* map = convLayers(ct, dims);
+        const int64_t C = c.convChannels.back(), qd = c.convPatch(0), qh = c.convPatch(1),
+                      qw = c.convPatch(2), Hm = dims[1], Wm = dims[2];
+        float* rows = (c.convChannels.size() % 2 == 1) ? m_convB.data() : m_convA.data();
+        for (int64_t p = 0; p < nImg; ++p) {
+            const int64_t pz = p / (ny * nx), py = (p / nx) % ny, px = p % nx;
+            float* row = rows + p * c.patchIn();
+            for (int64_t dz = 0; dz < qd; ++dz)
+                for (int64_t dy = 0; dy < qh; ++dy)
+                    std::memcpy(row + (dz * qh + dy) * qw * C,
+                                map + (((pz * qd + dz) * Hm + py * qh + dy) * Wm + px * qw) * C,
+                                size_t(qw * C) * sizeof(float));
+        }
+        tap("ct.patches", rows, {nImg, c.patchIn()});
+        return embedImage(rows);
+    }
     for (int64_t p = 0; p < nImg; ++p) {
         const int64_t pz = p / (ny * nx), py = (p / nx) % ny, px = p % nx;
         float* row = m_col.data() + p * P;
@@ -683,6 +806,13 @@ Status ConsiliumGraph::encodeImage(const float* ct) {
         tap("ct.stem", m_stemOut.data(), {nImg, c.patchIn()});
         embedIn = m_stemOut.data();
     }
+    return embedImage(embedIn);
+}
+
+// Section 5, steps 2-4, from the rows [N_img, patchIn] the patch embedding reads.
+Status ConsiliumGraph::embedImage(const float* embedIn) {
+    const ConsiliumConfig& c = m_model->config();
+    const int64_t d = c.dim, nImg = c.nImg();
     float* x = m_x.data();
     linear(m_model->ctPatch, embedIn, nImg, c.patchIn(), x, d);
     m_backend->add(x, m_model->ctPos.f32(), nImg * d);

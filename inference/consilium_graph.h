@@ -72,8 +72,25 @@ struct ConsiliumConfig {
     int64_t subPatches() const {
         return hasStem() ? (patch[0] / stem[0]) * (patch[1] / stem[1]) * (patch[2] / stem[2]) : 0;
     }
-    // Input width of ct.patch_embd: the patch, or the stem features of its sub-patches.
-    int64_t patchIn() const { return hasStem() ? subPatches() * stemChannels : patchElems(); }
+    // The optional CT convolution layers (section 5): output channels and (z, y, x) stride
+    // of each 3x3x3 layer; none when convChannels is empty.
+    std::vector<int64_t> convChannels;
+    std::vector<std::array<int64_t, 3>> convStrides;
+    bool hasConv() const { return !convChannels.empty(); }
+    // Total stride along axis a (0 = z), and the patch on the last feature map.
+    int64_t convStride(int a) const {
+        int64_t s = 1;
+        for (const auto& st : convStrides)
+            s *= st[size_t(a)];
+        return s;
+    }
+    int64_t convPatch(int a) const { return patch[size_t(a)] / convStride(a); }
+    // Input width of ct.patch_embd: the patch, the stem features of its sub-patches, or the
+    // convolution features of its cells.
+    int64_t patchIn() const {
+        if (hasConv()) return convPatch(0) * convPatch(1) * convPatch(2) * convChannels.back();
+        return hasStem() ? subPatches() * stemChannels : patchElems();
+    }
 };
 
 struct LinearWeights {
@@ -119,10 +136,11 @@ class ConsiliumModel {
     std::string precision() const;
 
     // Views (public for the graph; immutable).
-    TensorView tokenEmbd;   // [V, d]
-    LinearWeights ctStem;   // [C, sd*sh*sw] (no stem: invalid)
-    LinearWeights ctPatch;  // [d, patchIn]
-    TensorView ctPos;       // [N_img, d]
+    TensorView tokenEmbd;               // [V, d]
+    LinearWeights ctStem;               // [C, sd*sh*sw] (no stem: invalid)
+    std::vector<LinearWeights> ctConv;  // layer i: [C_i, C_{i-1}*27] (none without the layers)
+    LinearWeights ctPatch;              // [d, patchIn]
+    TensorView ctPos;                   // [N_img, d]
     std::vector<ConsiliumEncoderBlock> ct, audio, text;
     NormWeights ctOut, audioOut, textOut;
     TensorView melFilters;       // [80, 201]
@@ -293,6 +311,10 @@ class ConsiliumGraph {
              const std::string& probsTap, float* perHead = nullptr);
     Status encoderBlocks(const std::vector<ConsiliumEncoderBlock>& blocks, float* x, int64_t n,
                          bool text, const std::string& tapPrefix);
+    // The CT convolution layers (section 5) on the grid; returns the last feature map.
+    const float* convLayers(const float* ct, int64_t dims[3]);
+    // Patch embedding, positions, CT blocks and out_norm from the patch rows.
+    Status embedImage(const float* rows);
     // Causal sliding-window self-attention of text rows x [n, d] at positions pos0.. over
     // the layer's kept keys of the previous chunk (tailLen rows) and its own; adds the
     // output to `out` and keeps the last window - 1 keys for the next chunk.
@@ -326,6 +348,9 @@ class ConsiliumGraph {
     // Fusion: query rows, memory, per-modality head-averaged attention.
     std::vector<float> m_mem, m_avgImg, m_avgRec, m_headImg;
     std::vector<float> m_stemRows, m_stemOut;  // CT stem: [N_img*n_sub, s], [N_img*n_sub, C]
+    // CT convolution layers: two feature maps [D', H', W', C] (channels last) used in turn,
+    // and one output slice's im2col rows [H'*W', C_in*27].
+    std::vector<float> m_convA, m_convB, m_convCol;
     std::array<float, 4> m_weights{}, m_gateLogits{};
     // Decoder: cross K/V of the last fuse() [L][nqMax][hhMax]; batch rows' new self K/V
     // [rows][hhMax] and logits [rows][V]; the answer of decode() and its own pool.

@@ -12,6 +12,10 @@ With --stem, the same configuration with the CT stem of section 5 (F32 only):
 
   consilium-golden-stem-f32.gguf, golden_stem.bin / golden_stem.json
 
+With --conv, the same configuration with the CT convolution layers of section 5 (F32 only):
+
+  consilium-golden-conv-f32.gguf, golden_conv.bin / golden_conv.json
+
 golden*.bin: little-endian float32 / int32 tensors back to back; the JSON index gives for
 each name {"dtype", "shape", "offset" (bytes), "count"} plus "inputs", "config", "limits".
 
@@ -138,6 +142,9 @@ def main(argv=None) -> int:
     ap.add_argument("--stem", action="store_true",
                     help="the CT stem variant (section 5): consilium-golden-stem-f32.gguf and "
                          "golden_stem.bin/.json only")
+    ap.add_argument("--conv", action="store_true",
+                    help="the CT convolution variant (section 5): consilium-golden-conv-f32.gguf "
+                         "and golden_conv.bin/.json only")
     a = ap.parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
     torch.manual_seed(SEED)
@@ -145,6 +152,9 @@ def main(argv=None) -> int:
     cfg = M.golden_config()
     if a.stem:
         cfg.ct_stem, cfg.ct_stem_channels = (2, 2, 2), 4
+        cfg.validate()
+    if a.conv:  # two layers, total stride (2, 4, 4): 8 channels x 2x2x2 cells = 64 per patch
+        cfg.ct_conv_channels, cfg.ct_conv_strides = (4, 8), (2, 2, 2, 1, 2, 2)
         cfg.validate()
 
     texts = records.corpus(400, SEED) + [QUESTION, "Is there a nodule in the right upper lobe?"]
@@ -171,7 +181,7 @@ def main(argv=None) -> int:
                         for k, v in vars(cfg).items()},
              "limits": LIMITS, "seed": SEED}
 
-    tag = "-stem" if a.stem else ""
+    tag = "-stem" if a.stem else "-conv" if a.conv else ""
     f32 = os.path.join(a.out, f"consilium-golden{tag}-f32.gguf")
     q4 = os.path.join(a.out, "consilium-golden-q4_0.gguf")
     G.export_model(model, f32, "f32", spm_bytes, "consilium-golden", {"consilium.training.seed": SEED})
@@ -179,7 +189,7 @@ def main(argv=None) -> int:
 
     # F32: the reference; also proves the file round-trips to the same model.
     blob = run(model, inp, cfg)
-    stem = "golden_stem" if a.stem else "golden"
+    stem = "golden_stem" if a.stem else "golden_conv" if a.conv else "golden"
     sizes[f"{stem}.bin"] = blob.write(os.path.join(a.out, f"{stem}.bin"),
                                       os.path.join(a.out, f"{stem}.json"), extra)
     _, tensors = G.read_gguf(f32)
@@ -190,7 +200,7 @@ def main(argv=None) -> int:
     if b"".join(blob.parts) != b"".join(blob2.parts):
         raise RuntimeError("the F32 GGUF does not reproduce the model bit for bit")
 
-    if a.stem:
+    if a.stem or a.conv:
         return report(sizes, inp)
     # Q4_0: the same pass with the dequantized weights of the Q4_0 file.
     G.export_model(model, q4, "q4_0", spm_bytes, "consilium-golden", {"consilium.training.seed": SEED})

@@ -42,6 +42,8 @@ class Config:
     ct_ff: int = 768
     ct_stem: tuple = ()        # (sd, sh, sw) sub-patch of the CT stem; () = no stem (section 5)
     ct_stem_channels: int = 0  # C, channels of the CT stem
+    ct_conv_channels: tuple = ()  # output channels of each CT convolution layer; () = none (section 5)
+    ct_conv_strides: tuple = ()   # (sz, sy, sx) of each CT convolution layer, flattened
     n_mels: int = 80
     sample_rate: int = 16000
     n_fft: int = 400
@@ -84,8 +86,25 @@ class Config:
             self.ct_patch[2] // self.ct_stem[2])
 
     @property
+    def conv_stride(self) -> tuple:
+        """Total stride (z, y, x) of the CT convolution layers ((1, 1, 1) without them)."""
+        t = [1, 1, 1]
+        for i in range(len(self.ct_conv_channels)):
+            for a in range(3):
+                t[a] *= self.ct_conv_strides[3 * i + a]
+        return tuple(t)
+
+    @property
+    def conv_patch(self) -> tuple:
+        """The patch on the convolution layers' feature map: patch // total stride."""
+        return tuple(p // s for p, s in zip(self.ct_patch, self.conv_stride))
+
+    @property
     def patch_in(self) -> int:
-        """Input width of ct.patch_embd: the patch vector, or the stem features of a patch."""
+        """Input width of ct.patch_embd: the patch vector, the stem features of a patch, or
+        the convolution features of a patch."""
+        if self.ct_conv_channels:
+            return math.prod(self.conv_patch) * self.ct_conv_channels[-1]
         return self.n_sub * self.ct_stem_channels if self.ct_stem else self.patch_dim
 
     def validate(self) -> None:
@@ -105,6 +124,15 @@ class Config:
                     s < 1 or p % s for p, s in zip(self.ct_patch, self.ct_stem)):
                 raise ValueError(f"CT stem {self.ct_stem} must divide the patch {self.ct_patch} "
                                  "and have channels >= 1")
+        if self.ct_conv_channels:
+            if self.ct_stem:
+                raise ValueError("the CT stem and the CT convolution layers exclude each other")
+            if len(self.ct_conv_strides) != 3 * len(self.ct_conv_channels) or min(self.ct_conv_channels) < 1 \
+                    or any(s not in (1, 2) for s in self.ct_conv_strides):
+                raise ValueError(f"CT convolution layers: channels {self.ct_conv_channels} need 3 strides "
+                                 f"of 1 or 2 each, got {self.ct_conv_strides}")
+            if any(p % s for p, s in zip(self.ct_patch, self.conv_stride)):
+                raise ValueError(f"CT convolution stride {self.conv_stride} must divide the patch {self.ct_patch}")
         heads = (list(self.ct_heads) + list(self.audio_heads) + list(self.text_heads)
                  + list(self.fusion_heads) + list(self.dec_heads) + list(self.dec_cross_heads))
         if min(heads) < 1 or any((h * self.hd) % QK for h in heads):
@@ -304,6 +332,31 @@ def sub_patchify(p: torch.Tensor, patch, stem) -> torch.Tensor:
     return x.reshape(B, N, (pd // sd) * (ph // sh) * (pw // sw), sd * sh * sw)
 
 
+class Conv3x3(nn.Module):
+    """3x3x3 convolution, zero padding 1, with its weight stored as the matrix
+    [C_out, C_in*27] (element (c_in*3 + kz)*9 + ky*3 + kx) that GGUF holds (section 11)."""
+
+    def __init__(self, cin: int, cout: int, stride):
+        super().__init__()
+        self.cin, self.cout, self.stride = cin, cout, tuple(stride)
+        bound = 1.0 / math.sqrt(cin * 27)
+        self.weight = nn.Parameter(torch.empty(cout, cin * 27).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(cout).uniform_(-bound, bound))
+
+    def forward(self, x):
+        return F.conv3d(x, self.weight.view(self.cout, self.cin, 3, 3, 3), self.bias, self.stride, 1)
+
+
+def conv_patchify(f: torch.Tensor, patch) -> torch.Tensor:
+    """Feature map [B,C,D',H',W'] -> [B, N_img, P'*C]; patch p = (pz*ny+py)*nx+px, element
+    ((dz*ph' + dy)*pw' + dx)*C + c (section 5: position-major, channel fastest)."""
+    B, C, D, H, W = f.shape
+    pd, ph, pw = patch
+    x = f.reshape(B, C, D // pd, pd, H // ph, ph, W // pw, pw)
+    x = x.permute(0, 2, 4, 6, 3, 5, 7, 1)
+    return x.reshape(B, (D // pd) * (H // ph) * (W // pw), pd * ph * pw * C)
+
+
 class CTEncoder(nn.Module):
     def __init__(self, cfg: Config):
         super().__init__()
@@ -312,12 +365,30 @@ class CTEncoder(nn.Module):
             # Section 5 step 2: a shared nonlinear layer over each sub-patch (a 3-D convolution
             # whose kernel equals its stride, then gelu) before the patch embedding.
             self.stem = nn.Linear(math.prod(cfg.ct_stem), cfg.ct_stem_channels)
+        if cfg.ct_conv_channels:
+            # Section 5 step 1b: 3x3x3 convolutions (zero padding 1, gelu) on the whole grid,
+            # then the patches are cut from the last feature map.
+            cin, layers = 1, []
+            for i, c in enumerate(cfg.ct_conv_channels):
+                layers.append(Conv3x3(cin, c, tuple(cfg.ct_conv_strides[3 * i:3 * i + 3])))
+                cin = c
+            self.conv = nn.ModuleList(layers)
         self.patch_embd = QLinear(cfg.patch_in, cfg.d)
         self.pos_embd = nn.Parameter(torch.randn(cfg.n_patch, cfg.d) * 0.02)
         self.blk = nn.ModuleList(EncoderBlock(cfg, h, cfg.ct_ff) for h in cfg.ct_heads)
         self.out_norm = nn.LayerNorm(cfg.d, eps=cfg.eps)
 
     def forward(self, ct, cap=None):
+        if self.cfg.ct_conv_channels:
+            f = ct[:, None]
+            for i, conv in enumerate(self.conv):
+                f = gelu(conv(f))
+                _cap(cap, f"ct.conv.{i}", f.permute(0, 2, 3, 4, 1))  # channels last
+            u = conv_patchify(f, self.cfg.conv_patch)
+            _cap(cap, "ct.patches", u)
+            x = self.patch_embd(u) + self.pos_embd
+            _cap(cap, "ct.embd", x)
+            return self._blocks(x, cap)
         p = patchify(ct, self.cfg.ct_patch)
         _cap(cap, "ct.patches", p)
         if self.cfg.ct_stem:
@@ -327,6 +398,9 @@ class CTEncoder(nn.Module):
         else:
             x = self.patch_embd(p) + self.pos_embd
         _cap(cap, "ct.embd", x)
+        return self._blocks(x, cap)
+
+    def _blocks(self, x, cap):
         for i, b in enumerate(self.blk):
             x, _ = b(x)
             _cap(cap, f"ct.blk.{i}.out", x)

@@ -99,6 +99,8 @@ class Ref:
         D, H, W = self.kv["consilium.ct.grid"]
         pd, ph, pw = self.kv["consilium.ct.patch"]
         nz, ny, nx = D // pd, H // ph, W // pw
+        if "consilium.ct.conv_channels" in self.kv:
+            return self.ct_conv(ct, (pd, ph, pw), (nz, ny, nx))
         P = np.zeros((nz * ny * nx, pd * ph * pw), f32)
         for p in range(nz * ny * nx):
             pz, py, px = p // (ny * nx), (p // nx) % ny, p % nx
@@ -127,6 +129,43 @@ class Ref:
             x = self.linear(U, "ct.patch_embd") + self.W("ct.pos_embd")
         else:
             x = self.linear(P, "ct.patch_embd") + self.W("ct.pos_embd")
+        return self.ct_blocks(x)
+
+    def ct_conv(self, ct, patch, n):
+        """Section 5 with the convolution layers: for each layer, output voxel (z, y, x) of
+        channel o = gelu(b[o] + sum over c, kz, ky, kx of W[o, (c*3 + kz)*9 + ky*3 + kx] *
+        in[c, z*sz + kz - 1, y*sy + ky - 1, x*sx + kx - 1]) with zeros outside; then the
+        patches of the last map, element ((dz*ph' + dy)*pw' + dx)*C + c."""
+        f = ct[None].astype(f32)  # [C, D, H, W]
+        chans = self.kv["consilium.ct.conv_channels"]
+        strides = self.kv["consilium.ct.conv_strides"]
+        stride_tot = [1, 1, 1]
+        for i, cout in enumerate(chans):
+            sz, sy, sx = strides[3 * i:3 * i + 3]
+            C, Di, Hi, Wi = f.shape
+            Do, Ho, Wo = (Di - 1) // sz + 1, (Hi - 1) // sy + 1, (Wi - 1) // sx + 1
+            pad = np.zeros((C, Di + 2, Hi + 2, Wi + 2), f32)
+            pad[:, 1:-1, 1:-1, 1:-1] = f
+            Wt = self.W(f"ct.conv.{i}.weight").reshape(cout, C, 3, 3, 3)
+            out = np.zeros((cout, Do, Ho, Wo), np.float64)
+            for kz in range(3):
+                for ky in range(3):
+                    for kx in range(3):
+                        tap = pad[:, kz:kz + sz * (Do - 1) + 1:sz, ky:ky + sy * (Ho - 1) + 1:sy,
+                                  kx:kx + sx * (Wo - 1) + 1:sx]  # [C, Do, Ho, Wo]
+                        out += np.einsum("oc,czyx->ozyx", Wt[:, :, kz, ky, kx].astype(np.float64), tap)
+            out += self.W(f"ct.conv.{i}.bias")[:, None, None, None]
+            f = gelu(out.astype(f32))
+            self.cap[f"ct.conv.{i}"] = f.transpose(1, 2, 3, 0)
+            stride_tot = [a * b for a, b in zip(stride_tot, (sz, sy, sx))]
+        qd, qh, qw = (p // s for p, s in zip(patch, stride_tot))
+        nz, ny, nx = n
+        C = f.shape[0]
+        P = f.reshape(C, nz, qd, ny, qh, nx, qw).transpose(1, 3, 5, 2, 4, 6, 0).reshape(nz * ny * nx, -1)
+        self.cap["ct.patches"] = P
+        return self.ct_blocks(self.linear(P, "ct.patch_embd") + self.W("ct.pos_embd"))
+
+    def ct_blocks(self, x):
         self.cap["ct.embd"] = x
         for l in range(self.kv["consilium.ct.block_count"]):
             x = self.block(x, f"ct.blk.{l}")
@@ -271,10 +310,13 @@ def main(argv=None) -> int:
     ap.add_argument("--q4_0", action="store_true", help="check the Q4_0 file against golden_q4_0")
     ap.add_argument("--stem", action="store_true",
                     help="check the CT-stem file against golden_stem (dump_golden --stem)")
+    ap.add_argument("--conv", action="store_true",
+                    help="check the CT-convolution file against golden_conv (dump_golden --conv)")
     a = ap.parse_args(argv)
-    stem = "golden_q4_0" if a.q4_0 else "golden_stem" if a.stem else "golden"
+    stem = "golden_q4_0" if a.q4_0 else "golden_stem" if a.stem else "golden_conv" if a.conv else "golden"
     model = ("consilium-golden-q4_0.gguf" if a.q4_0 else
-             "consilium-golden-stem-f32.gguf" if a.stem else "consilium-golden-f32.gguf")
+             "consilium-golden-stem-f32.gguf" if a.stem else
+             "consilium-golden-conv-f32.gguf" if a.conv else "consilium-golden-f32.gguf")
     gold, _ = load_golden(a.golden, stem)
     r = Ref(os.path.join(a.golden, model))
     H = {"image": r.ct(gold["in.ct"])}

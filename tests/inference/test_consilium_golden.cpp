@@ -230,6 +230,10 @@ class TestConsiliumGolden : public QObject {
         // The CT stem of section 5 (sub-patches, gelu, then the patch embedding).
         QTest::newRow("f32_stem") << "consilium-golden-stem-f32.gguf"
                                   << "golden_stem" << 1e-4 << true << 0 << 0;
+        // The CT convolution layers of section 5 (two 3x3x3 layers, strides 2,2,2 and 1,2,2,
+        // then 2x2x2 cells of 8 channels per patch); every layer's map is tapped.
+        QTest::newRow("f32_conv") << "consilium-golden-conv-f32.gguf"
+                                  << "golden_conv" << 1e-4 << true << 0 << 0;
     }
 
     void everyTensor() {
@@ -605,6 +609,50 @@ class TestConsiliumGolden : public QObject {
             QVERIFY(!refused.ok());
             QCOMPARE(refused.error().code, ErrorCode::CorruptModel);
             QVERIFY2(refused.error().message.find(name) != std::string::npos,
+                     refused.error().message.c_str());
+        }
+
+        // A CT convolution file loads; without its strides or a layer's weights it is refused
+        // by name, and a stride other than 1 or 2 is named too.
+        QFile convFile(kDir + "consilium-golden-conv-f32.gguf");
+        QVERIFY(convFile.open(QIODevice::ReadOnly));
+        const QByteArray convBytes = convFile.readAll();
+        auto conv = ConsiliumModel::load(open(kDir + "consilium-golden-conv-f32.gguf"));
+        QVERIFY(conv.ok());
+        QVERIFY(conv.value()->config().hasConv());
+        QCOMPARE(conv.value()->config().convStride(2), int64_t(4));
+        QCOMPARE(conv.value()->config().patchIn(), int64_t(8 * 8));
+        for (const char* name : {"consilium.ct.conv_strides", "ct.conv.1.weight"}) {
+            QByteArray b = convBytes;
+            const int at = b.indexOf(QByteArray(name));
+            QVERIFY(at >= 0);
+            b[at + int(std::strlen(name)) - 1] = 'z';
+            const QString bad = tmp.filePath("bad_conv.gguf");
+            QFile out(bad);
+            QVERIFY(out.open(QIODevice::WriteOnly) && out.write(b) == b.size());
+            out.close();
+            auto refused = ConsiliumModel::load(open(bad));
+            QVERIFY(!refused.ok());
+            QCOMPARE(refused.error().code, ErrorCode::CorruptModel);
+            QVERIFY2(refused.error().message.find(name) != std::string::npos,
+                     refused.error().message.c_str());
+        }
+        {
+            // consilium.ct.conv_strides is the u32 array 2,2,2,1,2,2: make its first entry 3.
+            QByteArray b = convBytes;
+            const QByteArray key("consilium.ct.conv_strides");
+            const int at = b.indexOf(key);
+            QVERIFY(at >= 0);
+            const int first = at + key.size() + 4 + 4 + 8;  // value type, array type, count
+            QCOMPARE(int(b[first]), 2);
+            b[first] = 3;
+            const QString bad = tmp.filePath("bad_conv_stride.gguf");
+            QFile out(bad);
+            QVERIFY(out.open(QIODevice::WriteOnly) && out.write(b) == b.size());
+            out.close();
+            auto refused = ConsiliumModel::load(open(bad));
+            QVERIFY(!refused.ok());
+            QVERIFY2(refused.error().message.find("stride") != std::string::npos,
                      refused.error().message.c_str());
         }
     }
