@@ -778,7 +778,8 @@ class Consilium(nn.Module):
             present = torch.tensor([["ct" in batch, "record" in batch, "mel" in batch,
                                      "question" in batch]] * B, device=dev)
         if "ct" in batch:
-            h, det, lr = self.encode_image(batch["ct"], cap)
+            # image_enc: the encoding of a frozen CT side, cached by the trainer
+            h, det, lr = batch["image_enc"] if "image_enc" in batch else self.encode_image(batch["ct"], cap)
             enc["image"], valid["image"] = h, torch.ones(h.shape[:2], dtype=torch.bool, device=dev)
             out["det"], out["lung_rads"] = det, lr
         if "record" in batch:

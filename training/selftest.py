@@ -197,6 +197,44 @@ def check_image_pointer() -> None:
     print(f"image pointer: patch {target} of the largest nodule; 0 when attended, log N = {l_flat:.2f} when flat")
 
 
+def check_ct_conv() -> None:
+    """The CT convolution layers (docs/MODEL.md 5.1b) against a literal loop over taps, the
+    heatmap target's peak on the centre cell, and the focal loss: ~0 for a confident correct
+    map, large for the map inverted."""
+    from training import data as D
+    from training import train as T
+
+    cfg = M.golden_config()
+    cfg.ct_conv_channels, cfg.ct_conv_strides = (3, 4), (2, 2, 2, 1, 2, 2)
+    cfg.validate()
+    enc = M.CTEncoder(cfg).eval()
+    rng = np.random.default_rng(5)
+    ct = rng.uniform(0, 1, cfg.ct_grid).astype(np.float32)
+    conv = enc.conv[0]
+    with torch.no_grad():
+        got = conv(torch.from_numpy(ct)[None, None])[0].numpy()
+    w = conv.weight.detach().numpy().reshape(3, 1, 3, 3, 3)
+    pad = np.pad(ct, 1)
+    for (o, z, y, x) in [(0, 0, 0, 0), (2, 3, 7, 5), (1, 7, 15, 15)]:
+        want = conv.bias[o].item() + sum(w[o, 0, kz, ky, kx] * pad[2 * z + kz, 2 * y + ky, 2 * x + kx]
+                                         for kz in range(3) for ky in range(3) for kx in range(3))
+        assert abs(got[o, z, y, x] - want) < 1e-5, (o, z, y, x, got[o, z, y, x], want)
+    with torch.no_grad():
+        assert enc(torch.from_numpy(ct)[None]).shape == (1, cfg.n_patch, cfg.d)
+    case = D.toy_case(np.random.default_rng(3), cfg, n_nodules=1)
+    cells = tuple(g // t for g, t in zip(cfg.ct_grid, cfg.conv_stride))
+    h = T.heat_target(case, cells, cfg.conv_stride)
+    peak = np.unravel_index(np.argmax(h), h.shape)
+    centre = np.clip(np.round((np.array(case.nodules[0].grid_zyx) + 0.5) / np.array(cfg.conv_stride) - 0.5),
+                     0, np.array(cells) - 1)
+    assert h.max() == 1.0 and tuple(peak) == tuple(centre.astype(int)), (peak, centre)
+    t = torch.from_numpy(h)
+    good = T.heat_loss(torch.where(t >= 1, 12.0, -12.0), t).item()
+    bad = T.heat_loss(torch.where(t >= 1, -12.0, 12.0), t).item()
+    assert good < 1e-3 and bad > 10, (good, bad)
+    print(f"CT convolution layers: taps as written; heatmap peak on cell {tuple(peak)}; focal loss {good:.1e} / {bad:.1f}")
+
+
 def check_evidence() -> None:
     """The pointer loss's targets are the tokens that answer: the age's digits, the pack-years,
     the sex word, in both languages and in the phantom's own record."""
@@ -237,6 +275,7 @@ def check_evidence() -> None:
 
 
 def main() -> int:
+    check_ct_conv()
     check_evidence()
     check_image_pointer()
     check_quantizers()
