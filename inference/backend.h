@@ -54,6 +54,11 @@ class Backend {
                            const float* cos, const float* sin) = 0;
     // y = gelu(x), tanh form, over `count` floats; y may alias x.
     virtual void gelu(const float* x, float* y, int64_t count) = 0;
+    // 3x3x3 convolution, zero padding 1, channels last (kernels::conv3x3x3): x [D, H, W, cin],
+    // w [cout, cin*27] F32, b [cout]; y [Do, Ho, Wo, cout], not aliasing x.
+    virtual void conv3x3x3(const float* x, int64_t D, int64_t H, int64_t W, int64_t cin,
+                           const float* w, const float* b, int64_t cout, const int64_t stride[3],
+                           float* y) = 0;
 };
 
 struct CpuBackendOptions {

@@ -465,17 +465,14 @@ Result<std::unique_ptr<ConsiliumGraph>> ConsiliumGraph::create(
             g->m_stemOut.resize(size_t(c.nImg() * c.patchIn()));
         }
         if (c.hasConv()) {
-            int64_t dims[3] = {c.grid[0], c.grid[1], c.grid[2]}, cin = 1, mapMax = 0, colMax = 0;
+            int64_t dims[3] = {c.grid[0], c.grid[1], c.grid[2]}, mapMax = 0;
             for (size_t i = 0; i < c.convChannels.size(); ++i) {
                 for (int a = 0; a < 3; ++a)
                     dims[a] = (dims[a] - 1) / c.convStrides[i][size_t(a)] + 1;
                 mapMax = std::max(mapMax, dims[0] * dims[1] * dims[2] * c.convChannels[i]);
-                colMax = std::max(colMax, dims[1] * dims[2] * cin * kConv3Taps);
-                cin = c.convChannels[i];
             }
             g->m_convA.resize(size_t(mapMax));
             g->m_convB.resize(size_t(std::max(mapMax, c.nImg() * c.patchIn())));
-            g->m_convCol.resize(size_t(colMax));
         }
         // Attention probabilities: fusion query chunks [rows, h, N_m] within a budget of
         // lim.probsBudgetFloats (at least one row), and decoder cross [n, c, N_q].
@@ -688,11 +685,9 @@ void ConsiliumGraph::textAttention(const ConsiliumAttention& a, int64_t layer, c
     m_backend->add(out, m_tmp.data(), n * d);
 }
 
-// Section 5, step 1b: the 3x3x3 convolution layers on the whole grid, each as one im2col +
-// matmul per output slice. Column (c_in·3 + kz)·9 + ky·3 + kx of an output voxel's row holds
-// input voxel (z·sz + kz − 1, y·sy + ky − 1, x·sx + kx − 1) of channel c_in (zero outside), so
-// the weight [C_out, C_in·27] is the matrix. Feature maps are channels last, [D', H', W', C].
-// Returns the last map; `dims` receives its D', H', W'.
+// Section 5, step 1b: the 3x3x3 convolution layers on the whole grid (Backend::conv3x3x3,
+// channels last, [D', H', W', C]), each followed by gelu. Returns the last map; `dims`
+// receives its D', H', W'.
 const float* ConsiliumGraph::convLayers(const float* ct, int64_t dims[3]) {
     const ConsiliumConfig& c = m_model->config();
     dims[0] = c.grid[0];
@@ -701,45 +696,17 @@ const float* ConsiliumGraph::convLayers(const float* ct, int64_t dims[3]) {
     const float* in = ct;
     int64_t cin = 1;
     for (size_t i = 0; i < c.convChannels.size(); ++i) {
-        const int64_t Di = dims[0], Hi = dims[1], Wi = dims[2], cout = c.convChannels[i];
-        const int64_t sz = c.convStrides[i][0], sy = c.convStrides[i][1], sx = c.convStrides[i][2];
-        const int64_t Do = (Di - 1) / sz + 1, Ho = (Hi - 1) / sy + 1, Wo = (Wi - 1) / sx + 1;
-        const int64_t K = cin * kConv3Taps;
+        const int64_t cout = c.convChannels[i];
+        const int64_t* stride = c.convStrides[i].data();
         float* out = (i % 2 == 0) ? m_convA.data() : m_convB.data();
-        for (int64_t z = 0; z < Do; ++z) {
-            float* col = m_convCol.data();
-            for (int64_t y = 0; y < Ho; ++y)
-                for (int64_t x = 0; x < Wo; ++x) {
-                    float* row = col + (y * Wo + x) * K;
-                    for (int64_t kz = 0; kz < 3; ++kz) {
-                        const int64_t iz = z * sz + kz - 1;
-                        for (int64_t ky = 0; ky < 3; ++ky) {
-                            const int64_t iy = y * sy + ky - 1;
-                            for (int64_t kx = 0; kx < 3; ++kx) {
-                                const int64_t ix = x * sx + kx - 1;
-                                const int64_t tap = (kz * 3 + ky) * 3 + kx;
-                                if (iz < 0 || iz >= Di || iy < 0 || iy >= Hi || ix < 0 ||
-                                    ix >= Wi) {
-                                    for (int64_t ch = 0; ch < cin; ++ch)
-                                        row[ch * kConv3Taps + tap] = 0.f;
-                                    continue;
-                                }
-                                const float* src = in + ((iz * Hi + iy) * Wi + ix) * cin;
-                                for (int64_t ch = 0; ch < cin; ++ch)
-                                    row[ch * kConv3Taps + tap] = src[ch];
-                            }
-                        }
-                    }
-                }
-            float* slice = out + z * Ho * Wo * cout;
-            linear(m_model->ctConv[i], col, Ho * Wo, K, slice, cout);
-            m_backend->gelu(slice, slice, Ho * Wo * cout);
-        }
-        dims[0] = Do;
-        dims[1] = Ho;
-        dims[2] = Wo;
+        const LinearWeights& l = m_model->ctConv[i];
+        m_backend->conv3x3x3(in, dims[0], dims[1], dims[2], cin, l.w.f32(), l.b.f32(), cout, stride,
+                             out);
+        for (int a = 0; a < 3; ++a)
+            dims[a] = (dims[a] - 1) / stride[a] + 1;
+        m_backend->gelu(out, out, dims[0] * dims[1] * dims[2] * cout);
         cin = cout;
-        tap("ct.conv." + std::to_string(i), out, {Do, Ho, Wo, cout});
+        tap("ct.conv." + std::to_string(i), out, {dims[0], dims[1], dims[2], cout});
         in = out;
     }
     return in;

@@ -348,9 +348,8 @@ class ConsiliumGraph {
     // Fusion: query rows, memory, per-modality head-averaged attention.
     std::vector<float> m_mem, m_avgImg, m_avgRec, m_headImg;
     std::vector<float> m_stemRows, m_stemOut;  // CT stem: [N_img*n_sub, s], [N_img*n_sub, C]
-    // CT convolution layers: two feature maps [D', H', W', C] (channels last) used in turn,
-    // and one output slice's im2col rows [H'*W', C_in*27].
-    std::vector<float> m_convA, m_convB, m_convCol;
+    // CT convolution layers: two feature maps [D', H', W', C] (channels last) used in turn.
+    std::vector<float> m_convA, m_convB;
     std::array<float, 4> m_weights{}, m_gateLogits{};
     // Decoder: cross K/V of the last fuse() [L][nqMax][hhMax]; batch rows' new self K/V
     // [rows][hhMax] and logits [rows][V]; the answer of decode() and its own pool.

@@ -91,6 +91,13 @@ class CpuBackend final : public Backend {
         });
     }
 
+    void conv3x3x3(const float* x, int64_t D, int64_t H, int64_t W, int64_t cin, const float* w,
+                   const float* b, int64_t cout, const int64_t stride[3], float* y) override {
+        ensureScratch(kernels::conv3x3x3ScratchBytes(cin, cout));
+        kernels::conv3x3x3(x, D, H, W, cin, w, b, cout, stride, y, m_scratch.data(), &m_pool,
+                           m_options.path);
+    }
+
     void gelu(const float* x, float* y, int64_t count) override {
         constexpr int64_t kChunk = 4096;
         forRows((count + kChunk - 1) / kChunk, [&](int64_t i) {

@@ -74,6 +74,18 @@ bool embeddingLookup(const MatrixView& table, const int32_t* ids, int64_t n, flo
 // y [cout, outLen] with outLen = (len + 2*pad - k) / stride + 1.
 void conv1dRef(const float* x, int64_t cin, int64_t len, const float* w, const float* b,
                int64_t cout, int64_t k, int64_t stride, int64_t pad, float* y);
+// 3-D convolution with a 3x3x3 kernel and zero padding 1 on a channels-last map:
+// x [D, H, W, cin], w [cout, cin*27] (element (c*3 + kz)*9 + ky*3 + kx), b [cout] or null,
+// stride (sz, sy, sx); y [Do, Ho, Wo, cout] with Do = (D - 1)/sz + 1 (alike Ho, Wo).
+// conv3x3x3 repacks the weight into `scratch` (conv3x3x3ScratchBytes) and runs output rows
+// on the pool, with AVX-512 or AVX2 where cout is a multiple of 16 or 8 (the path `path`
+// resolves to); conv3x3x3Ref is the plain loop it is tested against.
+void conv3x3x3Ref(const float* x, int64_t D, int64_t H, int64_t W, int64_t cin, const float* w,
+                  const float* b, int64_t cout, const int64_t stride[3], float* y);
+size_t conv3x3x3ScratchBytes(int64_t cin, int64_t cout);
+void conv3x3x3(const float* x, int64_t D, int64_t H, int64_t W, int64_t cin, const float* w,
+               const float* b, int64_t cout, const int64_t stride[3], float* y, void* scratch,
+               ThreadPool* pool, KernelPath path = KernelPath::Auto);
 // Patch embedding (ViT): image [c, h, w] split into non-overlapping p x p patches in
 // row-major patch order; each patch flattened as [c, p, p] and projected by `proj`
 // ([dim, c*p*p], any DType) plus bias. y is [nPatches, dim]. scratch holds

@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/thread_pool.h"
 
 using namespace consilium::kernels;
 
@@ -292,6 +293,72 @@ class TestOps : public QObject {
                                      img[size_t((ch * h + py * p + yy) * wd + px * p + xx)];
                     QVERIFY(std::fabs(out[size_t((py * (wd / p) + px) * dim + d)] - s) < 1e-4);
                 }
+    }
+
+    // The 3x3x3 CT convolution (docs/MODEL.md 5.1b): the reference against one voxel summed
+    // by hand, then every path (plain, AVX2, AVX-512 where the CPU has them) with and
+    // without the pool against the reference, for channel counts that take the vector paths
+    // (8, 16, 32, 48) and ones that do not (1, 4, 12), odd sizes and both strides.
+    void conv3x3x3Paths() {
+        {
+            // One input channel of ones, weights 1..27, bias 0.5: the corner voxel of a
+            // 2x2x2 map sees the 8 taps with kz, ky, kx in {1, 2}.
+            const float x[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+            float w[27], y[8];
+            for (int t = 0; t < 27; ++t)
+                w[t] = float(t + 1);
+            const float b = 0.5f;
+            const int64_t stride[3] = {1, 1, 1};
+            conv3x3x3Ref(x, 2, 2, 2, 1, w, &b, 1, stride, y);
+            float want = b;
+            for (int kz = 1; kz < 3; ++kz)
+                for (int ky = 1; ky < 3; ++ky)
+                    for (int kx = 1; kx < 3; ++kx)
+                        want += w[(kz * 3 + ky) * 3 + kx];
+            QCOMPARE(y[0], want);
+        }
+        ThreadPool pool(2);
+        struct Case {
+            int64_t D, H, W, cin, cout, sz, sy, sx;
+        };
+        const Case cases[] = {{5, 9, 7, 1, 8, 2, 2, 2},   {4, 6, 10, 8, 16, 1, 1, 1},
+                              {6, 8, 8, 16, 32, 2, 2, 2}, {3, 5, 6, 32, 32, 1, 2, 2},
+                              {4, 4, 4, 3, 48, 1, 1, 1},  {3, 7, 5, 2, 4, 1, 1, 1},
+                              {4, 6, 6, 5, 12, 2, 1, 2},  {2, 3, 3, 1, 1, 1, 1, 1}};
+        int seed = 20;
+        for (const Case& c : cases) {
+            const auto x = randn(size_t(c.D * c.H * c.W * c.cin), uint32_t(seed++));
+            const auto w = randn(size_t(c.cout * c.cin * 27), uint32_t(seed++));
+            const auto b = randn(size_t(c.cout), uint32_t(seed++));
+            const int64_t stride[3] = {c.sz, c.sy, c.sx};
+            const int64_t n =
+                ((c.D - 1) / c.sz + 1) * ((c.H - 1) / c.sy + 1) * ((c.W - 1) / c.sx + 1) * c.cout;
+            std::vector<float> want(static_cast<size_t>(n));
+            conv3x3x3Ref(x.data(), c.D, c.H, c.W, c.cin, w.data(), b.data(), c.cout, stride,
+                         want.data());
+            std::vector<uint8_t> scratch(conv3x3x3ScratchBytes(c.cin, c.cout));
+            for (KernelPath path : {KernelPath::Reference, KernelPath::Avx2, KernelPath::Avx512}) {
+                if (!kernelPathUsable(path)) {
+                    qInfo("%s not usable here: not tested", kernelPathName(path));
+                    continue;
+                }
+                for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+                    std::vector<float> got(size_t(n), -1.f);
+                    conv3x3x3(x.data(), c.D, c.H, c.W, c.cin, w.data(), b.data(), c.cout, stride,
+                              got.data(), scratch.data(), p, path);
+                    for (int64_t i = 0; i < n; ++i)
+                        QVERIFY2(std::fabs(got[size_t(i)] - want[size_t(i)]) <
+                                     1e-4f * (1.f + std::fabs(want[size_t(i)])),
+                                 qPrintable(QString("%1 cin %2 cout %3 element %4: %5 vs %6")
+                                                .arg(kernelPathName(path))
+                                                .arg(c.cin)
+                                                .arg(c.cout)
+                                                .arg(i)
+                                                .arg(got[size_t(i)])
+                                                .arg(want[size_t(i)])));
+                }
+            }
+        }
     }
 };
 
