@@ -42,7 +42,9 @@ def config_of(meta: dict) -> M.Config:
                     n_expert=int(k("decoder.expert_count")),
                     expert_ff=int(k("decoder.expert_feed_forward_length")),
                     ct_stem=t("ct.stem_patch") if "consilium.ct.stem_patch" in meta else (),
-                    ct_stem_channels=int(meta.get("consilium.ct.stem_channels", 0)))
+                    ct_stem_channels=int(meta.get("consilium.ct.stem_channels", 0)),
+                    ct_conv_channels=t("ct.conv_channels") if "consilium.ct.conv_channels" in meta else (),
+                    ct_conv_strides=t("ct.conv_strides") if "consilium.ct.conv_strides" in meta else ())
 
 
 def run_engine(engine, path, inputs, threads, max_ids, repeat):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 from typing import Optional
 
@@ -82,6 +83,11 @@ def expert_table(report: dict) -> str:
     return "\n".join(out)
 
 
+def _total_stride(cfg: dict) -> list:
+    st = cfg["ct_conv_strides"]
+    return [math.prod(st[a::3]) for a in range(3)]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--report", required=True)
@@ -117,7 +123,11 @@ def main(argv=None) -> int:
         "patch": "×".join(map(str, cfg["ct_patch"])), "window": cfg["window"],
         "stem": (f", each cut into {'×'.join(map(str, cfg['ct_stem']))} sub-patches through a shared "
                  f"gelu layer of {cfg['ct_stem_channels']} channels (the CT stem, docs/MODEL.md 5)"
-                 if cfg.get("ct_stem") else ""),
+                 if cfg.get("ct_stem") else "")
+        + (f", read through {len(cfg['ct_conv_channels'])} overlapping 3×3×3 convolution layers of "
+           f"{', '.join(map(str, cfg['ct_conv_channels']))} channels (total stride "
+           f"{'×'.join(str(v) for v in _total_stride(cfg))}; docs/MODEL.md 5.1b)"
+           if cfg.get("ct_conv_channels") else ""),
         "ct_only": r.get("budget", {}).get("ct_only", "–"), "facts": r.get("budget", {}).get("facts", "–"),
         "qat": r.get("budget", {}).get("qat", "–"),
         "experts": cfg["n_expert"], "expert_ff": cfg["expert_ff"],

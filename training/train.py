@@ -735,7 +735,7 @@ def evaluate(model: M.Consilium, cases: List[D.Case], sampler: Sampler, dev, max
     cases = cases[:max_cases]
     for ci, case in enumerate(cases):
         ct = torch.from_numpy(case.ct.astype(np.float32))[None].to(dev)
-        _, raw, lr = model.encode_image(ct)
+        h_img, raw, lr = model.encode_image(ct)  # once per case: every question below reuses it
         lr_ok += M.LUNG_RADS[int(lr[0].argmax())] == case.lung_rads
         cands = M.candidates(raw[0].cpu(), cfg)
         sz = np.array(case.spacing_zyx)
@@ -767,7 +767,7 @@ def evaluate(model: M.Consilium, cases: List[D.Case], sampler: Sampler, dev, max
         for ki, kind in enumerate(KINDS):
             lang = "en" if (ci + ki) % 2 == 0 else "zh"
             s = sampler.sample(case, kind=kind, lang=lang, mode="typed", record=True, phrasing=0)
-            out_t, ids_t, extras = _answer(model, s, dev)
+            out_t, ids_t, extras = _answer(model, s, dev, (h_img, raw))
             key = f"{kind}.{lang}"
             a = ans.setdefault(key, [0, 0])
             a[0] += out_t == s["answer_text"]
@@ -792,7 +792,7 @@ def evaluate(model: M.Consilium, cases: List[D.Case], sampler: Sampler, dev, max
                     sv.pop(k, None)
                     if k in s:
                         sv[k] = s[k]
-                out_v, _, _ = _answer(model, sv, dev)
+                out_v, _, _ = _answer(model, sv, dev, (h_img, raw))
                 spoken_same += out_v == out_t
                 spoken_n += 1
     fact_kinds = ("age", "smoking", "pack_years", "prior_cancer", "family")
@@ -844,10 +844,11 @@ def _acc(ans, kinds, lang):
     return ok / max(1, n)
 
 
-def _answer(model: M.Consilium, s: dict, dev):
+def _answer(model: M.Consilium, s: dict, dev, image=None):
+    """Greedy answer to one sample; image: the case's (H_img, det raw) when already computed."""
     b = to_device(collate([s], model.cfg), dev)
     enc, valid = {}, {}
-    h, raw, _ = model.encode_image(b["ct"])
+    h, raw = image if image is not None else model.encode_image(b["ct"])[:2]
     enc["image"], valid["image"] = h, torch.ones(h.shape[:2], dtype=torch.bool, device=dev)
     if "record" in s:
         enc["record"], valid["record"] = model.encode_text(b["record"], "record"), b["record"] != M.PAD_ID
@@ -1033,8 +1034,14 @@ def main(argv=None) -> int:
     spoken = spoken_cache(budget, log)
 
     model = M.Consilium(cfg, torch.from_numpy(G.mel_filters(cfg.sample_rate, cfg.n_fft, cfg.n_mels))).to(dev)
+    same_ct = bool(base and a.ct_conv and tuple(base["config"].get("ct_conv_channels", ())) == cfg.ct_conv_channels
+                   and tuple(base["config"].get("ct_conv_strides", ())) == cfg.ct_conv_strides)
     if base:
-        if a.ct_conv:  # a new CT side: keep every other weight of the base
+        if same_ct:  # the base already has these layers: keep them (frozen) and go on training
+            model.load_state_dict(base["model"])
+            for p_ in model.ct.conv.parameters():
+                p_.requires_grad_(False)
+        elif a.ct_conv:  # a new CT side: keep every other weight of the base
             new_ct = ("ct.", "det.", "lung_rads.")
             missing, unexpected = model.load_state_dict(
                 {k: v for k, v in base["model"].items() if not k.startswith(new_ct)}, strict=False)

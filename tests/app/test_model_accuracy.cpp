@@ -246,7 +246,7 @@ class TestModelAccuracy : public QObject {
         QVERIFY2(ratio(lungRadsOk, nCases) >= 0.4, "Lung-RADS");  // 47.5 % on 40 cases
         QVERIFY2(ratio(imageGateOk, nCases) >= 0.75, "modality weights, scan questions");
         QVERIFY2(ratio(recordGateOk, 2 * nCases) >= 0.75, "modality weights, record questions");
-        // The answer is read from the record (the model card: 97.5 % and 92.5 % on 40 cases).
+        // The answer is read from the record (the model card: 100 % and 100 % on 40 cases).
         QVERIFY2(ratio(ageOk, nCases) >= 0.5, "age read from the record");
         QVERIFY2(ratio(packYearsOk, nCases) >= 0.5, "pack-years read from the record");
         // Spoken and typed forms agree (the model card: 100 % of 120 on 40 cases; the file
