@@ -471,8 +471,10 @@ Result<std::unique_ptr<ConsiliumGraph>> ConsiliumGraph::create(
                     dims[a] = (dims[a] - 1) / c.convStrides[i][size_t(a)] + 1;
                 mapMax = std::max(mapMax, dims[0] * dims[1] * dims[2] * c.convChannels[i]);
             }
+            // The patch rows (N_img·patchIn floats, the last map's size) go to the buffer
+            // the last layer did not write.
             g->m_convA.resize(size_t(mapMax));
-            g->m_convB.resize(size_t(std::max(mapMax, c.nImg() * c.patchIn())));
+            g->m_convB.resize(size_t(mapMax));
         }
         // Attention probabilities: fusion query chunks [rows, h, N_m] within a budget of
         // lim.probsBudgetFloats (at least one row), and decoder cross [n, c, N_q].

@@ -981,14 +981,12 @@ def main(argv=None) -> int:
                                      facts=sc(budget.facts) if budget.facts else 0,
                                      finetune_recovery=sc(budget.finetune_recovery),
                                      val_cases=a.val_cases or budget.val_cases)
-    if a.facts_steps is not None:
-        budget = dataclasses.replace(budget, facts=a.facts_steps)
-    if a.recovery_steps is not None:
-        budget = dataclasses.replace(budget, finetune_recovery=a.recovery_steps)
-    if a.image_pointer:
-        budget = dataclasses.replace(budget, image_pointer=a.image_pointer)
-    if a.voice_consistency:
-        budget = dataclasses.replace(budget, voice_consistency=a.voice_consistency)
+    # Options that size or weight a stage: None (or 0 where 0 means "not given") keeps the budget's.
+    given = {"facts": a.facts_steps, "finetune_recovery": a.recovery_steps, "ct_only": a.ct_steps}
+    given = {k: v for k, v in given.items() if v is not None}
+    given.update({k: v for k, v in (("image_pointer", a.image_pointer), ("voice_consistency", a.voice_consistency),
+                                    ("ct_batch", a.ct_batch), ("ct_trunk", a.ct_trunk_steps)) if v})
+    budget = dataclasses.replace(budget, **given)
     cfg = M.quick_config() if a.quick else M.shipped_config()
     if a.quick:
         cfg.vocab = 1024
@@ -1006,12 +1004,6 @@ def main(argv=None) -> int:
         cfg.ct_conv_strides = tuple(int(v) for v in strides.split(","))
         cfg.ct_stem, cfg.ct_stem_channels = (), 0
         cfg.validate()
-    if a.ct_steps is not None:
-        budget = dataclasses.replace(budget, ct_only=a.ct_steps)
-    if a.ct_batch:
-        budget = dataclasses.replace(budget, ct_batch=a.ct_batch)
-    if a.ct_trunk_steps:
-        budget = dataclasses.replace(budget, ct_trunk=a.ct_trunk_steps)
     dev = torch.device(a.device)
     log(f"shared question list {a.questions}: {Qs.load_shared(a.questions)} phrasings added")
     rng = np.random.default_rng(a.seed)
