@@ -468,7 +468,7 @@ Result<std::unique_ptr<ConsiliumGraph>> ConsiliumGraph::create(
             int64_t dims[3] = {c.grid[0], c.grid[1], c.grid[2]}, mapMax = 0;
             for (size_t i = 0; i < c.convChannels.size(); ++i) {
                 for (int a = 0; a < 3; ++a)
-                    dims[a] = (dims[a] - 1) / c.convStrides[i][size_t(a)] + 1;
+                    dims[a] = kernels::conv3x3x3OutSize(dims[a], c.convStrides[i][size_t(a)]);
                 mapMax = std::max(mapMax, dims[0] * dims[1] * dims[2] * c.convChannels[i]);
             }
             // The patch rows (N_img·patchIn floats, the last map's size) go to the buffer
@@ -705,7 +705,7 @@ const float* ConsiliumGraph::convLayers(const float* ct, int64_t dims[3]) {
         m_backend->conv3x3x3(in, dims[0], dims[1], dims[2], cin, l.w.f32(), l.b.f32(), cout, stride,
                              out);
         for (int a = 0; a < 3; ++a)
-            dims[a] = (dims[a] - 1) / stride[a] + 1;
+            dims[a] = kernels::conv3x3x3OutSize(dims[a], stride[a]);
         m_backend->gelu(out, out, dims[0] * dims[1] * dims[2] * cout);
         cin = cout;
         tap("ct.conv." + std::to_string(i), out, {dims[0], dims[1], dims[2], cout});

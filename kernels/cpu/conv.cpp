@@ -1,6 +1,3 @@
-#include <algorithm>
-#include <cstring>
-
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -157,8 +154,8 @@ RowFn pickRow(int64_t cout, KernelPath path) {
 
 void conv3x3x3Ref(const float* x, int64_t D, int64_t H, int64_t W, int64_t cin, const float* w,
                   const float* b, int64_t cout, const int64_t stride[3], float* y) {
-    const int64_t Do = (D - 1) / stride[0] + 1, Ho = (H - 1) / stride[1] + 1,
-                  Wo = (W - 1) / stride[2] + 1;
+    const int64_t Do = conv3x3x3OutSize(D, stride[0]), Ho = conv3x3x3OutSize(H, stride[1]),
+                  Wo = conv3x3x3OutSize(W, stride[2]);
     for (int64_t z = 0; z < Do; ++z)
         for (int64_t yy = 0; yy < Ho; ++yy)
             for (int64_t xx = 0; xx < Wo; ++xx)
@@ -194,8 +191,8 @@ void conv3x3x3(const float* x, int64_t D, int64_t H, int64_t W, int64_t cin, con
             for (int64_t t = 0; t < kTaps; ++t)
                 wt[(t * cin + c) * cout + o] = w[(o * cin + c) * kTaps + t];
     const ConvRow r{x, D,    H,         W,         cin,       wt,
-                    b, cout, stride[0], stride[1], stride[2], (W - 1) / stride[2] + 1};
-    const int64_t Do = (D - 1) / stride[0] + 1, Ho = (H - 1) / stride[1] + 1;
+                    b, cout, stride[0], stride[1], stride[2], conv3x3x3OutSize(W, stride[2])};
+    const int64_t Do = conv3x3x3OutSize(D, stride[0]), Ho = conv3x3x3OutSize(H, stride[1]);
     if (path == KernelPath::Auto || !kernelPathUsable(path)) path = bestKernelPath();
     const RowFn row = pickRow(cout, path);
     auto task = [&](int i) {

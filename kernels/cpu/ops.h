@@ -76,10 +76,13 @@ void conv1dRef(const float* x, int64_t cin, int64_t len, const float* w, const f
                int64_t cout, int64_t k, int64_t stride, int64_t pad, float* y);
 // 3-D convolution with a 3x3x3 kernel and zero padding 1 on a channels-last map:
 // x [D, H, W, cin], w [cout, cin*27] (element (c*3 + kz)*9 + ky*3 + kx), b [cout] or null,
-// stride (sz, sy, sx); y [Do, Ho, Wo, cout] with Do = (D - 1)/sz + 1 (alike Ho, Wo).
-// conv3x3x3 repacks the weight into `scratch` (conv3x3x3ScratchBytes) and runs output rows
-// on the pool, with AVX-512 or AVX2 where cout is a multiple of 16 or 8 (the path `path`
-// resolves to); conv3x3x3Ref is the plain loop it is tested against.
+// stride (sz, sy, sx); y [Do, Ho, Wo, cout] with Do = conv3x3x3OutSize(D, sz) = (D - 1)/sz + 1
+// (alike Ho, Wo). conv3x3x3 repacks the weight into `scratch` (conv3x3x3ScratchBytes) and runs
+// output rows on the pool, with AVX-512 or AVX2 where cout is a multiple of 16 or 8 (the path
+// `path` resolves to); conv3x3x3Ref is the plain loop it is tested against.
+inline int64_t conv3x3x3OutSize(int64_t in, int64_t stride) {
+    return (in - 1) / stride + 1;
+}
 void conv3x3x3Ref(const float* x, int64_t D, int64_t H, int64_t W, int64_t cin, const float* w,
                   const float* b, int64_t cout, const int64_t stride[3], float* y);
 size_t conv3x3x3ScratchBytes(int64_t cin, int64_t cout);
