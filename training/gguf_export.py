@@ -413,9 +413,73 @@ def export_model(model, path: str, ftype: str, spm_bytes: bytes, name: str = "co
     return counts
 
 
+# GGUF key -> Config field, for the model files this exporter writes (model_kv).
+_CONFIG_KEYS = {
+    "d": "consilium.embedding_length", "hd": "consilium.head_dim", "eps": "consilium.layer_norm_epsilon",
+    "rope_base": "consilium.rope.freq_base", "vocab": "consilium.vocab_size", "ct_grid": "consilium.ct.grid",
+    "ct_patch": "consilium.ct.patch", "window_center": "consilium.ct.window_center",
+    "window_width": "consilium.ct.window_width", "ct_heads": "consilium.ct.head_count",
+    "ct_ff": "consilium.ct.feed_forward_length", "ct_stem": "consilium.ct.stem_patch",
+    "ct_stem_channels": "consilium.ct.stem_channels", "ct_conv_channels": "consilium.ct.conv_channels",
+    "ct_conv_strides": "consilium.ct.conv_strides", "n_mels": "consilium.audio.n_mels",
+    "sample_rate": "consilium.audio.sample_rate", "n_fft": "consilium.audio.n_fft",
+    "hop": "consilium.audio.hop_length", "max_frames": "consilium.audio.max_frames",
+    "audio_heads": "consilium.audio.head_count", "audio_ff": "consilium.audio.feed_forward_length",
+    "text_heads": "consilium.text.head_count", "text_ff": "consilium.text.feed_forward_length",
+    "window": "consilium.text.sliding_window", "max_tokens": "consilium.text.max_tokens",
+    "fusion_heads": "consilium.fusion.head_count", "fusion_ff": "consilium.fusion.feed_forward_length",
+    "dec_heads": "consilium.decoder.head_count", "dec_cross_heads": "consilium.decoder.cross_head_count",
+    "n_expert": "consilium.decoder.expert_count", "n_expert_used": "consilium.decoder.expert_used_count",
+    "expert_ff": "consilium.decoder.expert_feed_forward_length",
+    "dec_max_tokens": "consilium.decoder.max_tokens", "det_threshold": "consilium.det.threshold",
+    "det_max_candidates": "consilium.det.max_candidates",
+}
+_OPTIONAL = {"ct_stem", "ct_stem_channels", "ct_conv_channels", "ct_conv_strides"}
+
+
+def checkpoint_from_gguf(path: str) -> Dict[str, object]:
+    """A model file this exporter wrote, as a training checkpoint (the dict train.py saves):
+    config from the metadata, weights dequantized, the tokenizer, the name and the
+    consilium.training.* keys. A Q4_0 file's weights come back as the values the Q4_0
+    fake-quant produces, and fake-quantizing them again changes nothing (selftest), so a
+    fine-tune from the shipped file starts exactly where the shipped model is."""
+    import dataclasses
+
+    import torch
+
+    from training import model as M
+
+    kv, tensors = read_gguf(path)
+    if kv.get("general.architecture") != "consilium":
+        raise ValueError(f"{path}: architecture {kv.get('general.architecture')!r}, not consilium")
+    fields = {f.name: f for f in dataclasses.fields(M.Config)}
+    config = {}
+    for field, key in _CONFIG_KEYS.items():
+        if key not in kv:
+            if field in _OPTIONAL:
+                continue
+            raise ValueError(f"{path}: metadata key {key} is missing")
+        v = kv[key]
+        config[field] = tuple(int(i) for i in v) if isinstance(v, list) else type(fields[field].default)(v)
+    state = {name: torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) for name, (_, _, x) in tensors.items()}
+    extra = {k: v for k, v in kv.items() if k.startswith("consilium.training.")}
+    return {"config": config, "model": state, "spm_model": kv["consilium.tokenizer.spm_model"],
+            "name": kv.get("general.name", "consilium-demo"), "gguf_extra": extra,
+            "pruning": {"heads_removed": int(extra.get("consilium.training.pruned_heads", 0))}}
+
+
+def load_checkpoint(path: str) -> Dict[str, object]:
+    """A training checkpoint (.pt) or a model file (.gguf) as one."""
+    if path.endswith(".gguf"):
+        return checkpoint_from_gguf(path)
+    import torch
+
+    return torch.load(path, map_location="cpu")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--checkpoint", required=True, help="training checkpoint (.pt)")
+    ap.add_argument("--checkpoint", required=True, help="training checkpoint (.pt) or model file (.gguf)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--type", default="q4_0", choices=["q4_0", "q8_0", "f16", "bf16", "f32"])
     a = ap.parse_args(argv)
@@ -423,7 +487,7 @@ def main(argv=None) -> int:
 
     from training import model as M
 
-    ck = torch.load(a.checkpoint, map_location="cpu")
+    ck = load_checkpoint(a.checkpoint)
     cfg = M.Config(**ck["config"])
     model = M.Consilium(cfg)
     model.load_state_dict(ck["model"])

@@ -5,7 +5,8 @@
 Checks, each against an independent computation:
   - the numpy Q4_0/Q8_0 quantizers against a literal transcription of ggml's C loops,
     and the torch QAT fake-quant against the numpy one (bit-exact);
-  - GGUF write -> read round trip of every metadata type and tensor type;
+  - GGUF write -> read round trip of every metadata type and tensor type, and a model
+    file read back as a training checkpoint (--finetune FILE.gguf);
   - the chunked sliding-window text encoder (32K-token path) against the full mask;
   - a padded batch against the same examples one by one;
   - the training losses run and give finite gradients.
@@ -103,6 +104,36 @@ def check_gguf_roundtrip() -> None:
         err = np.abs(a - b).max()
         assert err <= limits[t] * max(1, np.abs(a).max()) / (1 if t in (G.F32,) else 1), (name, err)
     print("gguf: every metadata and tensor type round-trips")
+
+
+def check_gguf_import() -> None:
+    """A model file read back as a checkpoint: the same config and weights, fake-quant is
+    idempotent on the dequantized Q4_0 weights, and exporting again writes the same bytes."""
+    torch.manual_seed(0)
+    cfg = M.golden_config()
+    cfg.ct_conv_channels, cfg.ct_conv_strides = (4, 8), (2, 2, 2, 1, 1, 1)
+    cfg.ct_stem, cfg.ct_stem_channels = (), 0
+    cfg.validate()
+    m = M.Consilium(cfg)
+    spm = b"not a real tokenizer, carried as bytes"
+    with tempfile.TemporaryDirectory() as d:
+        for ftype in ("f32", "q4_0"):
+            p1, p2 = os.path.join(d, "a.gguf"), os.path.join(d, "b.gguf")
+            G.export_model(m, p1, ftype, spm, "consilium-test", {"consilium.training.pruned_heads": 3})
+            ck = G.checkpoint_from_gguf(p1)
+            assert ck["spm_model"] == spm and ck["name"] == "consilium-test", ck["name"]
+            assert ck["pruning"]["heads_removed"] == 3
+            m2 = M.Consilium(M.Config(**ck["config"]))
+            m2.load_state_dict(ck["model"])  # strict: every tensor, every shape
+            for k, v in m.state_dict().items():
+                w = m2.state_dict()[k]
+                if ftype == "f32" or G.tensor_type(k, ftype) == G.F32:
+                    assert torch.equal(v, w), k
+                else:
+                    assert torch.equal(M.fq(w, True), w), f"{k}: Q4_0 fake-quant is not idempotent"
+            G.export_model(m2, p2, ftype, spm, ck["name"], ck["gguf_extra"])
+            assert open(p1, "rb").read() == open(p2, "rb").read(), f"{ftype}: re-export differs"
+    print("gguf import: config, weights and tokenizer round-trip; re-export is byte-identical (f32, q4_0)")
 
 
 def check_sliding_window_chunks() -> None:
@@ -280,6 +311,7 @@ def main() -> int:
     check_image_pointer()
     check_quantizers()
     check_gguf_roundtrip()
+    check_gguf_import()
     check_sliding_window_chunks()
     check_batch_equals_solo()
     check_losses()

@@ -924,7 +924,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=20261128)
     ap.add_argument("--prune", type=float, default=0.3)
     ap.add_argument("--finetune", metavar="CKPT",
-                    help="start from a finished run's ckpt.pt (its config, weights and tokenizer): "
+                    help="start from a finished run's ckpt.pt or from a model file it exported, e.g. the "
+                         "shipped .gguf (its config, weights and tokenizer): "
                          "only the facts stage and a QAT tri-modal recovery, then evaluate and export")
     ap.add_argument("--ct-stem", metavar="SD,SH,SW,C", default="",
                     help="CT stem (docs/MODEL.md 5): sub-patch size and channels, e.g. 2,4,4,16; "
@@ -996,7 +997,7 @@ def main(argv=None) -> int:
         *sub, channels = (int(v) for v in a.ct_stem.split(","))
         cfg.ct_stem, cfg.ct_stem_channels = tuple(sub), channels
         cfg.validate()
-    base = torch.load(a.finetune) if a.finetune else None
+    base = G.load_checkpoint(a.finetune) if a.finetune else None
     if base:
         cfg = M.Config(**base["config"])
     if a.ct_conv:
