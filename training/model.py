@@ -378,12 +378,19 @@ class CTEncoder(nn.Module):
         self.blk = nn.ModuleList(EncoderBlock(cfg, h, cfg.ct_ff) for h in cfg.ct_heads)
         self.out_norm = nn.LayerNorm(cfg.d, eps=cfg.eps)
 
-    def forward(self, ct, cap=None):
+    def conv_features(self, ct, cap=None):
+        """The convolution layers' last map [B, C, D', H', W'] (section 5 step 1b)."""
+        f = ct[:, None]
+        for i, conv in enumerate(self.conv):
+            f = gelu(conv(f))
+            _cap(cap, f"ct.conv.{i}", f.permute(0, 2, 3, 4, 1))  # channels last
+        return f
+
+    def forward(self, ct, cap=None, conv_feat=None):
+        """conv_feat: the convolution layers' last map when the caller already has it
+        (frozen layers; train.py caches it per case), else computed from ct."""
         if self.cfg.ct_conv_channels:
-            f = ct[:, None]
-            for i, conv in enumerate(self.conv):
-                f = gelu(conv(f))
-                _cap(cap, f"ct.conv.{i}", f.permute(0, 2, 3, 4, 1))  # channels last
+            f = self.conv_features(ct, cap) if conv_feat is None else conv_feat
             u = conv_patchify(f, self.cfg.conv_patch)
             _cap(cap, "ct.patches", u)
             x = self.patch_embd(u) + self.pos_embd
@@ -726,9 +733,9 @@ class Consilium(nn.Module):
     def embed(self, ids):
         return F.embedding(ids, fq(self.token_embd.weight, self.qat))
 
-    def encode_image(self, ct, cap=None):
+    def encode_image(self, ct, cap=None, conv_feat=None):
         """ct [B,D,H,W] windowed grid -> (H_img, det raw [B,N,13], lung-RADS logits [B,5])."""
-        h = self.ct(ct, cap)
+        h = self.ct(ct, cap, conv_feat)
         det = self.det(h)
         v = torch.cat([h.mean(1), h.amax(1)], dim=-1)
         lr = self.lung_rads(v)

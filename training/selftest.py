@@ -251,7 +251,11 @@ def check_ct_conv() -> None:
                                          for kz in range(3) for ky in range(3) for kx in range(3))
         assert abs(got[o, z, y, x] - want) < 1e-5, (o, z, y, x, got[o, z, y, x], want)
     with torch.no_grad():
-        assert enc(torch.from_numpy(ct)[None]).shape == (1, cfg.n_patch, cfg.d)
+        x = torch.from_numpy(ct)[None]
+        out = enc(x)
+        assert out.shape == (1, cfg.n_patch, cfg.d)
+        # train.py's cache of the frozen layers' map must give the same encoding
+        assert torch.equal(enc(x, conv_feat=enc.conv_features(x)), out), "conv_feat path differs"
     case = D.toy_case(np.random.default_rng(3), cfg, n_nodules=1)
     cells = tuple(g // t for g, t in zip(cfg.ct_grid, cfg.conv_stride))
     h = T.heat_target(case, cells, cfg.conv_stride)
