@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from typing import Optional
 
 
@@ -83,6 +84,59 @@ def expert_table(report: dict) -> str:
     return "\n".join(out)
 
 
+def _parse_cell(text: str):
+    text = text.strip()
+    if text in ("–", ""):
+        return None
+    if text.endswith("%"):
+        return float(text[:-1]) / 100
+    return float(text.removesuffix("mm").strip())
+
+
+def fold_prior_card(r: dict, card: str, step: int) -> dict:
+    """A fine-tune's report joined to what the card of the file it started from says about
+    the chain before it: that card's stage timings (this step's are prefixed "step{N}_"),
+    its total time plus this step's, and its base-run metric columns. The training
+    checkpoints do not outlive a machine; the card does."""
+    timings = {}
+    line = re.search(r"^Stage timings: (.*)\.$", card, re.M)
+    if not line:
+        raise ValueError("prior card: no 'Stage timings:' line")
+    for part in line.group(1).split(", "):
+        name, value, unit = part.rsplit(" ", 2)
+        if unit != "s":
+            raise ValueError(f"prior card: stage timing {part!r}")
+        timings[name] = float(value)
+    minutes = re.search(r"^\| made by \| .* in (\d+) minutes", card, re.M)
+    if not minutes:
+        raise ValueError("prior card: no '| made by |' row")
+    out = dict(r)
+    out["timings_s"] = {**timings, **{f"step{step}_{k}": v for k, v in r["timings_s"].items()}}
+    out["total_s"] = int(minutes.group(1)) * 60 + r["total_s"]
+    table = card.split("\n| metric | goal | ", 1)[1].split("\n\n", 1)[0].split("\n")
+    header = [h.strip() for h in table[0].strip(" |").split(" | ")]
+    names = {n + " (base run)": k for k, n in STAGES}
+    columns = {i: names[h] for i, h in enumerate(header) if h in names}
+    keys = {label: key for label, key, _, _ in ROWS}
+    metrics = dict(r["metrics"])
+    for k in columns.values():
+        metrics[k] = {}
+    for row in table[2:]:
+        cells = [c for c in row.strip(" |").split(" | ")]
+        for i, k in columns.items():
+            metrics[k][keys[cells[0]]] = _parse_cell(cells[2 + i])
+    out["metrics"] = metrics
+    out["finetuned_from_base"] = True
+    # The pruning happened in the base run; a model file keeps only its head counts.
+    heads = re.search(r"(\d+) of (\d+) attention heads pruned", card)
+    where = re.search(r"Pruned: (.*)\.$", card, re.M)
+    if heads and where:
+        out["pruning"] = {"heads_removed": int(heads.group(1)), "heads_before": int(heads.group(2)),
+                          "removed": {k: json.loads(v) for k, v in
+                                      (part.split(": ", 1) for part in where.group(1).split("; "))}}
+    return out
+
+
 def _total_stride(cfg: dict) -> list:
     st = cfg["ct_conv_strides"]
     return [math.prod(st[a::3]) for a in range(3)]
@@ -103,8 +157,14 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="resources/models/consilium-demo-q4_0.gguf")
     ap.add_argument("--out", default="docs/MODEL_CARD.md")
     ap.add_argument("--status", default="", help="a paragraph saying where this version stands")
+    ap.add_argument("--prior-card", metavar="CARD",
+                    help="--report is a fine-tune (--finetune) of the file this card describes: keep the "
+                         "card's stage timings, total time and base-run columns")
+    ap.add_argument("--step", type=int, default=0, help="with --prior-card: this fine-tune's step number")
     a = ap.parse_args(argv)
     r = json.load(open(a.report, encoding="utf-8"))
+    if a.prior_card:
+        r = fold_prior_card(r, open(a.prior_card, encoding="utf-8").read(), a.step)
     cpp: Optional[dict] = json.load(open(a.cpp_accuracy, encoding="utf-8")) if a.cpp_accuracy else None
     dense = json.load(open(a.dense, encoding="utf-8")) if a.dense else None
     speed = json.load(open(a.speed, encoding="utf-8")) if a.speed else None
