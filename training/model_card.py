@@ -154,6 +154,7 @@ def main(argv=None) -> int:
                          "(its reports are not at hand; the section says which recipe it measured)")
     ap.add_argument("--speed", help="JSON with measured query latencies (see --help of bench scripts)")
     ap.add_argument("--spoken-bench", help="the JSON written by bench/spoken_vs_typed.py --out")
+    ap.add_argument("--needle-bench", help="the JSON written by bench/needle.py --json (through the product)")
     ap.add_argument("--model", default="resources/models/consilium-demo-q4_0.gguf")
     ap.add_argument("--out", default="docs/MODEL_CARD.md")
     ap.add_argument("--status", default="", help="a paragraph saying where this version stands")
@@ -200,6 +201,11 @@ def main(argv=None) -> int:
         "needle": ", ".join(f"{k} tokens: {_pct(v)}" for k, v in r["metrics"].get("needle_record_facts", {}).items())
         or "not measured",
     }
+    if a.needle_bench:
+        nb = json.load(open(a.needle_bench, encoding="utf-8"))["per_length"]
+        n = max(v["n"] for v in nb.values())
+        fields["needle"] = ("through the product (`bench/needle.py`, " + f"{n} records per length): "
+                            + ", ".join(f"{k} tokens: {_pct(v['accuracy'])}" for k, v in nb.items()))
     if cpp:
         fields["cpp_table"] = "\n".join(
             ["| metric | value |", "|---|---|"] + [f"| {k} | {v if not isinstance(v, float) else round(v, 3)} |"
@@ -253,8 +259,8 @@ def main(argv=None) -> int:
             "`bench/model_variants.py` (C++ engine, `bench_consilium_query`, "
             f"{speed['threads']} threads, best of {speed['repeat']}, a {speed['record_tokens']}-token record, "
             "random-weight files of the unpruned and dense shapes, all in one run):\n\n" + "\n".join(rows)
-            + f"\n\nPruning speeds up encoding and fusion {speed['pruning_speedup_encode_fuse']:.2f}× and decoding "
-            f"{speed['pruning_speedup_decode_per_id']:.2f}× per id; the MoE decoder takes "
+            + f"\n\nThe unpruned heads take {speed['pruning_speedup_encode_fuse']:.2f}× the shipped file's time "
+            f"for encoding and fusion and {speed['pruning_speedup_decode_per_id']:.2f}× per decoded id; the MoE decoder takes "
             f"{speed['moe_over_dense_decode_per_id']:.2f}× the dense one's time per id. The shipped file "
             f"generated {speed['shipped']['generated_ids']} ids against {speed['unpruned']['generated_ids']} "
             "for the random-weight files, so its per-id figure carries more of the one-off "
