@@ -24,33 +24,35 @@ int argmax(const T* v, int n) {
     return best;
 }
 
-// Section 10: candidates are local maxima of the objectness over the 26 neighbouring patches
-// (ties: the higher index loses), above the threshold, by score, at most max_candidates.
-std::vector<ConsiliumFinding> findCandidates(const ConsiliumConfig& c, const float* det) {
-    const int64_t nz = c.nz(), ny = c.ny(), nx = c.nx(), n = c.nImg();
+// Section 10: the candidates of a grid of detection rows (patches, or the dense head's
+// cells): a row scoring >= det.threshold that beats its up to 26 neighbours (a tie goes to
+// the lower index), best first, at most det.max_candidates. `at` gives a candidate's centre
+// in grid coordinates and its patch.
+template <typename At>
+std::vector<ConsiliumFinding> localMaxima(const ConsiliumConfig& c, const float* det,
+                                          const std::array<int64_t, 3>& n, At at) {
     auto score = [&](int64_t p) { return float(sigmoid(det[p * 13])); };
     std::vector<ConsiliumFinding> cand;
-    for (int64_t p = 0; p < n; ++p) {
+    for (int64_t p = 0; p < n[0] * n[1] * n[2]; ++p) {
         const float s = score(p);
         if (!(s >= c.detThreshold)) continue;
-        const int64_t pz = p / (ny * nx), py = (p / nx) % ny, px = p % nx;
+        const int64_t pz = p / (n[1] * n[2]), py = (p / n[2]) % n[1], px = p % n[2];
         bool isMax = true;
         for (int64_t dz = -1; dz <= 1 && isMax; ++dz)
             for (int64_t dy = -1; dy <= 1 && isMax; ++dy)
                 for (int64_t dx = -1; dx <= 1 && isMax; ++dx) {
                     const int64_t z = pz + dz, y = py + dy, x = px + dx;
-                    if ((!dz && !dy && !dx) || z < 0 || y < 0 || x < 0 || z >= nz || y >= ny ||
-                        x >= nx)
+                    if ((!dz && !dy && !dx) || z < 0 || y < 0 || x < 0 || z >= n[0] || y >= n[1] ||
+                        x >= n[2])
                         continue;
-                    const int64_t q = (z * ny + y) * nx + x;
+                    const int64_t q = (z * n[1] + y) * n[2] + x;
                     const float sq = score(q);
                     if (!(sq < s || (sq == s && q > p))) isMax = false;
                 }
         if (!isMax) continue;
         const float* o = det + p * 13;
         ConsiliumFinding f;
-        f.patch = p;
-        f.grid = consiliumPatchCentre(c, p, o);
+        at(p, o, &f);
         f.diameterGridVoxels = std::exp(double(o[4]));
         f.type = argmax(o + 5, 3);
         f.lobe = argmax(o + 8, 5);
@@ -62,6 +64,28 @@ std::vector<ConsiliumFinding> findCandidates(const ConsiliumConfig& c, const flo
         [](const ConsiliumFinding& x, const ConsiliumFinding& y) { return x.score > y.score; });
     if (int64_t(cand.size()) > c.detMaxCandidates) cand.resize(size_t(c.detMaxCandidates));
     return cand;
+}
+
+std::vector<ConsiliumFinding> findCandidates(const ConsiliumConfig& c, const float* det) {
+    return localMaxima(c, det, {c.nz(), c.ny(), c.nx()},
+                       [&](int64_t p, const float* o, ConsiliumFinding* f) {
+                           f->patch = p;
+                           f->grid = consiliumPatchCentre(c, p, o);
+                       });
+}
+
+// The dense head's cells: centre (cell + sigmoid(o[1..3])) * total stride - 0.5.
+std::vector<ConsiliumFinding> findDenseCandidates(const ConsiliumConfig& c, const float* dense) {
+    const std::array<int64_t, 3> n = {c.convCells(0), c.convCells(1), c.convCells(2)};
+    return localMaxima(c, dense, n, [&](int64_t k, const float* o, ConsiliumFinding* f) {
+        const int64_t z = k / (n[1] * n[2]), y = (k / n[2]) % n[1], x = k % n[2];
+        f->patch =
+            ((z / c.convPatch(0)) * c.ny() + y / c.convPatch(1)) * c.nx() + x / c.convPatch(2);
+        const int64_t cell[3] = {z, y, x};
+        for (int a = 0; a < 3; ++a)
+            f->grid[size_t(a)] =
+                (double(cell[a]) + sigmoid(o[1 + a])) * double(c.convStride(a)) - 0.5;
+    });
 }
 
 }  // namespace
@@ -244,6 +268,7 @@ Status ConsiliumBatcher::prefillUnit(Active& a, int64_t* budget) {
         ans.reused[size_t(m)] = true;
         Status s = g.setEncoded(m, e->data.data(), e->rows);
         if (!s) return s.error();
+        if (m == kModImage && c.hasDenseDet()) g.setDenseDetection(e->aux.data());
         return true;
     };
     auto keep = [&](int m, const EncodingKey& key) {
@@ -253,6 +278,9 @@ Status ConsiliumBatcher::prefillUnit(Active& a, int64_t* budget) {
         e.rows = g.encodedRows(m);
         e.dim = c.dim;
         e.data.assign(g.encoded(m), g.encoded(m) + e.rows * c.dim);
+        if (m == kModImage && c.hasDenseDet()) {
+            e.aux.assign(g.denseDetection(), g.denseDetection() + c.convCellCount() * 13);
+        }
         cache.insert(key, std::move(e));
     };
     auto textKey = [](int m, const std::vector<int32_t>& ids) {
@@ -358,7 +386,8 @@ Status ConsiliumBatcher::prefillUnit(Active& a, int64_t* budget) {
             a.headImg.assign(g.fusionImageAttentionByHead(),
                              g.fusionImageAttentionByHead() + c.fusionHeads[kModImage] * nq * n);
             a.det.assign(g.detection(), g.detection() + n * 13);
-            ans.findings = findCandidates(c, g.detection());
+            ans.findings = c.hasDenseDet() ? findDenseCandidates(c, g.denseDetection())
+                                           : findCandidates(c, g.detection());
             ans.lungRads = argmax(g.lungRadsLogits(), 5);
         }
         if (a.record) {

@@ -183,6 +183,9 @@ Result<std::shared_ptr<ConsiliumModel>> ConsiliumModel::load(std::shared_ptr<Wei
     intKey("consilium.decoder.max_tokens", &c.decMaxTokens);
     floatKey("consilium.det.threshold", &c.detThreshold);
     intKey("consilium.det.max_candidates", &c.detMaxCandidates);
+    if (f.find("consilium.det.dense_feed_forward_length")) {
+        intKey("consilium.det.dense_feed_forward_length", &c.detDenseFfn);
+    }
     if (!st) return st.error();
     const int64_t kMaxLayers = 256;
     if (ctLayers < 1 || auLayers < 1 || txLayers < 1 || decLayers < 1 || ctLayers > kMaxLayers ||
@@ -252,6 +255,14 @@ Result<std::shared_ptr<ConsiliumModel>> ConsiliumModel::load(std::shared_ptr<Wei
         return unsupported(path,
                            "feed-forward widths and the patch embedding's input must be multiples "
                            "of 32");
+    }
+    if (f.find("consilium.det.dense_feed_forward_length") &&
+        (!c.hasConv() || c.detDenseFfn < 1 || c.detDenseFfn > 16 * kMaxDim)) {
+        return unsupported(path, c.hasConv() ? "det.dense_feed_forward_length " +
+                                                   std::to_string(c.detDenseFfn) + " outside 1.." +
+                                                   std::to_string(16 * kMaxDim)
+                                             : "a dense detection head without the CT "
+                                               "convolution layers");
     }
     if (c.expertsUsed != 2 || c.experts < 2 || c.experts > 256) {
         return unsupported(path, "expert_used_count must be 2 (got " +
@@ -387,6 +398,10 @@ Result<std::shared_ptr<ConsiliumModel>> ConsiliumModel::load(std::shared_ptr<Wei
     normT("dec.out_norm", &m.decOut);
     fLinear("det.up", d, d, &m.detUp);
     fLinear("det.out", kDetCols, d, &m.detOut);
+    if (c.hasDenseDet()) {
+        fLinear("det.dense.up", c.detDenseFfn, c.convChannels.back() + d, &m.detDenseUp);
+        fLinear("det.dense.out", kDetCols, c.detDenseFfn, &m.detDenseOut);
+    }
     fLinear("lung_rads.up", d, 2 * d, &m.lrUp);
     fLinear("lung_rads.out", kLungRadsClasses, d, &m.lrOut);
     if (!st) return st.error();
@@ -499,6 +514,11 @@ Result<std::unique_ptr<ConsiliumGraph>> ConsiliumGraph::create(
         g->m_expertHidden.resize(size_t(rows * 2 * c.expertFfn));
         g->m_expertOut.resize(size_t(rows * 2 * d));
         g->m_det.resize(size_t(c.nImg() * kDetCols));
+        if (c.hasDenseDet()) {
+            g->m_denseHp.resize(size_t(c.nImg() * c.detDenseFfn));
+            g->m_denseHid.resize(size_t(c.convCellCount() * c.detDenseFfn));
+            g->m_dense.resize(size_t(c.convCellCount() * kDetCols));
+        }
         g->m_lr.resize(size_t(kLungRadsClasses));
         // RoPE table (section 4): angles in double, cos/sin rounded to float32.
         const int64_t half = hd / 2;
@@ -739,7 +759,9 @@ Status ConsiliumGraph::encodeImage(const float* ct) {
                                 size_t(qw * C) * sizeof(float));
         }
         tap("ct.patches", rows, {nImg, c.patchIn()});
-        return embedImage(rows);
+        Status s = embedImage(rows);
+        if (s && c.hasDenseDet()) denseHead(map);
+        return s;
     }
     for (int64_t p = 0; p < nImg; ++p) {
         const int64_t pz = p / (ny * nx), py = (p / nx) % ny, px = p % nx;
@@ -1352,6 +1374,39 @@ Status ConsiliumGraph::decodeBatch(ConsiliumSequence* const* seqs, const int32_t
         q.pos += n;
     }
     return Status::success();
+}
+
+// Section 10, dense head. up·concat(F[cell], H_img[p]) splits into up_F·F[cell] (all
+// cells) plus up_H·H_img[p] (once per patch): F32 weights, so each half is a strided view.
+void ConsiliumGraph::denseHead(const float* map) {
+    const ConsiliumConfig& c = m_model->config();
+    const int64_t C = c.convChannels.back(), d = c.dim, ff = c.detDenseFfn;
+    const int64_t Dm = c.convCells(0), Hm = c.convCells(1), Wm = c.convCells(2);
+    const int64_t qd = c.convPatch(0), qh = c.convPatch(1), qw = c.convPatch(2);
+    const int64_t ny = c.ny(), nx = c.nx(), cells = c.convCellCount();
+    const float* w = m_model->detDenseUp.w.f32();
+    const size_t rowBytes = size_t(C + d) * sizeof(float);
+    const kernels::MatrixView upF{DType::F32, w, ff, C, rowBytes};
+    const kernels::MatrixView upH{DType::F32, w + C, ff, d, rowBytes};
+    m_backend->matmul(upH, m_hImg.data(), c.nImg(), d, m_denseHp.data(), ff);
+    m_backend->matmul(upF, map, cells, C, m_denseHid.data(), ff);
+    const float* b = m_model->detDenseUp.b.f32();
+    for (int64_t z = 0; z < Dm; ++z)
+        for (int64_t y = 0; y < Hm; ++y)
+            for (int64_t x = 0; x < Wm; ++x) {
+                const int64_t p = ((z / qd) * ny + y / qh) * nx + x / qw;
+                float* r = m_denseHid.data() + ((z * Hm + y) * Wm + x) * ff;
+                const float* hp = m_denseHp.data() + p * ff;
+                for (int64_t j = 0; j < ff; ++j)
+                    r[j] += hp[j] + b[j];
+            }
+    m_backend->gelu(m_denseHid.data(), m_denseHid.data(), cells * ff);
+    linear(m_model->detDenseOut, m_denseHid.data(), cells, ff, m_dense.data(), kDetCols);
+    tap("det.dense.raw", m_dense.data(), {cells, kDetCols});
+}
+
+void ConsiliumGraph::setDenseDetection(const float* rows) {
+    if (!m_dense.empty()) std::copy_n(rows, m_dense.size(), m_dense.data());
 }
 
 // Section 10.

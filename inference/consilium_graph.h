@@ -56,6 +56,8 @@ struct ConsiliumConfig {
     int64_t decMaxTokens = 0;
     float detThreshold = 0.5f;
     int64_t detMaxCandidates = 16;
+    // Hidden width of the dense detection head on the convolution map (section 10); 0 = none.
+    int64_t detDenseFfn = 0;
     std::vector<std::string> detTypes, detLobes, lungRadsCategories;
     int32_t unkId = 0, bosId = 1, eosId = 2, padId = 3;
 
@@ -85,6 +87,10 @@ struct ConsiliumConfig {
         return s;
     }
     int64_t convPatch(int a) const { return patch[size_t(a)] / convStride(a); }
+    // Cells of the last feature map along axis a, and in all (the dense head's rows).
+    int64_t convCells(int a) const { return grid[size_t(a)] / convStride(a); }
+    int64_t convCellCount() const { return convCells(0) * convCells(1) * convCells(2); }
+    bool hasDenseDet() const { return detDenseFfn > 0; }
     // Input width of ct.patch_embd: the patch, the stem features of its sub-patches, or the
     // convolution features of its cells.
     int64_t patchIn() const {
@@ -153,7 +159,9 @@ class ConsiliumModel {
     std::vector<ConsiliumDecoderBlock> dec;
     NormWeights decOut;
     LinearWeights detUp, detOut;  // [d, d], [13, d]
-    LinearWeights lrUp, lrOut;    // [d, 2d], [5, d]
+    // Dense head (section 10): [ff, C_L + d], [13, ff]; invalid without it.
+    LinearWeights detDenseUp, detDenseOut;
+    LinearWeights lrUp, lrOut;  // [d, 2d], [5, d]
 
   private:
     std::shared_ptr<WeightStore> m_store;
@@ -293,7 +301,12 @@ class ConsiliumGraph {
     const float* expertWeights(int64_t t, int64_t l) const {
         return m_seq.expertW.data() + (t * int64_t(m_model->dec.size()) + l) * 2;
     }
-    const float* detection() const { return m_det.data(); }      // [N_img, 13]
+    const float* detection() const { return m_det.data(); }  // [N_img, 13]
+    // The dense head's rows [convCellCount(), 13] of the last encodeImage() (section 10);
+    // nullptr for a model without it. setDenseDetection installs rows computed earlier with
+    // the image encoding they belong to (the encoding cache keeps both).
+    const float* denseDetection() const { return m_dense.empty() ? nullptr : m_dense.data(); }
+    void setDenseDetection(const float* rows);
     const float* lungRadsLogits() const { return m_lr.data(); }  // [5]
 
   private:
@@ -315,6 +328,8 @@ class ConsiliumGraph {
     const float* convLayers(const float* ct, int64_t dims[3]);
     // Patch embedding, positions, CT blocks and out_norm from the patch rows.
     Status embedImage(const float* rows);
+    // Section 10, dense head: from the last feature map [D', H', W', C_L] and H_img.
+    void denseHead(const float* map);
     // Causal sliding-window self-attention of text rows x [n, d] at positions pos0.. over
     // the layer's kept keys of the previous chunk (tailLen rows) and its own; adds the
     // output to `out` and keeps the last window - 1 keys for the next chunk.
@@ -363,6 +378,9 @@ class ConsiliumGraph {
     std::vector<float> m_ropeCos, m_ropeSin;
     std::vector<int32_t> m_routes, m_offsets, m_order;
     std::vector<float> m_det, m_lr;
+    // Dense head: H_img's share of the hidden layer [N_img, ff], the hidden rows [cells, ff]
+    // and the output rows [cells, 13].
+    std::vector<float> m_denseHp, m_denseHid, m_dense;
 };
 
 }  // namespace consilium::inference

@@ -37,7 +37,10 @@ struct Encoding {
     int modality = 0;
     int64_t rows = 0, dim = 0;
     std::vector<float> data;  // [rows, dim]
-    size_t bytes() const { return data.size() * sizeof(float); }
+    // What else the encoder produced that the answer needs: for the image with the dense
+    // detection head, its rows [cells, 13] (docs/MODEL.md section 10).
+    std::vector<float> aux;
+    size_t bytes() const { return (data.size() + aux.size()) * sizeof(float); }
 };
 
 class EncodingCache {

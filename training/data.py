@@ -120,6 +120,32 @@ def det_targets(case: Case, cfg: M.Config):
     return dict(obj=obj, off=np.clip(off, 1e-3, 1 - 1e-3), logd=logd, type=typ, lobe=lobe)
 
 
+def dense_targets(case: Case, cfg: M.Config):
+    """Targets of the dense head (docs/MODEL.md section 10) on the convolution map's cells:
+    pos [K] cell index of each nodule's centre (cell floor((g + 0.5) / T) per axis), off
+    [K,3] its offset inside the cell ((g + 0.5) / T - cell), logd [K] log diameter in grid
+    voxels, type [K], lobe [K]. Two nodules in one cell: the larger one."""
+    Dc, Hc, Wc = cfg.conv_cells
+    T = np.array(cfg.conv_stride, np.float64)
+    best = {}
+    for nd in case.nodules:
+        a = (np.array(nd.grid_zyx, np.float64) + 0.5) / T
+        c = np.clip(np.floor(a).astype(int), 0, np.array([Dc, Hc, Wc]) - 1)
+        k = int((c[0] * Hc + c[1]) * Wc + c[2])
+        if k in best and best[k].diameter_mm >= nd.diameter_mm:
+            continue
+        best[k] = nd
+    out = dict(pos=[], off=[], logd=[], type=[], lobe=[])
+    for k, nd in best.items():
+        c = np.array([k // (Hc * Wc), (k // Wc) % Hc, k % Wc])
+        out["pos"].append(k)
+        out["off"].append(np.clip((np.array(nd.grid_zyx) + 0.5) / T - c, 1e-3, 1 - 1e-3))
+        out["logd"].append(np.log(max(nd.diameter_mm, 0.5) / case.sp_yx))
+        out["type"].append(M.TYPES.index(nd.type))
+        out["lobe"].append(M.LOBES.index(nd.lobe))
+    return out
+
+
 # ---------------------------------------------------------------------------------------
 # Toy phantom on the grid (--quick only)
 

@@ -12,7 +12,8 @@ With --stem, the same configuration with the CT stem of section 5 (F32 only):
 
   consilium-golden-stem-f32.gguf, golden_stem.bin / golden_stem.json
 
-With --conv, the same configuration with the CT convolution layers of section 5 (F32 only):
+With --conv, the same configuration with the CT convolution layers of section 5 and the dense
+detection head of section 10 (F32 only):
 
   consilium-golden-conv-f32.gguf, golden_conv.bin / golden_conv.json
 
@@ -153,8 +154,10 @@ def main(argv=None) -> int:
     if a.stem:
         cfg.ct_stem, cfg.ct_stem_channels = (2, 2, 2), 4
         cfg.validate()
-    if a.conv:  # two layers, total stride (2, 4, 4): 8 channels x 2x2x2 cells = 64 per patch
+    if a.conv:  # two layers, total stride (2, 4, 4): 8 channels x 2x2x2 cells = 64 per patch,
+        # and the dense detection head of section 10 (a width that is no multiple of 32)
         cfg.ct_conv_channels, cfg.ct_conv_strides = (4, 8), (2, 2, 2, 1, 2, 2)
+        cfg.det_dense_ff = 24
         cfg.validate()
 
     texts = records.corpus(400, SEED) + [QUESTION, "Is there a nodule in the right upper lobe?"]

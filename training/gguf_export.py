@@ -364,6 +364,8 @@ def model_kv(w: GGUFWriter, cfg, name: str, spm_bytes: bytes, extra: Dict[str, o
     w.add_u32("consilium.decoder.max_tokens", cfg.dec_max_tokens)
     w.add_f32("consilium.det.threshold", cfg.det_threshold)
     w.add_u32("consilium.det.max_candidates", cfg.det_max_candidates)
+    if cfg.det_dense_ff:
+        w.add_u32("consilium.det.dense_feed_forward_length", cfg.det_dense_ff)
     w.add_string_array("consilium.det.types", M.TYPES)
     w.add_string_array("consilium.det.lobes", M.LOBES)
     w.add_string_array("consilium.lung_rads.categories", M.LUNG_RADS)
@@ -433,8 +435,9 @@ _CONFIG_KEYS = {
     "expert_ff": "consilium.decoder.expert_feed_forward_length",
     "dec_max_tokens": "consilium.decoder.max_tokens", "det_threshold": "consilium.det.threshold",
     "det_max_candidates": "consilium.det.max_candidates",
+    "det_dense_ff": "consilium.det.dense_feed_forward_length",
 }
-_OPTIONAL = {"ct_stem", "ct_stem_channels", "ct_conv_channels", "ct_conv_strides"}
+_OPTIONAL = {"ct_stem", "ct_stem_channels", "ct_conv_channels", "ct_conv_strides", "det_dense_ff"}
 
 
 def checkpoint_from_gguf(path: str) -> Dict[str, object]:

@@ -65,6 +65,7 @@ class Config:
     dec_max_tokens: int = 96
     det_threshold: float = 0.5
     det_max_candidates: int = 16
+    det_dense_ff: int = 0  # hidden width of the dense detection head on the convolution map; 0 = none (section 10)
 
     @property
     def n_patch(self) -> int:
@@ -100,6 +101,11 @@ class Config:
         return tuple(p // s for p, s in zip(self.ct_patch, self.conv_stride))
 
     @property
+    def conv_cells(self) -> tuple:
+        """(D', H', W') of the convolution layers' last map."""
+        return tuple(g // s for g, s in zip(self.ct_grid, self.conv_stride))
+
+    @property
     def patch_in(self) -> int:
         """Input width of ct.patch_embd: the patch vector, the stem features of a patch, or
         the convolution features of a patch."""
@@ -133,6 +139,8 @@ class Config:
                                  f"of 1 or 2 each, got {self.ct_conv_strides}")
             if any(p % s for p, s in zip(self.ct_patch, self.conv_stride)):
                 raise ValueError(f"CT convolution stride {self.conv_stride} must divide the patch {self.ct_patch}")
+        if self.det_dense_ff and (self.det_dense_ff < 0 or not self.ct_conv_channels):
+            raise ValueError("the dense detection head needs the CT convolution layers and a width >= 1")
         heads = (list(self.ct_heads) + list(self.audio_heads) + list(self.text_heads)
                  + list(self.fusion_heads) + list(self.dec_heads) + list(self.dec_cross_heads))
         if min(heads) < 1 or any((h * self.hd) % QK for h in heads):
@@ -698,6 +706,12 @@ class Consilium(nn.Module):
                                      for h, c in zip(cfg.dec_heads, cfg.dec_cross_heads))
         self.dec.out_norm = nn.LayerNorm(cfg.d, eps=cfg.eps)
         self.det = MLPHead(cfg.d, cfg.d, DET_COLS)
+        if cfg.det_dense_ff:
+            # Section 10, dense head: tensors det.dense.{up,out}.
+            self.det.dense = MLPHead(cfg.ct_conv_channels[-1] + cfg.d, cfg.det_dense_ff, DET_COLS)
+            with torch.no_grad():  # untrained, it finds nothing (sigmoid(-4) < det.threshold)
+                self.det.dense.out.bias.zero_()
+                self.det.dense.out.bias[0] = -4.0
         self.lung_rads = MLPHead(2 * cfg.d, cfg.d, len(LUNG_RADS))
         self.route = RouteOptions()
         self.qat = False
@@ -734,14 +748,29 @@ class Consilium(nn.Module):
         return F.embedding(ids, fq(self.token_embd.weight, self.qat))
 
     def encode_image(self, ct, cap=None, conv_feat=None):
-        """ct [B,D,H,W] windowed grid -> (H_img, det raw [B,N,13], lung-RADS logits [B,5])."""
+        """ct [B,D,H,W] windowed grid -> (H_img, det raw [B,N,13], lung-RADS logits [B,5]).
+        With the dense head and `cap`, its rows are captured as det.dense.raw (dense_det)."""
+        if cap is not None and self.cfg.det_dense_ff and conv_feat is None:
+            conv_feat = self.ct.conv_features(ct, cap)
         h = self.ct(ct, cap, conv_feat)
         det = self.det(h)
         v = torch.cat([h.mean(1), h.amax(1)], dim=-1)
         lr = self.lung_rads(v)
         _cap(cap, "det.raw", det)
         _cap(cap, "lung_rads.logits", lr)
+        if cap is not None and self.cfg.det_dense_ff:
+            _cap(cap, "det.dense.raw", self.dense_det(conv_feat, h))
         return h, det, lr
+
+    def dense_det(self, f, h):
+        """Section 10, dense head: the convolution map f [B,C,D',H',W'] and H_img h [B,N,d] ->
+        [B, D'H'W', 13], cell (z·H' + y)·W' + x reading concat(f[:, :, z, y, x], h[patch])."""
+        B, C, Dc, Hc, Wc = f.shape
+        qd, qh, qw = self.cfg.conv_patch
+        nz, ny, nx = Dc // qd, Hc // qh, Wc // qw
+        hp = h.view(B, nz, 1, ny, 1, nx, 1, -1).expand(B, nz, qd, ny, qh, nx, qw, h.shape[-1])
+        rows = torch.cat([f.permute(0, 2, 3, 4, 1), hp.reshape(B, Dc, Hc, Wc, -1)], dim=-1)
+        return self.det.dense(rows.reshape(B, Dc * Hc * Wc, -1))
 
     def encode_text(self, ids, name, cap=None):
         return self.text(self.embed(ids), name, cap)
@@ -859,6 +888,40 @@ def candidates(det_raw: torch.Tensor, cfg: Config):
     out = []
     for sp, p in keep[:cfg.det_max_candidates]:
         out.append(dict(patch=p, score=sp, **patch_location(det_raw[p], p, cfg)))
+    return out
+
+
+def dense_candidates(raw: torch.Tensor, cfg: Config):
+    """Candidate list of section 10 from the dense head for one example: raw [D'H'W', 13].
+    Cells play the part of patches: a local maximum among its 26 neighbouring cells (ties:
+    the higher index loses) scoring >= det.threshold; centre (c + u)·T - 0.5 per axis."""
+    Dc, Hc, Wc = cfg.conv_cells
+    T = cfg.conv_stride
+    qd, qh, qw = cfg.conv_patch
+    ny, nx = cfg.ct_grid[1] // cfg.ct_patch[1], cfg.ct_grid[2] // cfg.ct_patch[2]
+    s = torch.sigmoid(raw[:, 0]).view(Dc, Hc, Wc)
+    top = F.max_pool3d(s[None, None], 3, 1, 1)[0, 0]  # zero padding is harmless: s > 0
+    keep = []
+    for z, y, x in torch.nonzero((s >= top) & (s >= cfg.det_threshold)).tolist():
+        # s_p is the neighbourhood's maximum; a tie with a lower-index neighbour loses.
+        k = (z * Hc + y) * Wc + x
+        tie = any(s[qz, qy, qx] == s[z, y, x] and (qz * Hc + qy) * Wc + qx < k
+                  for qz in range(max(z - 1, 0), min(z + 2, Dc)) for qy in range(max(y - 1, 0), min(y + 2, Hc))
+                  for qx in range(max(x - 1, 0), min(x + 2, Wc)))
+        if not tie:
+            keep.append(k)
+    keep.sort(key=lambda k: (-float(s.view(-1)[k]), k))
+    out = []
+    for k in keep[:cfg.det_max_candidates]:
+        z, y, x = k // (Hc * Wc), (k // Wc) % Hc, k % Wc
+        row = raw[k]
+        u = torch.sigmoid(row[1:4])
+        out.append(dict(patch=((z // qd) * ny + y // qh) * nx + x // qw, cell=k, score=float(s.view(-1)[k]),
+                        grid_zyx=[(z + float(u[0])) * T[0] - 0.5, (y + float(u[1])) * T[1] - 0.5,
+                                  (x + float(u[2])) * T[2] - 0.5],
+                        diameter_vox=float(torch.exp(row[4])),
+                        type=TYPES[int(torch.argmax(row[5:8]))],
+                        lobe=LOBES[int(torch.argmax(row[8:13]))]))
     return out
 
 

@@ -163,6 +163,7 @@ class Ref:
         C = f.shape[0]
         P = f.reshape(C, nz, qd, ny, qh, nx, qw).transpose(1, 3, 5, 2, 4, 6, 0).reshape(nz * ny * nx, -1)
         self.cap["ct.patches"] = P
+        self.conv_map = f  # [C, D', H', W'], for the dense head
         return self.ct_blocks(self.linear(P, "ct.patch_embd") + self.W("ct.pos_embd"))
 
     def ct_blocks(self, x):
@@ -292,6 +293,20 @@ class Ref:
         v = np.concatenate([h.mean(0, dtype=np.float64).astype(f32), h.max(0)])
         lr = self.linear(gelu(self.linear(v, "lung_rads.up")), "lung_rads.out")
         self.cap["det.raw"], self.cap["lung_rads.logits"] = det, lr
+        if "consilium.det.dense_feed_forward_length" in self.kv:
+            # Section 10, dense head: cell (z, y, x) reads concat(F[:, z, y, x], h[patch]).
+            f = self.conv_map
+            C, Dc, Hc, Wc = f.shape
+            grid, patch = self.kv["consilium.ct.grid"], self.kv["consilium.ct.patch"]
+            qd, qh, qw = (p * c // g for p, c, g in zip(patch, (Dc, Hc, Wc), grid))
+            ny, nx = grid[1] // patch[1], grid[2] // patch[2]
+            rows = np.zeros((Dc * Hc * Wc, C + h.shape[1]), f32)
+            for z in range(Dc):
+                for y in range(Hc):
+                    for x in range(Wc):
+                        p = ((z // qd) * ny + y // qh) * nx + x // qw
+                        rows[(z * Hc + y) * Wc + x] = np.concatenate([f[:, z, y, x], h[p]])
+            self.cap["det.dense.raw"] = self.linear(gelu(self.linear(rows, "det.dense.up")), "det.dense.out")
 
 
 def load_golden(directory, stem):

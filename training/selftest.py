@@ -113,6 +113,7 @@ def check_gguf_import() -> None:
     cfg = M.golden_config()
     cfg.ct_conv_channels, cfg.ct_conv_strides = (4, 8), (2, 2, 2, 1, 1, 1)
     cfg.ct_stem, cfg.ct_stem_channels = (), 0
+    cfg.det_dense_ff = 24
     cfg.validate()
     m = M.Consilium(cfg)
     spm = b"not a real tokenizer, carried as bytes"
@@ -309,8 +310,66 @@ def check_evidence() -> None:
     print(f"evidence: {seen} answers' tokens found in their records")
 
 
+def check_dense_head() -> None:
+    """The dense detection head (docs/MODEL.md section 10): a cell's row against concat(F,
+    H_img[patch]) through the two layers by hand; its candidates against the patch rule run
+    on a configuration whose patches are the cells; the target cell of a nodule is where the
+    candidate centre formula puts it; a flipped crop keeps its heatmap peak on the nodule."""
+    import dataclasses
+
+    from training import data as D
+    from training import train as T
+
+    torch.manual_seed(7)
+    cfg = M.golden_config()
+    cfg.ct_conv_channels, cfg.ct_conv_strides, cfg.det_dense_ff = (4, 8), (2, 2, 2, 1, 2, 2), 24
+    cfg.validate()
+    m = M.Consilium(cfg).eval()
+    ct = torch.rand((1,) + cfg.ct_grid)
+    with torch.no_grad():
+        f = m.ct.conv_features(ct)
+        h, _, _ = m.encode_image(ct, conv_feat=f)
+        raw = m.dense_det(f, h)[0]
+        Dc, Hc, Wc = cfg.conv_cells
+        qd, qh, qw = cfg.conv_patch
+        ny, nx = cfg.ct_grid[1] // cfg.ct_patch[1], cfg.ct_grid[2] // cfg.ct_patch[2]
+        for z, y, x in [(0, 0, 0), (5, 3, 6), (Dc - 1, Hc - 1, Wc - 1)]:
+            p = ((z // qd) * ny + y // qh) * nx + x // qw
+            want = m.det.dense(torch.cat([f[0, :, z, y, x], h[0, p]]))
+            assert torch.allclose(raw[(z * Hc + y) * Wc + x], want, atol=1e-6), (z, y, x)
+        # Candidates: a planted field of peaks (with a tie), against the patch rule on cells.
+        raw = raw.clone()
+        raw[:, 0] = torch.randn(raw.shape[0]) * 2
+        raw[5, 0] = raw[6, 0] = 9.0  # neighbours with equal scores: the lower index wins
+        cell_cfg = dataclasses.replace(cfg, ct_patch=cfg.conv_stride, det_threshold=0.7, det_max_candidates=40)
+        got = M.dense_candidates(raw, cell_cfg)
+        want = M.candidates(raw, cell_cfg)
+        assert [(c["cell"], c["grid_zyx"], c["type"]) for c in got] == \
+            [(c["patch"], c["grid_zyx"], c["type"]) for c in want], "dense candidates differ from the rule"
+        assert got[0]["cell"] == 5 and all(c["cell"] != 6 for c in got)
+    case = D.toy_case(np.random.default_rng(4), cfg, n_nodules=1)
+    t = D.dense_targets(case, cfg)
+    k, u = t["pos"][0], t["off"][0]
+    g = [(c + float(uu)) * s - 0.5 for c, uu, s in
+         zip((k // (Hc * Wc), (k // Wc) % Hc, k % Wc), u, cfg.conv_stride)]
+    assert np.allclose(g, case.nodules[0].grid_zyx, atol=1e-2), (g, case.nodules[0].grid_zyx)
+    heat = T.heat_target(case, cfg.conv_cells, cfg.conv_stride)
+    x0 = np.zeros(cfg.ct_grid, np.float32)
+    x0[tuple(int(round(v)) for v in case.nodules[0].grid_zyx)] = 1.0
+    for seed in range(8):
+        x, hf = T.flip_crop(x0, heat, np.random.default_rng(seed), cfg.ct_grid[1] == cfg.ct_grid[2])
+        # The nodule's centre voxel, flipped, lies in the flipped map's peak cell.
+        vz, vy, vx = np.unravel_index(np.argmax(x), x.shape)
+        pz, py, px = np.unravel_index(np.argmax(hf), hf.shape)
+        assert (vz // cfg.conv_stride[0], vy // cfg.conv_stride[1], vx // cfg.conv_stride[2]) == (pz, py, px), \
+            (seed, (vz, vy, vx), (pz, py, px))
+    print(f"dense head: rows by hand, {len(got)} candidates as the patch rule gives them, target cell "
+          "and offset round-trip, flips keep the heatmap on the nodule")
+
+
 def main() -> int:
     check_ct_conv()
+    check_dense_head()
     check_evidence()
     check_image_pointer()
     check_quantizers()

@@ -628,7 +628,11 @@ class TestConsiliumGolden : public QObject {
         QVERIFY(conv.value()->config().hasConv());
         QCOMPARE(conv.value()->config().convStride(2), int64_t(4));
         QCOMPARE(conv.value()->config().patchIn(), int64_t(8 * 8));
-        for (const char* name : {"consilium.ct.conv_strides", "ct.conv.1.weight"}) {
+        // It carries the dense detection head of section 10 too.
+        QCOMPARE(conv.value()->config().detDenseFfn, int64_t(24));
+        QCOMPARE(conv.value()->config().convCellCount(), int64_t(8 * 8 * 8));
+        for (const char* name :
+             {"consilium.ct.conv_strides", "ct.conv.1.weight", "det.dense.out.weight"}) {
             const std::string why = refusedByName(convBytes, name);
             QVERIFY2(why.empty(), why.c_str());
         }
