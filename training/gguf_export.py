@@ -322,50 +322,18 @@ def model_kv(w: GGUFWriter, cfg, name: str, spm_bytes: bytes, extra: Dict[str, o
     w.add_string("general.name", name)
     w.add_u32("general.alignment", ALIGNMENT)
     w.add_u32("consilium.contract_version", 1)
-    w.add_u32("consilium.embedding_length", cfg.d)
-    w.add_u32("consilium.head_dim", cfg.hd)
-    w.add_f32("consilium.layer_norm_epsilon", cfg.eps)
-    w.add_f32("consilium.rope.freq_base", cfg.rope_base)
-    w.add_u32("consilium.vocab_size", cfg.vocab)
-    w.add_u32_array("consilium.ct.grid", cfg.ct_grid)
-    w.add_u32_array("consilium.ct.patch", cfg.ct_patch)
-    w.add_f32("consilium.ct.window_center", cfg.window_center)
-    w.add_f32("consilium.ct.window_width", cfg.window_width)
-    w.add_u32("consilium.ct.block_count", len(cfg.ct_heads))
-    w.add_u32_array("consilium.ct.head_count", cfg.ct_heads)
-    w.add_u32("consilium.ct.feed_forward_length", cfg.ct_ff)
-    if cfg.ct_stem:  # absent keys: no stem (docs/MODEL.md section 5)
-        w.add_u32_array("consilium.ct.stem_patch", cfg.ct_stem)
-        w.add_u32("consilium.ct.stem_channels", cfg.ct_stem_channels)
-    if cfg.ct_conv_channels:  # absent keys: no convolution layers (docs/MODEL.md section 5)
-        w.add_u32_array("consilium.ct.conv_channels", cfg.ct_conv_channels)
-        w.add_u32_array("consilium.ct.conv_strides", cfg.ct_conv_strides)
-    w.add_u32("consilium.audio.sample_rate", cfg.sample_rate)
-    w.add_u32("consilium.audio.n_fft", cfg.n_fft)
-    w.add_u32("consilium.audio.hop_length", cfg.hop)
-    w.add_u32("consilium.audio.n_mels", cfg.n_mels)
-    w.add_u32("consilium.audio.max_frames", cfg.max_frames)
-    w.add_u32("consilium.audio.block_count", len(cfg.audio_heads))
-    w.add_u32_array("consilium.audio.head_count", cfg.audio_heads)
-    w.add_u32("consilium.audio.feed_forward_length", cfg.audio_ff)
-    w.add_u32("consilium.text.block_count", len(cfg.text_heads))
-    w.add_u32_array("consilium.text.head_count", cfg.text_heads)
-    w.add_u32("consilium.text.feed_forward_length", cfg.text_ff)
-    w.add_u32("consilium.text.sliding_window", cfg.window)
-    w.add_u32("consilium.text.max_tokens", cfg.max_tokens)
-    w.add_u32_array("consilium.fusion.head_count", cfg.fusion_heads)
-    w.add_u32("consilium.fusion.feed_forward_length", cfg.fusion_ff)
-    w.add_u32("consilium.decoder.block_count", len(cfg.dec_heads))
-    w.add_u32_array("consilium.decoder.head_count", cfg.dec_heads)
-    w.add_u32_array("consilium.decoder.cross_head_count", cfg.dec_cross_heads)
-    w.add_u32("consilium.decoder.expert_count", cfg.n_expert)
-    w.add_u32("consilium.decoder.expert_used_count", cfg.n_expert_used)
-    w.add_u32("consilium.decoder.expert_feed_forward_length", cfg.expert_ff)
-    w.add_u32("consilium.decoder.max_tokens", cfg.dec_max_tokens)
-    w.add_f32("consilium.det.threshold", cfg.det_threshold)
-    w.add_u32("consilium.det.max_candidates", cfg.det_max_candidates)
-    if cfg.det_dense_ff:
-        w.add_u32("consilium.det.dense_feed_forward_length", cfg.det_dense_ff)
+    for key, field, kind in CONFIG_KV:
+        v = getattr(cfg, field)
+        if field in _OPTIONAL and not v:
+            continue  # absent keys: no stem, no convolution layers, no dense head (docs/MODEL.md)
+        if kind == "u32":
+            w.add_u32(key, v)
+        elif kind == "f32":
+            w.add_f32(key, v)
+        elif kind == "u32[]":
+            w.add_u32_array(key, v)
+        else:  # "count": the length of a per-layer list
+            w.add_u32(key, len(v))
     w.add_string_array("consilium.det.types", M.TYPES)
     w.add_string_array("consilium.det.lobes", M.LOBES)
     w.add_string_array("consilium.lung_rads.categories", M.LUNG_RADS)
@@ -415,28 +383,36 @@ def export_model(model, path: str, ftype: str, spm_bytes: bytes, name: str = "co
     return counts
 
 
-# GGUF key -> Config field, for the model files this exporter writes (model_kv).
-_CONFIG_KEYS = {
-    "d": "consilium.embedding_length", "hd": "consilium.head_dim", "eps": "consilium.layer_norm_epsilon",
-    "rope_base": "consilium.rope.freq_base", "vocab": "consilium.vocab_size", "ct_grid": "consilium.ct.grid",
-    "ct_patch": "consilium.ct.patch", "window_center": "consilium.ct.window_center",
-    "window_width": "consilium.ct.window_width", "ct_heads": "consilium.ct.head_count",
-    "ct_ff": "consilium.ct.feed_forward_length", "ct_stem": "consilium.ct.stem_patch",
-    "ct_stem_channels": "consilium.ct.stem_channels", "ct_conv_channels": "consilium.ct.conv_channels",
-    "ct_conv_strides": "consilium.ct.conv_strides", "n_mels": "consilium.audio.n_mels",
-    "sample_rate": "consilium.audio.sample_rate", "n_fft": "consilium.audio.n_fft",
-    "hop": "consilium.audio.hop_length", "max_frames": "consilium.audio.max_frames",
-    "audio_heads": "consilium.audio.head_count", "audio_ff": "consilium.audio.feed_forward_length",
-    "text_heads": "consilium.text.head_count", "text_ff": "consilium.text.feed_forward_length",
-    "window": "consilium.text.sliding_window", "max_tokens": "consilium.text.max_tokens",
-    "fusion_heads": "consilium.fusion.head_count", "fusion_ff": "consilium.fusion.feed_forward_length",
-    "dec_heads": "consilium.decoder.head_count", "dec_cross_heads": "consilium.decoder.cross_head_count",
-    "n_expert": "consilium.decoder.expert_count", "n_expert_used": "consilium.decoder.expert_used_count",
-    "expert_ff": "consilium.decoder.expert_feed_forward_length",
-    "dec_max_tokens": "consilium.decoder.max_tokens", "det_threshold": "consilium.det.threshold",
-    "det_max_candidates": "consilium.det.max_candidates",
-    "det_dense_ff": "consilium.det.dense_feed_forward_length",
-}
+# The Config fields in the metadata, in the order model_kv writes them: (GGUF key, field,
+# kind). "count" keys hold the length of a per-layer list and are not read back.
+CONFIG_KV = [
+    ("consilium.embedding_length", "d", "u32"), ("consilium.head_dim", "hd", "u32"),
+    ("consilium.layer_norm_epsilon", "eps", "f32"), ("consilium.rope.freq_base", "rope_base", "f32"),
+    ("consilium.vocab_size", "vocab", "u32"), ("consilium.ct.grid", "ct_grid", "u32[]"),
+    ("consilium.ct.patch", "ct_patch", "u32[]"), ("consilium.ct.window_center", "window_center", "f32"),
+    ("consilium.ct.window_width", "window_width", "f32"), ("consilium.ct.block_count", "ct_heads", "count"),
+    ("consilium.ct.head_count", "ct_heads", "u32[]"), ("consilium.ct.feed_forward_length", "ct_ff", "u32"),
+    ("consilium.ct.stem_patch", "ct_stem", "u32[]"), ("consilium.ct.stem_channels", "ct_stem_channels", "u32"),
+    ("consilium.ct.conv_channels", "ct_conv_channels", "u32[]"),
+    ("consilium.ct.conv_strides", "ct_conv_strides", "u32[]"),
+    ("consilium.audio.sample_rate", "sample_rate", "u32"), ("consilium.audio.n_fft", "n_fft", "u32"),
+    ("consilium.audio.hop_length", "hop", "u32"), ("consilium.audio.n_mels", "n_mels", "u32"),
+    ("consilium.audio.max_frames", "max_frames", "u32"), ("consilium.audio.block_count", "audio_heads", "count"),
+    ("consilium.audio.head_count", "audio_heads", "u32[]"),
+    ("consilium.audio.feed_forward_length", "audio_ff", "u32"),
+    ("consilium.text.block_count", "text_heads", "count"), ("consilium.text.head_count", "text_heads", "u32[]"),
+    ("consilium.text.feed_forward_length", "text_ff", "u32"), ("consilium.text.sliding_window", "window", "u32"),
+    ("consilium.text.max_tokens", "max_tokens", "u32"), ("consilium.fusion.head_count", "fusion_heads", "u32[]"),
+    ("consilium.fusion.feed_forward_length", "fusion_ff", "u32"),
+    ("consilium.decoder.block_count", "dec_heads", "count"), ("consilium.decoder.head_count", "dec_heads", "u32[]"),
+    ("consilium.decoder.cross_head_count", "dec_cross_heads", "u32[]"),
+    ("consilium.decoder.expert_count", "n_expert", "u32"),
+    ("consilium.decoder.expert_used_count", "n_expert_used", "u32"),
+    ("consilium.decoder.expert_feed_forward_length", "expert_ff", "u32"),
+    ("consilium.decoder.max_tokens", "dec_max_tokens", "u32"), ("consilium.det.threshold", "det_threshold", "f32"),
+    ("consilium.det.max_candidates", "det_max_candidates", "u32"),
+    ("consilium.det.dense_feed_forward_length", "det_dense_ff", "u32"),
+]
 _OPTIONAL = {"ct_stem", "ct_stem_channels", "ct_conv_channels", "ct_conv_strides", "det_dense_ff"}
 
 
@@ -457,7 +433,9 @@ def checkpoint_from_gguf(path: str) -> Dict[str, object]:
         raise ValueError(f"{path}: architecture {kv.get('general.architecture')!r}, not consilium")
     fields = {f.name: f for f in dataclasses.fields(M.Config)}
     config = {}
-    for field, key in _CONFIG_KEYS.items():
+    for key, field, kind in CONFIG_KV:
+        if kind == "count":
+            continue
         if key not in kv:
             if field in _OPTIONAL:
                 continue
