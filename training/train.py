@@ -603,10 +603,7 @@ class Trainer:
         opt = torch.optim.AdamW(head.parameters(), lr=3 * self.b.lr, weight_decay=0.01)
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda i: 0.5 * (1 + math.cos(math.pi * min(i, steps) / steps)))
-        with torch.no_grad():
-            head.out.bias.zero_()
-            head.out.bias[0] = -4.0  # CenterNet's prior: almost every cell is background
-        m.eval()
+        m.eval()  # a new head starts from CenterNet's prior (model.py: objectness bias -4)
         feats = {}
 
         def features(c):
