@@ -609,7 +609,9 @@ class Trainer:
         def features(c):
             if id(c) not in feats:
                 with torch.no_grad():
-                    f = m.ct.conv_features(torch.from_numpy(c.ct.astype(np.float32)).to(self.dev)[None])
+                    f = self.conv_cache.get(id(c))  # ct_only's, when the layers were frozen there
+                    f = (f[None].float() if f is not None else
+                         m.ct.conv_features(torch.from_numpy(c.ct.astype(np.float32)).to(self.dev)[None]))
                     h, _, _ = m.encode_image(None, conv_feat=f)
                 heat = heat_target(c, cfg.conv_cells, cfg.conv_stride)
                 feats[id(c)] = (f[0].half(), h[0], torch.from_numpy(heat).view(-1), D.dense_targets(c, cfg))
