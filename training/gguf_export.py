@@ -463,6 +463,9 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoint", required=True, help="training checkpoint (.pt) or model file (.gguf)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--type", default="q4_0", choices=["q4_0", "q8_0", "f16", "bf16", "f32"])
+    ap.add_argument("--det-threshold", type=float, default=None, metavar="S",
+                    help="write this det.threshold instead of the checkpoint's (the detector's "
+                         "operating point; no weight changes)")
     a = ap.parse_args(argv)
     import torch
 
@@ -470,6 +473,8 @@ def main(argv=None) -> int:
 
     ck = load_checkpoint(a.checkpoint)
     cfg = M.Config(**ck["config"])
+    if a.det_threshold is not None:
+        cfg.det_threshold = a.det_threshold
     model = M.Consilium(cfg)
     model.load_state_dict(ck["model"])
     counts = export_model(model, a.out, a.type, ck["spm_model"], ck.get("name", "consilium-demo"),
