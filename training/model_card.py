@@ -188,7 +188,10 @@ def main(argv=None) -> int:
         + (f", read through {len(cfg['ct_conv_channels'])} overlapping 3×3×3 convolution layers of "
            f"{', '.join(map(str, cfg['ct_conv_channels']))} channels (total stride "
            f"{'×'.join(str(v) for v in _total_stride(cfg))}; docs/MODEL.md 5.1b)"
-           if cfg.get("ct_conv_channels") else ""),
+           if cfg.get("ct_conv_channels") else "")
+        + (f"; findings from the dense detection head on the last map ({cfg['det_dense_ff']} hidden "
+           f"units, threshold {cfg['det_threshold']}; docs/MODEL.md 10)" if cfg.get("det_dense_ff") else ""),
+        "det_threshold": cfg["det_threshold"],
         "ct_only": r.get("budget", {}).get("ct_only", "–"), "facts": r.get("budget", {}).get("facts", "–"),
         "qat": r.get("budget", {}).get("qat", "–"),
         "experts": cfg["n_expert"], "expert_ff": cfg["expert_ff"],
