@@ -421,7 +421,6 @@ class Trainer:
             nn.init.constant_(self.heat.bias, -4.0)
         self.image_cache = None  # {id(case): (H_img, det, lung-RADS)} once the CT side is frozen
         self.conv_cache = {}  # {id(case): last convolution map} while the convolution layers are frozen
-        self.augment = True  # ct_trunk: flip_crop on every crop
         # Long records in windowed chunks: O(n*W) instead of O(n^2) (same result, selftest).
         model.text.chunk = max(2 * model.cfg.window, 256)
 
@@ -523,8 +522,7 @@ class Trainer:
                 h = heat_target(c, cells, S)
                 h = h[o[0] // S[0]:(o[0] + crop[0]) // S[0], o[1] // S[1]:(o[1] + crop[1]) // S[1],
                       o[2] // S[2]:(o[2] + crop[2]) // S[2]]
-                if self.augment:
-                    x, h = flip_crop(x, h, rng, crop[1] == crop[2])
+                x, h = flip_crop(x, h, rng, crop[1] == crop[2])
                 xs.append(np.ascontiguousarray(x))
                 hs.append(np.ascontiguousarray(h))
             f = torch.from_numpy(np.stack(xs)).to(self.dev)[:, None]
