@@ -79,8 +79,7 @@ std::vector<ConsiliumFinding> findDenseCandidates(const ConsiliumConfig& c, cons
     const std::array<int64_t, 3> n = {c.convCells(0), c.convCells(1), c.convCells(2)};
     return localMaxima(c, dense, n, [&](int64_t k, const float* o, ConsiliumFinding* f) {
         const int64_t z = k / (n[1] * n[2]), y = (k / n[2]) % n[1], x = k % n[2];
-        f->patch =
-            ((z / c.convPatch(0)) * c.ny() + y / c.convPatch(1)) * c.nx() + x / c.convPatch(2);
+        f->patch = c.cellPatch(z, y, x);
         const int64_t cell[3] = {z, y, x};
         for (int a = 0; a < 3; ++a)
             f->grid[size_t(a)] =

@@ -1382,23 +1382,21 @@ void ConsiliumGraph::denseHead(const float* map) {
     const ConsiliumConfig& c = m_model->config();
     const int64_t C = c.convChannels.back(), d = c.dim, ff = c.detDenseFfn;
     const int64_t Dm = c.convCells(0), Hm = c.convCells(1), Wm = c.convCells(2);
-    const int64_t qd = c.convPatch(0), qh = c.convPatch(1), qw = c.convPatch(2);
-    const int64_t ny = c.ny(), nx = c.nx(), cells = c.convCellCount();
+    const int64_t cells = c.convCellCount();
     const float* w = m_model->detDenseUp.w.f32();
     const size_t rowBytes = size_t(C + d) * sizeof(float);
     const kernels::MatrixView upF{DType::F32, w, ff, C, rowBytes};
     const kernels::MatrixView upH{DType::F32, w + C, ff, d, rowBytes};
     m_backend->matmul(upH, m_hImg.data(), c.nImg(), d, m_denseHp.data(), ff);
+    addRows(m_denseHp.data(), m_model->detDenseUp.b.f32(), c.nImg(), ff, ff);  // bias once a patch
     m_backend->matmul(upF, map, cells, C, m_denseHid.data(), ff);
-    const float* b = m_model->detDenseUp.b.f32();
     for (int64_t z = 0; z < Dm; ++z)
         for (int64_t y = 0; y < Hm; ++y)
             for (int64_t x = 0; x < Wm; ++x) {
-                const int64_t p = ((z / qd) * ny + y / qh) * nx + x / qw;
                 float* r = m_denseHid.data() + ((z * Hm + y) * Wm + x) * ff;
-                const float* hp = m_denseHp.data() + p * ff;
+                const float* hp = m_denseHp.data() + c.cellPatch(z, y, x) * ff;
                 for (int64_t j = 0; j < ff; ++j)
-                    r[j] += hp[j] + b[j];
+                    r[j] += hp[j];
             }
     m_backend->gelu(m_denseHid.data(), m_denseHid.data(), cells * ff);
     linear(m_model->detDenseOut, m_denseHid.data(), cells, ff, m_dense.data(), kDetCols);

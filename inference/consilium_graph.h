@@ -91,6 +91,10 @@ struct ConsiliumConfig {
     int64_t convCells(int a) const { return grid[size_t(a)] / convStride(a); }
     int64_t convCellCount() const { return convCells(0) * convCells(1) * convCells(2); }
     bool hasDenseDet() const { return detDenseFfn > 0; }
+    // The patch holding cell (z, y, x) of the last feature map.
+    int64_t cellPatch(int64_t z, int64_t y, int64_t x) const {
+        return ((z / convPatch(0)) * ny() + y / convPatch(1)) * nx() + x / convPatch(2);
+    }
     // Input width of ct.patch_embd: the patch, the stem features of its sub-patches, or the
     // convolution features of its cells.
     int64_t patchIn() const {
