@@ -294,6 +294,7 @@ Result<PreparedAsk> prepareAsk(const AskRequest& req, AskContext* context,
     timings["load_study"] = msSince(t0);
     t0 = Clock::now();
     in.ctHu = p.study->grid;
+    in.ctSpacingYxMm = GridMapper{p.study->volume, c.grid}.spYx();
     for (const QString& e : p.study->excluded)
         p.notes << e + QStringLiteral(": not used as model input");
 
@@ -437,6 +438,8 @@ AskOutcome finishAsk(const PreparedAsk& p, const inference::ConsiliumAnswer& a,
         QJsonObject o = map.locate(f.grid, "center_mm");
         o["diameter_mm"] = f.diameterGridVoxels * map.spYx();
         o["type"] = QString::fromStdString(c.detTypes[size_t(f.type)]);
+        if (f.solidFraction >= 0 && c.detTypes[size_t(f.type)] == "part-solid")
+            o["solid_diameter_mm"] = f.diameterGridVoxels * map.spYx() * f.solidFraction;
         o["lobe"] = QString::fromStdString(c.detLobes[size_t(f.lobe)]);
         o["score"] = double(f.score);
         findings.append(o);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "inference/consilium_session.h"
+#include "inference/synthetic_inputs.h"
 
 using namespace consilium;
 using namespace consilium::inference;
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
     const float lo = c.windowCenter - c.windowWidth / 2;
     for (float v : readRaw<float>(inputs + "/ct.f32"))
         in.ctHu.push_back(v * c.windowWidth + lo);
+    in.ctSpacingYxMm = syntheticGridSpacingYxMm(c);
     in.mel = readRaw<float>(inputs + "/mel.f32");
     in.melFrames = int64_t(in.mel.size()) / c.nMels;
     in.recordIds = readRaw<int32_t>(inputs + "/record.i32");

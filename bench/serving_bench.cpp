@@ -90,6 +90,7 @@ int throughput(const QStringList& a) {
     for (int j = 0; j < jobs; ++j) {
         ConsiliumInputs in;
         in.ctHu = grids[size_t(j % studies)];
+        in.ctSpacingYxMm = syntheticGridSpacingYxMm(c);
         in.recordIds = engine.value()->tokenizer().encodeWithBos(kRecords[(j % studies) % 4]);
         in.questionIds = engine.value()->tokenizer().encodeWithBos(kQuestions[(j / studies) % 8]);
         inputs.push_back(std::move(in));

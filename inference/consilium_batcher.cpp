@@ -24,14 +24,14 @@ int argmax(const T* v, int n) {
     return best;
 }
 
-// Section 10: the candidates of a grid of detection rows (patches, or the dense head's
-// cells): a row scoring >= det.threshold that beats its up to 26 neighbours (a tie goes to
-// the lower index), best first, at most det.max_candidates. `at` gives a candidate's centre
-// in grid coordinates and its patch.
+// Section 10: the candidates of a grid of detection rows of `cols` values (patches, or the
+// dense head's cells): a row scoring >= det.threshold that beats its up to 26 neighbours (a
+// tie goes to the lower index), best first, at most det.max_candidates. `at` gives a
+// candidate's centre in grid coordinates, its patch and its lobe.
 template <typename At>
-std::vector<ConsiliumFinding> localMaxima(const ConsiliumConfig& c, const float* det,
+std::vector<ConsiliumFinding> localMaxima(const ConsiliumConfig& c, const float* det, int64_t cols,
                                           const std::array<int64_t, 3>& n, At at) {
-    auto score = [&](int64_t p) { return float(sigmoid(det[p * 13])); };
+    auto score = [&](int64_t p) { return float(sigmoid(det[p * cols])); };
     std::vector<ConsiliumFinding> cand;
     for (int64_t p = 0; p < n[0] * n[1] * n[2]; ++p) {
         const float s = score(p);
@@ -50,13 +50,13 @@ std::vector<ConsiliumFinding> localMaxima(const ConsiliumConfig& c, const float*
                     if (!(sq < s || (sq == s && q > p))) isMax = false;
                 }
         if (!isMax) continue;
-        const float* o = det + p * 13;
+        const float* o = det + p * cols;
         ConsiliumFinding f;
-        at(p, o, &f);
         f.diameterGridVoxels = std::exp(double(o[4]));
         f.type = argmax(o + 5, 3);
         f.lobe = argmax(o + 8, 5);
         f.score = s;
+        at(p, o, &f);
         cand.push_back(f);
     }
     std::stable_sort(
@@ -67,24 +67,35 @@ std::vector<ConsiliumFinding> localMaxima(const ConsiliumConfig& c, const float*
 }
 
 std::vector<ConsiliumFinding> findCandidates(const ConsiliumConfig& c, const float* det) {
-    return localMaxima(c, det, {c.nz(), c.ny(), c.nx()},
+    return localMaxima(c, det, 13, {c.nz(), c.ny(), c.nx()},
                        [&](int64_t p, const float* o, ConsiliumFinding* f) {
                            f->patch = p;
                            f->grid = consiliumPatchCentre(c, p, o);
                        });
 }
 
-// The dense head's cells: centre (cell + sigmoid(o[1..3])) * total stride - 0.5.
-std::vector<ConsiliumFinding> findDenseCandidates(const ConsiliumConfig& c, const float* dense) {
+// The dense head's cells: centre (cell + sigmoid(o[1..3])) * total stride - 0.5. In a
+// map-only head the lobe logits add the patch head's (`det`, rows of 13) of the cell's patch;
+// with Lung-RADS from findings, column 13 gives the solid part's share.
+std::vector<ConsiliumFinding> findDenseCandidates(const ConsiliumConfig& c, const float* dense,
+                                                  const float* det) {
     const std::array<int64_t, 3> n = {c.convCells(0), c.convCells(1), c.convCells(2)};
-    return localMaxima(c, dense, n, [&](int64_t k, const float* o, ConsiliumFinding* f) {
-        const int64_t z = k / (n[1] * n[2]), y = (k / n[2]) % n[1], x = k % n[2];
-        f->patch = c.cellPatch(z, y, x);
-        const int64_t cell[3] = {z, y, x};
-        for (int a = 0; a < 3; ++a)
-            f->grid[size_t(a)] =
-                (double(cell[a]) + sigmoid(o[1 + a])) * double(c.convStride(a)) - 0.5;
-    });
+    return localMaxima(
+        c, dense, c.denseCols(), n, [&](int64_t k, const float* o, ConsiliumFinding* f) {
+            const int64_t z = k / (n[1] * n[2]), y = (k / n[2]) % n[1], x = k % n[2];
+            f->patch = c.cellPatch(z, y, x);
+            const int64_t cell[3] = {z, y, x};
+            for (int a = 0; a < 3; ++a)
+                f->grid[size_t(a)] =
+                    (double(cell[a]) + sigmoid(o[1 + a])) * double(c.convStride(a)) - 0.5;
+            if (c.detDenseMapOnly) {
+                std::array<float, 5> lobe{};
+                for (int i = 0; i < 5; ++i)
+                    lobe[size_t(i)] = o[8 + i] + det[f->patch * 13 + 8 + i];
+                f->lobe = argmax(lobe.data(), 5);
+            }
+            if (c.lungRadsFromFindings) f->solidFraction = sigmoid(o[13]);
+        });
 }
 
 }  // namespace
@@ -278,7 +289,8 @@ Status ConsiliumBatcher::prefillUnit(Active& a, int64_t* budget) {
         e.dim = c.dim;
         e.data.assign(g.encoded(m), g.encoded(m) + e.rows * c.dim);
         if (m == kModImage && c.hasDenseDet()) {
-            e.aux.assign(g.denseDetection(), g.denseDetection() + c.convCellCount() * 13);
+            e.aux.assign(g.denseDetection(),
+                         g.denseDetection() + c.convCellCount() * c.denseCols());
         }
         cache.insert(key, std::move(e));
     };
@@ -293,6 +305,11 @@ Status ConsiliumBatcher::prefillUnit(Active& a, int64_t* budget) {
                 return makeError(ErrorCode::InvalidArgument,
                                  "CT grid of " + std::to_string(in.ctHu.size()) +
                                      " voxels, the model takes " + std::to_string(m_ct.size()));
+            }
+            if (c.lungRadsFromFindings && !(in.ctSpacingYxMm > 0)) {
+                return makeError(ErrorCode::InvalidArgument,
+                                 "the CT grid's in-plane spacing is missing: this model's "
+                                 "Lung-RADS comes from the findings' sizes in mm");
             }
             // Section 3.1 step 2: lung window to [0, 1].
             const float lo = c.windowCenter - c.windowWidth / 2;
@@ -385,9 +402,12 @@ Status ConsiliumBatcher::prefillUnit(Active& a, int64_t* budget) {
             a.headImg.assign(g.fusionImageAttentionByHead(),
                              g.fusionImageAttentionByHead() + c.fusionHeads[kModImage] * nq * n);
             a.det.assign(g.detection(), g.detection() + n * 13);
-            ans.findings = c.hasDenseDet() ? findDenseCandidates(c, g.denseDetection())
-                                           : findCandidates(c, g.detection());
-            ans.lungRads = argmax(g.lungRadsLogits(), 5);
+            ans.findings = c.hasDenseDet()
+                               ? findDenseCandidates(c, g.denseDetection(), g.detection())
+                               : findCandidates(c, g.detection());
+            ans.lungRads = c.lungRadsFromFindings
+                               ? consiliumLungRadsOfFindings(c, ans.findings, in.ctSpacingYxMm)
+                               : argmax(g.lungRadsLogits(), 5);
         }
         if (a.record) {
             a.nRec = g.recordTokens();

@@ -13,6 +13,30 @@ std::array<double, 3> consiliumPatchCentre(const ConsiliumConfig& c, int64_t p, 
             double(px) * pw + sigmoid(o[3]) * pw - 0.5};
 }
 
+std::string lungRadsV2022(const std::string& type, double diameterMm, double solidMm) {
+    const double d = std::round(diameterMm * 10) / 10, s = std::round(solidMm * 10) / 10;
+    if (type == "solid") return d < 6 ? "2" : d < 8 ? "3" : d < 15 ? "4A" : "4B";
+    if (type == "part-solid") return d < 6 ? "2" : s < 6 ? "3" : s < 8 ? "4A" : "4B";
+    return d < 30 ? "2" : "3";  // ground-glass
+}
+
+int consiliumLungRadsOfFindings(const ConsiliumConfig& c,
+                                const std::vector<ConsiliumFinding>& findings, double spYxMm) {
+    // The categories are "1", "2", "3", "4A", "4B" in this order (checked when the file loads).
+    auto rank = [&](const std::string& cat) {
+        const auto& v = c.lungRadsCategories;
+        return int(std::find(v.begin(), v.end(), cat) - v.begin());
+    };
+    int best = rank("1");
+    for (const ConsiliumFinding& f : findings) {
+        const std::string& type = c.detTypes[size_t(f.type)];
+        const double d = f.diameterGridVoxels * spYxMm;
+        const double solid = type == "solid" ? d : type == "part-solid" ? d * f.solidFraction : 0.0;
+        best = std::max(best, rank(lungRadsV2022(type, d, solid)));
+    }
+    return best;
+}
+
 Result<std::shared_ptr<ConsiliumEngine>> ConsiliumEngine::open(const std::string& path) {
     auto store = WeightStore::open(path);
     if (!store) return store.error();

@@ -38,7 +38,10 @@ class ConsiliumEngine {
 // Preprocessed inputs; an empty field is an absent modality (section 3.4).
 struct ConsiliumInputs {
     std::vector<float> ctHu;  // [D, H, W] HU on the model grid (resampleToGrid)
-    std::vector<float> mel;   // [80, melFrames] log-mel (section 3.2)
+    // In-plane size of a grid voxel in mm (sp_yx): with Lung-RADS from findings (section 10)
+    // a CT needs it, since the category rests on the findings' diameters in mm.
+    double ctSpacingYxMm = 0;
+    std::vector<float> mel;  // [80, melFrames] log-mel (section 3.2)
     int64_t melFrames = 0;
     std::vector<int32_t> recordIds;    // [bos] + encode(record)
     std::vector<int32_t> questionIds;  // [bos] + encode(question)
@@ -51,6 +54,9 @@ struct ConsiliumFinding {
     int type = 0;                   // index into config().detTypes
     int lobe = 0;                   // index into config().detLobes
     float score = 0;                // sigmoid(o0)
+    // The solid part's diameter as a share of the whole (sigmoid(o13)); -1 where the file's
+    // dense head has no such column (section 10).
+    double solidFraction = -1;
 };
 
 struct ConsiliumExpertChoice {
@@ -62,7 +68,7 @@ struct ConsiliumAnswer {
     std::vector<int32_t> ids;  // generated ids without bos (eos included when produced)
     std::string text;
     std::vector<ConsiliumFinding> findings;  // empty without a CT
-    int lungRads = -1;                       // index into config().lungRadsCategories; -1 no CT
+    int lungRads = -1;  // index into config().lungRadsCategories (section 10); -1 no CT
     std::array<float, 4> modalityWeights{};  // image, record, voice, question; sum 1
     std::vector<float> imageAttention;       // [N_img], sums to 1 (empty without a CT)
     // The same rollout split up (docs/MODEL.md 13.2): through decoder layer l alone,
@@ -83,5 +89,17 @@ struct ConsiliumAnswer {
 // Section 10: grid centre of patch p refined by its detection offsets (raw row `o`, 13
 // values): g = patch origin + sigmoid(o[1..3]) * patch size - 0.5.
 std::array<double, 3> consiliumPatchCentre(const ConsiliumConfig& c, int64_t p, const float* o);
+
+// Lung-RADS v2022 (baseline) category of one nodule, "2", "3", "4A" or "4B", from its type
+// (solid, part-solid, ground-glass) and its diameter and its solid part's in mm, each rounded
+// to 0.1 mm first.
+std::string lungRadsV2022(const std::string& type, double diameterMm, double solidMm);
+
+// Section 10, Lung-RADS from findings: the index into c.lungRadsCategories of the highest
+// category among the findings ("1" without any). A finding's diameter is
+// diameterGridVoxels * spYxMm; its solid part is solidFraction times that for a part-solid
+// one, the whole diameter for a solid one.
+int consiliumLungRadsOfFindings(const ConsiliumConfig& c,
+                                const std::vector<ConsiliumFinding>& findings, double spYxMm);
 
 }  // namespace consilium::inference

@@ -186,6 +186,17 @@ Result<std::shared_ptr<ConsiliumModel>> ConsiliumModel::load(std::shared_ptr<Wei
     if (f.find("consilium.det.dense_feed_forward_length")) {
         intKey("consilium.det.dense_feed_forward_length", &c.detDenseFfn);
     }
+    auto optionalBool = [&](const char* key, bool* out) {  // absent = false
+        const GgufValue* v = f.find(key);
+        if (!st || !v) return;
+        if (v->type != GgufType::Bool) {
+            st = corrupt(path, std::string("key '") + key + "' is not a bool");
+            return;
+        }
+        *out = v->u != 0;
+    };
+    optionalBool("consilium.det.dense_map_only", &c.detDenseMapOnly);
+    optionalBool("consilium.lung_rads.from_findings", &c.lungRadsFromFindings);
     if (!st) return st.error();
     const int64_t kMaxLayers = 256;
     if (ctLayers < 1 || auLayers < 1 || txLayers < 1 || decLayers < 1 || ctLayers > kMaxLayers ||
@@ -263,6 +274,18 @@ Result<std::shared_ptr<ConsiliumModel>> ConsiliumModel::load(std::shared_ptr<Wei
                                                    std::to_string(16 * kMaxDim)
                                              : "a dense detection head without the CT "
                                                "convolution layers");
+    }
+    if ((c.detDenseMapOnly || c.lungRadsFromFindings) && !c.hasDenseDet()) {
+        return unsupported(path,
+                           "det.dense_map_only or lung_rads.from_findings without a dense "
+                           "detection head");
+    }
+    if (c.lungRadsFromFindings &&
+        (c.lungRadsCategories != std::vector<std::string>{"1", "2", "3", "4A", "4B"} ||
+         c.detTypes != std::vector<std::string>{"solid", "part-solid", "ground-glass"})) {
+        return unsupported(path,
+                           "Lung-RADS from findings needs the categories 1, 2, 3, 4A, 4B and the "
+                           "types solid, part-solid, ground-glass, in this order");
     }
     if (c.expertsUsed != 2 || c.experts < 2 || c.experts > 256) {
         return unsupported(path, "expert_used_count must be 2 (got " +
@@ -399,8 +422,9 @@ Result<std::shared_ptr<ConsiliumModel>> ConsiliumModel::load(std::shared_ptr<Wei
     fLinear("det.up", d, d, &m.detUp);
     fLinear("det.out", kDetCols, d, &m.detOut);
     if (c.hasDenseDet()) {
-        fLinear("det.dense.up", c.detDenseFfn, c.convChannels.back() + d, &m.detDenseUp);
-        fLinear("det.dense.out", kDetCols, c.detDenseFfn, &m.detDenseOut);
+        fLinear("det.dense.up", c.detDenseFfn, c.convChannels.back() + (c.detDenseMapOnly ? 0 : d),
+                &m.detDenseUp);
+        fLinear("det.dense.out", c.denseCols(), c.detDenseFfn, &m.detDenseOut);
     }
     fLinear("lung_rads.up", d, 2 * d, &m.lrUp);
     fLinear("lung_rads.out", kLungRadsClasses, d, &m.lrOut);
@@ -515,9 +539,9 @@ Result<std::unique_ptr<ConsiliumGraph>> ConsiliumGraph::create(
         g->m_expertOut.resize(size_t(rows * 2 * d));
         g->m_det.resize(size_t(c.nImg() * kDetCols));
         if (c.hasDenseDet()) {
-            g->m_denseHp.resize(size_t(c.nImg() * c.detDenseFfn));
+            if (!c.detDenseMapOnly) g->m_denseHp.resize(size_t(c.nImg() * c.detDenseFfn));
             g->m_denseHid.resize(size_t(c.convCellCount() * c.detDenseFfn));
-            g->m_dense.resize(size_t(c.convCellCount() * kDetCols));
+            g->m_dense.resize(size_t(c.convCellCount() * c.denseCols()));
         }
         g->m_lr.resize(size_t(kLungRadsClasses));
         // RoPE table (section 4): angles in double, cos/sin rounded to float32.
@@ -1378,29 +1402,34 @@ Status ConsiliumGraph::decodeBatch(ConsiliumSequence* const* seqs, const int32_t
 
 // Section 10, dense head. up·concat(F[cell], H_img[p]) splits into up_F·F[cell] (all
 // cells) plus up_H·H_img[p] (once per patch): F32 weights, so each half is a strided view.
+// A map-only head is up·F[cell] alone.
 void ConsiliumGraph::denseHead(const float* map) {
     const ConsiliumConfig& c = m_model->config();
     const int64_t C = c.convChannels.back(), d = c.dim, ff = c.detDenseFfn;
     const int64_t Dm = c.convCells(0), Hm = c.convCells(1), Wm = c.convCells(2);
     const int64_t cells = c.convCellCount();
-    const float* w = m_model->detDenseUp.w.f32();
-    const size_t rowBytes = size_t(C + d) * sizeof(float);
-    const kernels::MatrixView upF{DType::F32, w, ff, C, rowBytes};
-    const kernels::MatrixView upH{DType::F32, w + C, ff, d, rowBytes};
-    m_backend->matmul(upH, m_hImg.data(), c.nImg(), d, m_denseHp.data(), ff);
-    addRows(m_denseHp.data(), m_model->detDenseUp.b.f32(), c.nImg(), ff, ff);  // bias once a patch
-    m_backend->matmul(upF, map, cells, C, m_denseHid.data(), ff);
-    for (int64_t z = 0; z < Dm; ++z)
-        for (int64_t y = 0; y < Hm; ++y)
-            for (int64_t x = 0; x < Wm; ++x) {
-                float* r = m_denseHid.data() + ((z * Hm + y) * Wm + x) * ff;
-                const float* hp = m_denseHp.data() + c.cellPatch(z, y, x) * ff;
-                for (int64_t j = 0; j < ff; ++j)
-                    r[j] += hp[j];
-            }
+    if (c.detDenseMapOnly) {
+        linear(m_model->detDenseUp, map, cells, C, m_denseHid.data(), ff);
+    } else {
+        const float* w = m_model->detDenseUp.w.f32();
+        const size_t rowBytes = size_t(C + d) * sizeof(float);
+        const kernels::MatrixView upF{DType::F32, w, ff, C, rowBytes};
+        const kernels::MatrixView upH{DType::F32, w + C, ff, d, rowBytes};
+        m_backend->matmul(upH, m_hImg.data(), c.nImg(), d, m_denseHp.data(), ff);
+        addRows(m_denseHp.data(), m_model->detDenseUp.b.f32(), c.nImg(), ff, ff);  // once a patch
+        m_backend->matmul(upF, map, cells, C, m_denseHid.data(), ff);
+        for (int64_t z = 0; z < Dm; ++z)
+            for (int64_t y = 0; y < Hm; ++y)
+                for (int64_t x = 0; x < Wm; ++x) {
+                    float* r = m_denseHid.data() + ((z * Hm + y) * Wm + x) * ff;
+                    const float* hp = m_denseHp.data() + c.cellPatch(z, y, x) * ff;
+                    for (int64_t j = 0; j < ff; ++j)
+                        r[j] += hp[j];
+                }
+    }
     m_backend->gelu(m_denseHid.data(), m_denseHid.data(), cells * ff);
-    linear(m_model->detDenseOut, m_denseHid.data(), cells, ff, m_dense.data(), kDetCols);
-    tap("det.dense.raw", m_dense.data(), {cells, kDetCols});
+    linear(m_model->detDenseOut, m_denseHid.data(), cells, ff, m_dense.data(), c.denseCols());
+    tap("det.dense.raw", m_dense.data(), {cells, c.denseCols()});
 }
 
 void ConsiliumGraph::setDenseDetection(const float* rows) {

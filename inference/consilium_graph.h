@@ -58,6 +58,11 @@ struct ConsiliumConfig {
     int64_t detMaxCandidates = 16;
     // Hidden width of the dense detection head on the convolution map (section 10); 0 = none.
     int64_t detDenseFfn = 0;
+    // The dense head reads the map alone; a finding's lobe logits add the patch head's.
+    bool detDenseMapOnly = false;
+    // Lung-RADS from the findings by the v2022 rules; the dense head's column 13 is then the
+    // logit of each finding's solid part, as a share of its diameter.
+    bool lungRadsFromFindings = false;
     std::vector<std::string> detTypes, detLobes, lungRadsCategories;
     int32_t unkId = 0, bosId = 1, eosId = 2, padId = 3;
 
@@ -91,6 +96,8 @@ struct ConsiliumConfig {
     int64_t convCells(int a) const { return grid[size_t(a)] / convStride(a); }
     int64_t convCellCount() const { return convCells(0) * convCells(1) * convCells(2); }
     bool hasDenseDet() const { return detDenseFfn > 0; }
+    // Columns of a dense head row: 13, and the solid-part column with Lung-RADS from findings.
+    int64_t denseCols() const { return lungRadsFromFindings ? 14 : 13; }
     // The patch holding cell (z, y, x) of the last feature map.
     int64_t cellPatch(int64_t z, int64_t y, int64_t x) const {
         return ((z / convPatch(0)) * ny() + y / convPatch(1)) * nx() + x / convPatch(2);

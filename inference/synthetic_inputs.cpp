@@ -27,4 +27,8 @@ std::vector<float> syntheticChestGrid(const ConsiliumConfig& c, int variant) {
     return v;
 }
 
+double syntheticGridSpacingYxMm(const ConsiliumConfig& c) {
+    return 340.0 / double(c.grid[2]);
+}
+
 }  // namespace consilium::inference

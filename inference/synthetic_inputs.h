@@ -13,4 +13,8 @@ namespace consilium::inference {
 // [D, H, W] HU values for config.grid; deterministic in `variant` (8 nodule placements).
 std::vector<float> syntheticChestGrid(const ConsiliumConfig& config, int variant);
 
+// The in-plane grid voxel size in mm these grids stand for: a 340 mm field of view across
+// the grid's width (ConsiliumInputs::ctSpacingYxMm).
+double syntheticGridSpacingYxMm(const ConsiliumConfig& config);
+
 }  // namespace consilium::inference

@@ -58,19 +58,8 @@ class Case:
 _ORDER = {c: i for i, c in enumerate(M.LUNG_RADS)}
 
 
-def lung_rads_nodule(ntype: str, d: float, solid: float) -> str:
-    d, solid = round(d, 1), round(solid, 1)
-    if ntype == "solid":
-        return "2" if d < 6 else "3" if d < 8 else "4A" if d < 15 else "4B"
-    if ntype == "part-solid":
-        if d < 6:
-            return "2"
-        return "3" if solid < 6 else "4A" if solid < 8 else "4B"
-    return "2" if d < 30 else "3"
-
-
 def lung_rads_case(nodules: List[Nodule]) -> str:
-    cats = [lung_rads_nodule(n.type, n.diameter_mm, n.solid_mm) for n in nodules]
+    cats = [M.lung_rads_nodule(n.type, n.diameter_mm, n.solid_mm) for n in nodules]
     return max(cats, key=lambda c: _ORDER[c]) if cats else "1"
 
 
@@ -124,7 +113,8 @@ def dense_targets(case: Case, cfg: M.Config):
     """Targets of the dense head (docs/MODEL.md section 10) on the convolution map's cells:
     pos [K] cell index of each nodule's centre (cell floor((g + 0.5) / T) per axis), off
     [K,3] its offset inside the cell ((g + 0.5) / T - cell), logd [K] log diameter in grid
-    voxels, type [K], lobe [K]. Two nodules in one cell: the larger one."""
+    voxels, type [K], lobe [K], solid [K] the solid part's share of the diameter. Two nodules
+    in one cell: the larger one."""
     Dc, Hc, Wc = cfg.conv_cells
     T = np.array(cfg.conv_stride, np.float64)
     best = {}
@@ -135,7 +125,7 @@ def dense_targets(case: Case, cfg: M.Config):
         if k in best and best[k].diameter_mm >= nd.diameter_mm:
             continue
         best[k] = nd
-    out = dict(pos=[], off=[], logd=[], type=[], lobe=[])
+    out = dict(pos=[], off=[], logd=[], type=[], lobe=[], solid=[])
     for k, nd in best.items():
         c = np.array([k // (Hc * Wc), (k // Wc) % Hc, k % Wc])
         out["pos"].append(k)
@@ -143,6 +133,7 @@ def dense_targets(case: Case, cfg: M.Config):
         out["logd"].append(np.log(max(nd.diameter_mm, 0.5) / case.sp_yx))
         out["type"].append(M.TYPES.index(nd.type))
         out["lobe"].append(M.LOBES.index(nd.lobe))
+        out["solid"].append(min(nd.solid_mm / max(nd.diameter_mm, 0.5), 1.0))
     return out
 
 

@@ -17,6 +17,11 @@ detection head of section 10 (F32 only):
 
   consilium-golden-conv-f32.gguf, golden_conv.bin / golden_conv.json
 
+With --conv-map, the same again with a dense head that reads the map alone and Lung-RADS from
+the findings (section 10: 14 columns, F32 only):
+
+  consilium-golden-conv-map-f32.gguf, golden_conv_map.bin / golden_conv_map.json
+
 golden*.bin: little-endian float32 / int32 tensors back to back; the JSON index gives for
 each name {"dtype", "shape", "offset" (bytes), "count"} plus "inputs", "config", "limits".
 
@@ -146,7 +151,11 @@ def main(argv=None) -> int:
     ap.add_argument("--conv", action="store_true",
                     help="the CT convolution variant (section 5): consilium-golden-conv-f32.gguf "
                          "and golden_conv.bin/.json only")
+    ap.add_argument("--conv-map", action="store_true",
+                    help="--conv with a map-only dense head and Lung-RADS from findings (section 10): "
+                         "consilium-golden-conv-map-f32.gguf and golden_conv_map.bin/.json only")
     a = ap.parse_args(argv)
+    a.conv = a.conv or a.conv_map
     os.makedirs(a.out, exist_ok=True)
     torch.manual_seed(SEED)
     rng = np.random.default_rng(SEED)
@@ -158,6 +167,7 @@ def main(argv=None) -> int:
         # and the dense detection head of section 10 (a width that is no multiple of 32)
         cfg.ct_conv_channels, cfg.ct_conv_strides = (4, 8), (2, 2, 2, 1, 2, 2)
         cfg.det_dense_ff = 24
+        cfg.det_dense_map_only = cfg.lung_rads_from_findings = a.conv_map
         cfg.validate()
 
     texts = records.corpus(400, SEED) + [QUESTION, "Is there a nodule in the right upper lobe?"]
@@ -184,7 +194,7 @@ def main(argv=None) -> int:
                         for k, v in vars(cfg).items()},
              "limits": LIMITS, "seed": SEED}
 
-    tag = "-stem" if a.stem else "-conv" if a.conv else ""
+    tag = "-stem" if a.stem else "-conv-map" if a.conv_map else "-conv" if a.conv else ""
     f32 = os.path.join(a.out, f"consilium-golden{tag}-f32.gguf")
     q4 = os.path.join(a.out, "consilium-golden-q4_0.gguf")
     G.export_model(model, f32, "f32", spm_bytes, "consilium-golden", {"consilium.training.seed": SEED})
@@ -192,7 +202,7 @@ def main(argv=None) -> int:
 
     # F32: the reference; also proves the file round-trips to the same model.
     blob = run(model, inp, cfg)
-    stem = "golden_stem" if a.stem else "golden_conv" if a.conv else "golden"
+    stem = "golden_stem" if a.stem else "golden_conv_map" if a.conv_map else "golden_conv" if a.conv else "golden"
     sizes[f"{stem}.bin"] = blob.write(os.path.join(a.out, f"{stem}.bin"),
                                       os.path.join(a.out, f"{stem}.json"), extra)
     _, tensors = G.read_gguf(f32)

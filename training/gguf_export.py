@@ -325,11 +325,13 @@ def model_kv(w: GGUFWriter, cfg, name: str, spm_bytes: bytes, extra: Dict[str, o
     for key, field, kind in CONFIG_KV:
         v = getattr(cfg, field)
         if field in _OPTIONAL and not v:
-            continue  # absent keys: no stem, no convolution layers, no dense head (docs/MODEL.md)
+            continue  # absent keys: no stem, no convolution layers, no dense head, false (docs/MODEL.md)
         if kind == "u32":
             w.add_u32(key, v)
         elif kind == "f32":
             w.add_f32(key, v)
+        elif kind == "bool":
+            w.add_bool(key, v)
         elif kind == "u32[]":
             w.add_u32_array(key, v)
         else:  # "count": the length of a per-layer list
@@ -412,8 +414,11 @@ CONFIG_KV = [
     ("consilium.decoder.max_tokens", "dec_max_tokens", "u32"), ("consilium.det.threshold", "det_threshold", "f32"),
     ("consilium.det.max_candidates", "det_max_candidates", "u32"),
     ("consilium.det.dense_feed_forward_length", "det_dense_ff", "u32"),
+    ("consilium.det.dense_map_only", "det_dense_map_only", "bool"),
+    ("consilium.lung_rads.from_findings", "lung_rads_from_findings", "bool"),
 ]
-_OPTIONAL = {"ct_stem", "ct_stem_channels", "ct_conv_channels", "ct_conv_strides", "det_dense_ff"}
+_OPTIONAL = {"ct_stem", "ct_stem_channels", "ct_conv_channels", "ct_conv_strides", "det_dense_ff",
+             "det_dense_map_only", "lung_rads_from_findings"}
 
 
 def checkpoint_from_gguf(path: str) -> Dict[str, object]:

@@ -66,6 +66,14 @@ class Config:
     det_threshold: float = 0.5
     det_max_candidates: int = 16
     det_dense_ff: int = 0  # hidden width of the dense detection head on the convolution map; 0 = none (section 10)
+    det_dense_map_only: bool = False  # the dense head reads the map alone; lobe logits add the patch head's
+    lung_rads_from_findings: bool = False  # Lung-RADS by the v2022 rules from the findings (dense column 13)
+
+    @property
+    def dense_cols(self) -> int:
+        """Columns of a dense head row: DET_COLS, and the solid-part column with Lung-RADS from
+        findings (section 10)."""
+        return DET_COLS + 1 if self.lung_rads_from_findings else DET_COLS
 
     @property
     def n_patch(self) -> int:
@@ -141,6 +149,8 @@ class Config:
                 raise ValueError(f"CT convolution stride {self.conv_stride} must divide the patch {self.ct_patch}")
         if self.det_dense_ff and (self.det_dense_ff < 0 or not self.ct_conv_channels):
             raise ValueError("the dense detection head needs the CT convolution layers and a width >= 1")
+        if (self.det_dense_map_only or self.lung_rads_from_findings) and not self.det_dense_ff:
+            raise ValueError("a map-only dense head and Lung-RADS from findings need the dense head")
         heads = (list(self.ct_heads) + list(self.audio_heads) + list(self.text_heads)
                  + list(self.fusion_heads) + list(self.dec_heads) + list(self.dec_cross_heads))
         if min(heads) < 1 or any((h * self.hd) % QK for h in heads):
@@ -708,7 +718,8 @@ class Consilium(nn.Module):
         self.det = MLPHead(cfg.d, cfg.d, DET_COLS)
         if cfg.det_dense_ff:
             # Section 10, dense head: tensors det.dense.{up,out}.
-            self.det.dense = MLPHead(cfg.ct_conv_channels[-1] + cfg.d, cfg.det_dense_ff, DET_COLS)
+            self.det.dense = MLPHead(cfg.ct_conv_channels[-1] + (0 if cfg.det_dense_map_only else cfg.d),
+                                     cfg.det_dense_ff, cfg.dense_cols)
             with torch.no_grad():  # untrained, it finds nothing (sigmoid(-4) < det.threshold)
                 self.det.dense.out.bias.zero_()
                 self.det.dense.out.bias[0] = -4.0
@@ -764,12 +775,15 @@ class Consilium(nn.Module):
 
     def dense_det(self, f, h):
         """Section 10, dense head: the convolution map f [B,C,D',H',W'] and H_img h [B,N,d] ->
-        [B, D'H'W', 13], cell (z·H' + y)·W' + x reading concat(f[:, :, z, y, x], h[patch])."""
+        [B, D'H'W', dense_cols], cell (z·H' + y)·W' + x reading concat(f[:, :, z, y, x],
+        h[patch]), or f[:, :, z, y, x] alone in a map-only head (h unused)."""
         B, C, Dc, Hc, Wc = f.shape
-        qd, qh, qw = self.cfg.conv_patch
-        nz, ny, nx = Dc // qd, Hc // qh, Wc // qw
-        hp = h.view(B, nz, 1, ny, 1, nx, 1, -1).expand(B, nz, qd, ny, qh, nx, qw, h.shape[-1])
-        rows = torch.cat([f.permute(0, 2, 3, 4, 1), hp.reshape(B, Dc, Hc, Wc, -1)], dim=-1)
+        rows = f.permute(0, 2, 3, 4, 1)
+        if not self.cfg.det_dense_map_only:
+            qd, qh, qw = self.cfg.conv_patch
+            nz, ny, nx = Dc // qd, Hc // qh, Wc // qw
+            hp = h.view(B, nz, 1, ny, 1, nx, 1, -1).expand(B, nz, qd, ny, qh, nx, qw, h.shape[-1])
+            rows = torch.cat([rows, hp.reshape(B, Dc, Hc, Wc, -1)], dim=-1)
         return self.det.dense(rows.reshape(B, Dc * Hc * Wc, -1))
 
     def encode_text(self, ids, name, cap=None):
@@ -891,14 +905,33 @@ def candidates(det_raw: torch.Tensor, cfg: Config):
     return out
 
 
-def dense_candidates(raw: torch.Tensor, cfg: Config):
-    """Candidate list of section 10 from the dense head for one example: raw [D'H'W', 13].
+def cell_patches(cfg: Config) -> torch.Tensor:
+    """Patch index of every cell of the convolution map, [D'H'W'] (section 10)."""
+    Dc, Hc, Wc = cfg.conv_cells
+    qd, qh, qw = cfg.conv_patch
+    ny, nx = cfg.ct_grid[1] // cfg.ct_patch[1], cfg.ct_grid[2] // cfg.ct_patch[2]
+    z, y, x = torch.meshgrid(torch.arange(Dc), torch.arange(Hc), torch.arange(Wc), indexing="ij")
+    return (((z // qd) * ny + y // qh) * nx + x // qw).reshape(-1)
+
+
+def dense_lobe_logits(raw: torch.Tensor, det_raw: Optional[torch.Tensor], cfg: Config) -> torch.Tensor:
+    """Lobe logits of every cell, [..., D'H'W', 5]: the dense row's columns 8..12, plus the
+    patch head's columns 8..12 of the cell's patch in a map-only head (section 10)."""
+    lobe = raw[..., 8:13]
+    if cfg.det_dense_map_only:
+        lobe = lobe + det_raw[..., cell_patches(cfg).to(raw.device), 8:13]
+    return lobe
+
+
+def dense_candidates(raw: torch.Tensor, cfg: Config, det_raw: Optional[torch.Tensor] = None):
+    """Candidate list of section 10 from the dense head for one example: raw [D'H'W',
+    dense_cols] (and the patch head's det_raw [N, 13], which a map-only head's lobe needs).
     Cells play the part of patches: a local maximum among its 26 neighbouring cells (ties:
     the higher index loses) scoring >= det.threshold; centre (c + u)·T - 0.5 per axis."""
     Dc, Hc, Wc = cfg.conv_cells
     T = cfg.conv_stride
-    qd, qh, qw = cfg.conv_patch
-    ny, nx = cfg.ct_grid[1] // cfg.ct_patch[1], cfg.ct_grid[2] // cfg.ct_patch[2]
+    patches = cell_patches(cfg)
+    lobes = dense_lobe_logits(raw, det_raw, cfg)
     s = torch.sigmoid(raw[:, 0]).view(Dc, Hc, Wc)
     top = F.max_pool3d(s[None, None], 3, 1, 1)[0, 0]  # zero padding is harmless: s > 0
     keep = []
@@ -916,13 +949,44 @@ def dense_candidates(raw: torch.Tensor, cfg: Config):
         z, y, x = k // (Hc * Wc), (k // Wc) % Hc, k % Wc
         row = raw[k]
         u = torch.sigmoid(row[1:4])
-        out.append(dict(patch=((z // qd) * ny + y // qh) * nx + x // qw, cell=k, score=float(s.view(-1)[k]),
-                        grid_zyx=[(z + float(u[0])) * T[0] - 0.5, (y + float(u[1])) * T[1] - 0.5,
-                                  (x + float(u[2])) * T[2] - 0.5],
-                        diameter_vox=float(torch.exp(row[4])),
-                        type=TYPES[int(torch.argmax(row[5:8]))],
-                        lobe=LOBES[int(torch.argmax(row[8:13]))]))
+        c = dict(patch=int(patches[k]), cell=k, score=float(s.view(-1)[k]),
+                 grid_zyx=[(z + float(u[0])) * T[0] - 0.5, (y + float(u[1])) * T[1] - 0.5,
+                           (x + float(u[2])) * T[2] - 0.5],
+                 diameter_vox=float(torch.exp(row[4])),
+                 type=TYPES[int(torch.argmax(row[5:8]))],
+                 lobe=LOBES[int(torch.argmax(lobes[k]))])
+        if cfg.lung_rads_from_findings:
+            c["solid_fraction"] = float(torch.sigmoid(row[13]))
+        out.append(c)
     return out
+
+
+def lung_rads_nodule(ntype: str, d: float, solid: float) -> str:
+    """Lung-RADS v2022 category of one baseline nodule: its type, its diameter and its solid
+    part's diameter in mm, each rounded to 0.1 mm first."""
+    d, solid = round(d, 1), round(solid, 1)
+    if ntype == "solid":
+        return "2" if d < 6 else "3" if d < 8 else "4A" if d < 15 else "4B"
+    if ntype == "part-solid":
+        if d < 6:
+            return "2"
+        return "3" if solid < 6 else "4A" if solid < 8 else "4B"
+    return "2" if d < 30 else "3"
+
+
+def lung_rads_of_findings(cands, sp_yx: float) -> str:
+    """Section 10: the case's Lung-RADS from the dense head's findings, the highest category
+    of any of them by the v2022 rules ("1" without findings). A finding's diameter is
+    diameter_vox·sp_yx mm; its solid part is solid_fraction times that for a part-solid one,
+    the whole diameter for a solid one."""
+    order = {c: i for i, c in enumerate(LUNG_RADS)}
+    best = "1"
+    for c in cands:
+        d = c["diameter_vox"] * sp_yx
+        solid = d if c["type"] == "solid" else d * c["solid_fraction"] if c["type"] == "part-solid" else 0.0
+        cat = lung_rads_nodule(c["type"], d, solid)
+        best = cat if order[cat] > order[best] else best
+    return best
 
 
 def patch_location(row: torch.Tensor, p: int, cfg: Config) -> dict:

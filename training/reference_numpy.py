@@ -294,18 +294,20 @@ class Ref:
         lr = self.linear(gelu(self.linear(v, "lung_rads.up")), "lung_rads.out")
         self.cap["det.raw"], self.cap["lung_rads.logits"] = det, lr
         if "consilium.det.dense_feed_forward_length" in self.kv:
-            # Section 10, dense head: cell (z, y, x) reads concat(F[:, z, y, x], h[patch]).
+            # Section 10, dense head: cell (z, y, x) reads concat(F[:, z, y, x], h[patch]), or
+            # F[:, z, y, x] alone in a map-only head.
             f = self.conv_map
             C, Dc, Hc, Wc = f.shape
             grid, patch = self.kv["consilium.ct.grid"], self.kv["consilium.ct.patch"]
             qd, qh, qw = (p * c // g for p, c, g in zip(patch, (Dc, Hc, Wc), grid))
             ny, nx = grid[1] // patch[1], grid[2] // patch[2]
-            rows = np.zeros((Dc * Hc * Wc, C + h.shape[1]), f32)
+            map_only = bool(self.kv.get("consilium.det.dense_map_only", False))
+            rows = np.zeros((Dc * Hc * Wc, C + (0 if map_only else h.shape[1])), f32)
             for z in range(Dc):
                 for y in range(Hc):
                     for x in range(Wc):
                         p = ((z // qd) * ny + y // qh) * nx + x // qw
-                        rows[(z * Hc + y) * Wc + x] = np.concatenate([f[:, z, y, x], h[p]])
+                        rows[(z * Hc + y) * Wc + x] = f[:, z, y, x] if map_only else np.concatenate([f[:, z, y, x], h[p]])
             self.cap["det.dense.raw"] = self.linear(gelu(self.linear(rows, "det.dense.up")), "det.dense.out")
 
 
@@ -327,10 +329,14 @@ def main(argv=None) -> int:
                     help="check the CT-stem file against golden_stem (dump_golden --stem)")
     ap.add_argument("--conv", action="store_true",
                     help="check the CT-convolution file against golden_conv (dump_golden --conv)")
+    ap.add_argument("--conv-map", action="store_true",
+                    help="check the map-only dense head file against golden_conv_map (dump_golden --conv-map)")
     a = ap.parse_args(argv)
-    stem = "golden_q4_0" if a.q4_0 else "golden_stem" if a.stem else "golden_conv" if a.conv else "golden"
+    stem = ("golden_q4_0" if a.q4_0 else "golden_stem" if a.stem else "golden_conv_map" if a.conv_map else
+            "golden_conv" if a.conv else "golden")
     model = ("consilium-golden-q4_0.gguf" if a.q4_0 else
              "consilium-golden-stem-f32.gguf" if a.stem else
+             "consilium-golden-conv-map-f32.gguf" if a.conv_map else
              "consilium-golden-conv-f32.gguf" if a.conv else "consilium-golden-f32.gguf")
     gold, _ = load_golden(a.golden, stem)
     r = Ref(os.path.join(a.golden, model))

@@ -363,8 +363,33 @@ def check_dense_head() -> None:
         pz, py, px = np.unravel_index(np.argmax(hf), hf.shape)
         assert (vz // cfg.conv_stride[0], vy // cfg.conv_stride[1], vx // cfg.conv_stride[2]) == (pz, py, px), \
             (seed, (vz, vy, vx), (pz, py, px))
+    # A map-only head with the solid-part column: rows read F alone, a candidate's lobe adds
+    # the patch head's logits of its patch, its solid share is sigmoid(column 13).
+    mcfg = dataclasses.replace(cfg, det_dense_map_only=True, lung_rads_from_findings=True, det_threshold=0.6)
+    mm = M.Consilium(mcfg).eval()
+    with torch.no_grad():
+        f = mm.ct.conv_features(ct)
+        _, det, _ = mm.encode_image(ct, conv_feat=f)
+        raw = mm.dense_det(f, None)[0]
+        assert raw.shape == (Dc * Hc * Wc, 14)
+        for z, y, x in [(0, 0, 0), (5, 3, 6)]:
+            assert torch.allclose(raw[(z * Hc + y) * Wc + x], mm.det.dense(f[0, :, z, y, x]), atol=1e-6)
+        raw[:, 0] = torch.randn(raw.shape[0]) * 2
+        cands = M.dense_candidates(raw, mcfg, det[0])
+        assert cands
+        for c in cands:
+            want = M.LOBES[int(torch.argmax(raw[c["cell"], 8:13] + det[0, c["patch"], 8:13]))]
+            assert c["lobe"] == want and abs(c["solid_fraction"] - float(torch.sigmoid(raw[c["cell"], 13]))) < 1e-6
+    # Lung-RADS of findings (the same cases as the engine's test_consilium_golden lungRadsRules).
+    gg = dict(type="ground-glass", diameter_vox=10.0)
+    ps = dict(type="part-solid", diameter_vox=6.0, solid_fraction=0.55)
+    assert M.lung_rads_of_findings([], 2.0) == "1" and M.lung_rads_of_findings([gg], 2.0) == "2"
+    assert M.lung_rads_of_findings([gg, ps], 2.0) == "4A"
+    assert M.lung_rads_of_findings([dict(ps, solid_fraction=0.45), gg], 2.0) == "3"
+    assert M.lung_rads_nodule("solid", 5.96, 5.96) == "3" and M.lung_rads_nodule("solid", 5.94, 5.94) == "2"
     print(f"dense head: rows by hand, {len(got)} candidates as the patch rule gives them, target cell "
-          "and offset round-trip, flips keep the heatmap on the nodule")
+          f"and offset round-trip, flips keep the heatmap on the nodule; map-only rows, {len(cands)} "
+          "candidates' lobes and solid parts, Lung-RADS of findings")
 
 
 def main() -> int:

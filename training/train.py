@@ -610,26 +610,32 @@ class Trainer:
                     f = self.conv_cache.get(id(c))  # ct_only's, when the layers were frozen there
                     f = (f[None].float() if f is not None else
                          m.ct.conv_features(torch.from_numpy(c.ct.astype(np.float32)).to(self.dev)[None]))
-                    h, _, _ = m.encode_image(None, conv_feat=f)
+                    h, det, _ = m.encode_image(None, conv_feat=f)
                 heat = heat_target(c, cfg.conv_cells, cfg.conv_stride)
-                feats[id(c)] = (f[0].half(), h[0], torch.from_numpy(heat).view(-1), D.dense_targets(c, cfg))
+                feats[id(c)] = (f[0].half(), h[0], torch.from_numpy(heat).view(-1), D.dense_targets(c, cfg), det[0])
             return feats[id(c)]
 
+        part_solid = M.TYPES.index("part-solid")
         for i in range(steps):
             picks = [self.s.cases[j] for j in self.s.rng.integers(len(self.s.cases), size=batch)]
             fs = [features(c) for c in picks]
             o = m.dense_det(torch.stack([x[0] for x in fs]).float(), torch.stack([x[1] for x in fs]))
+            lobes = M.dense_lobe_logits(o, torch.stack([x[4] for x in fs]), cfg)
             loss = heat_loss(o[..., 0], torch.stack([x[2] for x in fs]).to(self.dev))
             rows = [(b, k) for b, x in enumerate(fs) for k in range(len(x[3]["pos"]))]
             if rows:
                 r = torch.stack([o[b, fs[b][3]["pos"][k]] for b, k in rows])
+                r_lobe = torch.stack([lobes[b, fs[b][3]["pos"][k]] for b, k in rows])
 
                 def tgt(name, dtype=torch.float32):
                     return torch.tensor(np.array([fs[b][3][name][k] for b, k in rows]), dtype=dtype, device=self.dev)
                 loss = loss + F.binary_cross_entropy_with_logits(r[:, 1:4], tgt("off")) \
                     + F.smooth_l1_loss(r[:, 4], tgt("logd")) \
                     + F.cross_entropy(r[:, 5:8], tgt("type", torch.long)) \
-                    + F.cross_entropy(r[:, 8:13], tgt("lobe", torch.long))
+                    + F.cross_entropy(r_lobe, tgt("lobe", torch.long))
+                ps = tgt("type", torch.long) == part_solid
+                if cfg.lung_rads_from_findings and bool(ps.any()):  # the solid part's share of the diameter
+                    loss = loss + F.binary_cross_entropy_with_logits(r[ps, 13], tgt("solid")[ps])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -827,11 +833,14 @@ def evaluate(model: M.Consilium, cases: List[D.Case], sampler: Sampler, dev, max
         if cfg.det_dense_ff:  # findings from the dense head (section 10)
             f = model.ct.conv_features(ct)
             h_img, raw, lr = model.encode_image(ct, conv_feat=f)
-            cands = M.dense_candidates(model.dense_det(f, h_img)[0].cpu(), cfg)
+            cands = M.dense_candidates(model.dense_det(f, h_img)[0].cpu(), cfg, raw[0].cpu())
         else:
             h_img, raw, lr = model.encode_image(ct)  # once per case: every question below reuses it
             cands = M.candidates(raw[0].cpu(), cfg)
-        lr_ok += M.LUNG_RADS[int(lr[0].argmax())] == case.lung_rads
+        if cfg.lung_rads_from_findings:
+            lr_ok += M.lung_rads_of_findings(cands, case.sp_yx) == case.lung_rads
+        else:
+            lr_ok += M.LUNG_RADS[int(lr[0].argmax())] == case.lung_rads
         sz = np.array(case.spacing_zyx)
         matched = set()
         for n in case.nodules:
@@ -1065,6 +1074,12 @@ def main(argv=None) -> int:
                     help="add the dense detection head of docs/MODEL.md section 10 (hidden width FF) "
                          "on the CT convolution layers; trained last, alone (--dense-steps)")
     ap.add_argument("--dense-steps", type=int, default=0, metavar="N", help="steps of the dense head")
+    ap.add_argument("--dense-map-only", action="store_true",
+                    help="with --det-dense: the head reads the convolution map alone; a finding's lobe "
+                         "adds the patch head's lobe logits (docs/MODEL.md section 10)")
+    ap.add_argument("--lung-rads-findings", action="store_true",
+                    help="with --det-dense: the head learns each nodule's solid part and the file's "
+                         "Lung-RADS comes from its findings by the v2022 rules (section 10)")
     ap.add_argument("--det-threshold", type=float, default=None, metavar="S",
                     help="the file's det.threshold (candidate score floor; default: the base's, else 0.5)")
     ap.add_argument("--val-cases", type=int, default=0, help="validation cases (default: the budget's)")
@@ -1117,6 +1132,8 @@ def main(argv=None) -> int:
         cfg.validate()
     if a.det_dense:
         cfg.det_dense_ff = a.det_dense
+        cfg.det_dense_map_only = a.dense_map_only
+        cfg.lung_rads_from_findings = a.lung_rads_findings
         cfg.validate()
     if a.det_threshold is not None:
         cfg.det_threshold = a.det_threshold
@@ -1147,11 +1164,16 @@ def main(argv=None) -> int:
     model = M.Consilium(cfg, torch.from_numpy(G.mel_filters(cfg.sample_rate, cfg.n_fft, cfg.n_mels))).to(dev)
     same_ct = bool(base and a.ct_conv and tuple(base["config"].get("ct_conv_channels", ())) == cfg.ct_conv_channels
                    and tuple(base["config"].get("ct_conv_strides", ())) == cfg.ct_conv_strides)
+    # A base without this dense head (none, or one of another shape) gets a new one.
+    new_dense = bool(base and cfg.det_dense_ff and any(
+        base["config"].get(k, False) != getattr(cfg, k)
+        for k in ("det_dense_ff", "det_dense_map_only", "lung_rads_from_findings")))
+
     def load_base(keep=lambda k: True, may_miss=lambda k: False):
-        # A base without the dense head gets a new one (--det-dense); nothing else may be missing.
-        missing, unexpected = model.load_state_dict({k: v for k, v in base["model"].items() if keep(k)}, strict=False)
-        missing = [k for k in missing if not may_miss(k) and not (k.startswith("det.dense.") and cfg.det_dense_ff
-                                                                  and not base["config"].get("det_dense_ff"))]
+        # Nothing but the new dense head may be missing.
+        state = {k: v for k, v in base["model"].items() if keep(k) and not (new_dense and k.startswith("det.dense."))}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not may_miss(k) and not (new_dense and k.startswith("det.dense."))]
         if unexpected or missing:
             raise RuntimeError(f"fine-tune from {a.finetune}: unexpected {unexpected}, missing {missing}")
 

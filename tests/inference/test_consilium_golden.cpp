@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 
+#include "inference/consilium_engine.h"
 #include "inference/consilium_graph.h"
 #include "inference/consilium_session.h"
 #include "inference/consilium_tokenizer.h"
@@ -234,6 +235,10 @@ class TestConsiliumGolden : public QObject {
         // then 2x2x2 cells of 8 channels per patch); every layer's map is tapped.
         QTest::newRow("f32_conv") << "consilium-golden-conv-f32.gguf"
                                   << "golden_conv" << 1e-4 << true << 0 << 0;
+        // The same with a dense head that reads the map alone and a 14th, solid-part column
+        // (section 10, Lung-RADS from findings).
+        QTest::newRow("f32_conv_map") << "consilium-golden-conv-map-f32.gguf"
+                                      << "golden_conv_map" << 1e-4 << true << 0 << 0;
     }
 
     void everyTensor() {
@@ -539,6 +544,97 @@ class TestConsiliumGolden : public QObject {
     }
 
     // Missing or ill-shaped tensors are refused with the tensor's name.
+    // Lung-RADS v2022 (baseline) per nodule, at the rounding edges, and of a list of findings.
+    void lungRadsRules() {
+        QCOMPARE(lungRadsV2022("solid", 5.94, 5.94), std::string("2"));
+        QCOMPARE(lungRadsV2022("solid", 5.96, 5.96), std::string("3"));  // rounds to 6.0
+        QCOMPARE(lungRadsV2022("solid", 7.9, 7.9), std::string("3"));
+        QCOMPARE(lungRadsV2022("solid", 8.0, 8.0), std::string("4A"));
+        QCOMPARE(lungRadsV2022("solid", 15.0, 15.0), std::string("4B"));
+        QCOMPARE(lungRadsV2022("part-solid", 5.9, 3.0), std::string("2"));
+        QCOMPARE(lungRadsV2022("part-solid", 12.0, 5.9), std::string("3"));
+        QCOMPARE(lungRadsV2022("part-solid", 12.0, 6.0), std::string("4A"));
+        QCOMPARE(lungRadsV2022("part-solid", 12.0, 8.0), std::string("4B"));
+        QCOMPARE(lungRadsV2022("ground-glass", 29.9, 0.0), std::string("2"));
+        QCOMPARE(lungRadsV2022("ground-glass", 30.0, 0.0), std::string("3"));
+
+        ConsiliumConfig c;
+        c.detTypes = {"solid", "part-solid", "ground-glass"};
+        c.lungRadsCategories = {"1", "2", "3", "4A", "4B"};
+        QCOMPARE(consiliumLungRadsOfFindings(c, {}, 2.0), 0);  // no findings: "1"
+        ConsiliumFinding gg;                                   // 20 mm ground-glass: 2
+        gg.type = 2;
+        gg.diameterGridVoxels = 10;
+        ConsiliumFinding ps = gg;  // 12 mm part-solid, solid part 0.55 x 12 = 6.6 mm: 4A
+        ps.type = 1;
+        ps.diameterGridVoxels = 6;
+        ps.solidFraction = 0.55;
+        QCOMPARE(consiliumLungRadsOfFindings(c, {gg}, 2.0), 1);
+        QCOMPARE(consiliumLungRadsOfFindings(c, {gg, ps}, 2.0), 3);
+        ps.solidFraction = 0.45;  // 5.4 mm: 3
+        QCOMPARE(consiliumLungRadsOfFindings(c, {ps, gg}, 2.0), 2);
+    }
+
+    // Section 10 through the session, on the file whose dense head reads the map alone and
+    // whose Lung-RADS comes from the findings: each finding is its cell's row of
+    // det.dense.raw, with the patch head's lobe logits added and the solid-part column, and
+    // the category is the findings' highest. Without the grid's spacing a CT is refused.
+    void denseFindingsFromTheMapAlone() {
+        Golden g;
+        QVERIFY(loadGolden("golden_conv_map", &g));
+        auto engine =
+            ConsiliumEngine::open((kDir + "consilium-golden-conv-map-f32.gguf").toStdString());
+        QVERIFY2(engine.ok(), engine.ok() ? "" : engine.error().message.c_str());
+        const ConsiliumConfig& c = engine.value()->model().config();
+        QVERIFY(c.detDenseMapOnly && c.lungRadsFromFindings);
+        QCOMPARE(c.denseCols(), int64_t(14));
+        ConsiliumSessionOptions so;
+        so.cpu.threads = 2;
+        so.maxAnswerTokens = 2;
+        auto session = ConsiliumSession::create(engine.value(), so);
+        QVERIFY(session.ok());
+        ConsiliumInputs in;
+        const float lo = c.windowCenter - c.windowWidth / 2;
+        for (float v : g.f32.at("in.ct"))
+            in.ctHu.push_back(v * c.windowWidth + lo);
+        in.questionIds = g.i32.at("in.question_ids");
+        auto refused = session.value()->ask(in);
+        QVERIFY(!refused.ok());
+        QCOMPARE(refused.error().code, ErrorCode::InvalidArgument);
+        QVERIFY(refused.error().message.find("spacing") != std::string::npos);
+
+        in.ctSpacingYxMm = 3.0;
+        auto a = session.value()->ask(in);
+        QVERIFY2(a.ok(), a.ok() ? "" : a.error().message.c_str());
+        const auto& dense = g.f32.at("det.dense.raw");
+        const auto& det = g.f32.at("det.raw");
+        QVERIFY(!a.value().findings.empty());
+        auto sig = [](double x) { return 1.0 / (1.0 + std::exp(-x)); };
+        bool patchChangedALobe = false;
+        for (const auto& f : a.value().findings) {
+            int64_t cell[3];
+            for (int ax = 0; ax < 3; ++ax)
+                cell[ax] =
+                    int64_t(std::floor((f.grid[size_t(ax)] + 0.5) / double(c.convStride(ax))));
+            const int64_t k = (cell[0] * c.convCells(1) + cell[1]) * c.convCells(2) + cell[2];
+            const float* o = dense.data() + k * 14;
+            QCOMPARE(f.patch, c.cellPatch(cell[0], cell[1], cell[2]));
+            QVERIFY(std::fabs(f.score - sig(o[0])) < 1e-4);
+            QVERIFY(std::fabs(f.solidFraction - sig(o[13])) < 1e-4);
+            int lobe = 0, own = 0;
+            for (int i = 1; i < 5; ++i) {
+                if (o[8 + i] + det[size_t(f.patch * 13 + 8 + i)] >
+                    o[8 + lobe] + det[size_t(f.patch * 13 + 8 + lobe)])
+                    lobe = i;
+                if (o[8 + i] > o[8 + own]) own = i;
+            }
+            QCOMPARE(f.lobe, lobe);
+            patchChangedALobe = patchChangedALobe || lobe != own;
+        }
+        QVERIFY2(patchChangedALobe, "no finding's lobe depends on the patch head's logits here");
+        QCOMPARE(a.value().lungRads, consiliumLungRadsOfFindings(c, a.value().findings, 3.0));
+    }
+
     void refusesBadFiles() {
         auto open = [](const QString& f) {
             return std::shared_ptr<WeightStore>(

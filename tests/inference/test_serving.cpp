@@ -43,7 +43,10 @@ std::vector<ConsiliumInputs> makeInputs(const ConsiliumEngine& e, int n) {
     std::vector<ConsiliumInputs> out;
     for (int i = 0; i < n; ++i) {
         ConsiliumInputs in;
-        if (i % 5 != 4) in.ctHu = syntheticChestGrid(c, i % 3);
+        if (i % 5 != 4) {
+            in.ctHu = syntheticChestGrid(c, i % 3);
+            in.ctSpacingYxMm = syntheticGridSpacingYxMm(c);
+        }
         if (i % 4 != 3) in.recordIds = e.tokenizer().encodeWithBos(kRecords[i % 3]);
         in.questionIds = e.tokenizer().encodeWithBos(kQuestions[i % 9]);
         out.push_back(std::move(in));
