@@ -58,7 +58,8 @@ QJsonObject findingReportJson(const FindingReport& r, const QString& pngName) {
     for (const QJsonValue& v : a["findings"].toArray()) {
         const QJsonObject f = v.toObject();
         QJsonObject g;
-        for (const char* k : {"center_mm", "diameter_mm", "type", "lobe", "score", "row", "col"})
+        for (const char* k : {"center_mm", "diameter_mm", "solid_diameter_mm", "type", "lobe",
+                              "score", "row", "col"})
             if (f.contains(k)) g[k] = f[k];
         g["sop_instance_uid"] = uid(f["sop_instance_uid"]);
         findings.append(g);
@@ -165,10 +166,15 @@ Result<QStringList> exportFindingReport(const FindingReport& r, const QString& p
     for (int i = 0; i < findings.size(); ++i) {
         const QJsonObject f = findings[i].toObject();
         const QJsonArray c = f["center_mm"].toArray();
-        lines << QStringLiteral("%1. %2 nodule, %3 mm, %4, at (%5, %6, %7) mm LPS, score %8")
+        const QString size =
+            fmt(f["diameter_mm"].toDouble(), 1) + QStringLiteral(" mm") +
+            (f.contains("solid_diameter_mm") ? QStringLiteral(" (solid part %1 mm)")
+                                                   .arg(fmt(f["solid_diameter_mm"].toDouble(), 1))
+                                             : QString());
+        lines << QStringLiteral("%1. %2 nodule, %3, %4, at (%5, %6, %7) mm LPS, score %8")
                      .arg(i + 1)
                      .arg(f["type"].toString())
-                     .arg(fmt(f["diameter_mm"].toDouble(), 1))
+                     .arg(size)
                      .arg(f["lobe"].toString())
                      .arg(fmt(c[0].toDouble(), 1))
                      .arg(fmt(c[1].toDouble(), 1))

@@ -936,9 +936,11 @@ void MainWindow::showAnswer(const QJsonObject& answer, const QStringList& notes)
         const QJsonObject o = f.toObject();
         const QJsonArray c = o["center_mm"].toArray();
         const QVector3D mm(float(c[0].toDouble()), float(c[1].toDouble()), float(c[2].toDouble()));
-        const QString label = tr("%1 mm %2, %3")
-                                  .arg(o["diameter_mm"].toDouble(), 0, 'f', 0)
-                                  .arg(o["type"].toString(), o["lobe"].toString());
+        QString label = tr("%1 mm %2, %3")
+                            .arg(o["diameter_mm"].toDouble(), 0, 'f', 0)
+                            .arg(o["type"].toString(), o["lobe"].toString());
+        if (o.contains("solid_diameter_mm"))
+            label += tr(" (solid %1 mm)").arg(o["solid_diameter_mm"].toDouble(), 0, 'f', 0);
         auto* item = new QListWidgetItem(label, m_findings);
         item->setData(Qt::UserRole, QVariant::fromValue(mm));
         if (m_view && m_plane == Plane::Axial) {
