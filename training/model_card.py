@@ -190,8 +190,11 @@ def main(argv=None) -> int:
            f"{'×'.join(str(v) for v in _total_stride(cfg))}; docs/MODEL.md 5.1b)"
            if cfg.get("ct_conv_channels") else "")
         + (f"; findings from the dense detection head on the last map ({cfg['det_dense_ff']} hidden "
-           f"units, threshold {cfg['det_threshold']}; docs/MODEL.md 10)" if cfg.get("det_dense_ff") else ""),
-        "det_threshold": cfg["det_threshold"],
+           f"units, threshold {cfg['det_threshold']:.3g}"
+           + ("; reads the map alone, lobe from the patch head" if cfg.get("det_dense_map_only") else "")
+           + ("; Lung-RADS from its findings by the v2022 rules" if cfg.get("lung_rads_from_findings") else "")
+           + "; docs/MODEL.md 10)" if cfg.get("det_dense_ff") else ""),
+        "det_threshold": f"{cfg['det_threshold']:.3g}",
         "ct_only": r.get("budget", {}).get("ct_only", "–"), "facts": r.get("budget", {}).get("facts", "–"),
         "qat": r.get("budget", {}).get("qat", "–"),
         "experts": cfg["n_expert"], "expert_ff": cfg["expert_ff"],

@@ -250,17 +250,18 @@ class TestModelAccuracy : public QObject {
         // they catch a broken model file, engine or preprocessing path (a random-weight model
         // answers nothing well-formed), not a small regression.
         QVERIFY2(ratio(wellFormed, 3 * nCases) >= 0.5, "answers in the trained answer forms");
-        // Detection through the dense head (docs/MODEL.md 10; the model card: 63 % found at
-        // 0.175 false positives per case on 40 cases, 4 of 6 at none on these four). The
-        // Lung-RADS head (32.5 % on 40 cases, 0 of these four) is too weak to floor here.
+        // Detection through the dense head (docs/MODEL.md 10; the model card: 70 % found at
+        // 0.175 false positives per case on 40 cases, 5 of 6 at 0.25 on these four), and
+        // Lung-RADS from its findings by the v2022 rules (75 % on 40 cases, 3 of these four).
         QVERIFY2(ratio(found, nodules) >= 0.5, "nodules >= 6 mm found");
         QVERIFY2(double(falsePositives) / nCases <= 0.5, "false positives per case");
+        QVERIFY2(ratio(lungRadsOk, nCases) >= 0.5, "Lung-RADS category");
         QVERIFY2(ratio(imageGateOk, nCases) >= 0.75, "modality weights, scan questions");
         QVERIFY2(ratio(recordGateOk, 2 * nCases) >= 0.75, "modality weights, record questions");
         // The answer is read from the record (the model card: 100 % and 100 % on 40 cases).
         QVERIFY2(ratio(ageOk, nCases) >= 0.5, "age read from the record");
         QVERIFY2(ratio(packYearsOk, nCases) >= 0.5, "pack-years read from the record");
-        // Spoken and typed forms agree (the model card: 100 % of 120 on 40 cases; the file
+        // Spoken and typed forms agree (the model card: 98 % of 120 on 40 cases; the file
         // before step 7 of the recipe: 83 %).
         if (spokenAsked > 0)
             QVERIFY2(ratio(spokenSame, spokenAsked) >= 0.9, "spoken and typed questions agree");
