@@ -1,5 +1,6 @@
 #include "inference/consilium_engine.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace consilium::inference {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 
+#include "imaging/phantom.h"
 #include "inference/consilium_engine.h"
 #include "inference/consilium_graph.h"
 #include "inference/consilium_session.h"
@@ -557,6 +558,17 @@ class TestConsiliumGolden : public QObject {
         QCOMPARE(lungRadsV2022("part-solid", 12.0, 8.0), std::string("4B"));
         QCOMPARE(lungRadsV2022("ground-glass", 29.9, 0.0), std::string("2"));
         QCOMPARE(lungRadsV2022("ground-glass", 30.0, 0.0), std::string("3"));
+        // The same table as the one the phantoms' truth.json is written with, everywhere.
+        const std::pair<const char*, imaging::NoduleType> types[3] = {
+            {"solid", imaging::NoduleType::Solid},
+            {"part-solid", imaging::NoduleType::PartSolid},
+            {"ground-glass", imaging::NoduleType::GroundGlass}};
+        for (const auto& [name, type] : types)
+            for (int d10 = 30; d10 <= 350; ++d10)
+                for (double share : {0.0, 0.3, 0.5, 0.65, 1.0}) {
+                    const double d = d10 / 10.0 + 0.004, s = d * share;
+                    QCOMPARE(lungRadsV2022(name, d, s), imaging::lungRadsCategory(type, d, s));
+                }
 
         ConsiliumConfig c;
         c.detTypes = {"solid", "part-solid", "ground-glass"};
