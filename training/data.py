@@ -55,12 +55,8 @@ class Case:
 # ---------------------------------------------------------------------------------------
 # Lung-RADS v2022 (baseline), the same table as imaging/phantom.h lungRadsCategory()
 
-_ORDER = {c: i for i, c in enumerate(M.LUNG_RADS)}
-
-
 def lung_rads_case(nodules: List[Nodule]) -> str:
-    cats = [M.lung_rads_nodule(n.type, n.diameter_mm, n.solid_mm) for n in nodules]
-    return max(cats, key=lambda c: _ORDER[c]) if cats else "1"
+    return M.lung_rads_highest(M.lung_rads_nodule(n.type, n.diameter_mm, n.solid_mm) for n in nodules)
 
 
 # ---------------------------------------------------------------------------------------

@@ -979,14 +979,17 @@ def lung_rads_of_findings(cands, sp_yx: float) -> str:
     of any of them by the v2022 rules ("1" without findings). A finding's diameter is
     diameter_vox·sp_yx mm; its solid part is solid_fraction times that for a part-solid one,
     the whole diameter for a solid one."""
-    order = {c: i for i, c in enumerate(LUNG_RADS)}
-    best = "1"
+    cats = []
     for c in cands:
         d = c["diameter_vox"] * sp_yx
         solid = d if c["type"] == "solid" else d * c["solid_fraction"] if c["type"] == "part-solid" else 0.0
-        cat = lung_rads_nodule(c["type"], d, solid)
-        best = cat if order[cat] > order[best] else best
-    return best
+        cats.append(lung_rads_nodule(c["type"], d, solid))
+    return lung_rads_highest(cats)
+
+
+def lung_rads_highest(cats) -> str:
+    """The highest of a case's nodule categories (1 < 2 < 3 < 4A < 4B); "1" for none."""
+    return max(cats, key=LUNG_RADS.index, default="1")
 
 
 def patch_location(row: torch.Tensor, p: int, cfg: Config) -> dict:
