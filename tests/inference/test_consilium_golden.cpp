@@ -61,6 +61,16 @@ bool loadGolden(const QString& stem, Golden* g) {
     return true;
 }
 
+// The golden CT in HU: the session windows HU itself (section 3.1), so undo the window of
+// the golden input.
+std::vector<float> goldenHu(const Golden& g, const ConsiliumConfig& c) {
+    const float lo = c.windowCenter - c.windowWidth / 2;
+    std::vector<float> hu;
+    for (float v : g.f32.at("in.ct"))
+        hu.push_back(v * c.windowWidth + lo);
+    return hu;
+}
+
 // Attention probabilities come out as [n_q, heads, n_kv]; the dump writes [heads, n_q, n_kv].
 std::vector<float> headsFirst(const float* data, const std::vector<int64_t>& s) {
     std::vector<float> out(size_t(s[0] * s[1] * s[2]));
@@ -469,10 +479,7 @@ class TestConsiliumGolden : public QObject {
         auto session = ConsiliumSession::create(engine.value(), so);
         QVERIFY(session.ok());
         ConsiliumInputs in;
-        // The session windows HU itself (section 3.1): undo the window of the golden input.
-        const float lo = c.windowCenter - c.windowWidth / 2;
-        for (float v : g.f32.at("in.ct"))
-            in.ctHu.push_back(v * c.windowWidth + lo);
+        in.ctHu = goldenHu(g, c);
         in.mel = g.f32.at("in.mel");
         in.melFrames = g.shape.at("in.mel")[1];
         in.recordIds = g.i32.at("in.record_ids");
@@ -606,9 +613,7 @@ class TestConsiliumGolden : public QObject {
         auto session = ConsiliumSession::create(engine.value(), so);
         QVERIFY(session.ok());
         ConsiliumInputs in;
-        const float lo = c.windowCenter - c.windowWidth / 2;
-        for (float v : g.f32.at("in.ct"))
-            in.ctHu.push_back(v * c.windowWidth + lo);
+        in.ctHu = goldenHu(g, c);
         in.questionIds = g.i32.at("in.question_ids");
         auto refused = session.value()->ask(in);
         QVERIFY(!refused.ok());
