@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 
+#include "app/answer_check.h"
 #include "app/resource_paths.h"
 #include "app/speech.h"
 #include "audio/audio_file.h"
@@ -456,6 +457,13 @@ AskOutcome finishAsk(const PreparedAsk& p, const inference::ConsiliumAnswer& a,
         a.lungRads >= 0
             ? QJsonValue(QString::fromStdString(c.lungRadsCategories[size_t(a.lungRads)]))
             : QJsonValue();
+    // The claims of the answer text that the structured answer also makes (answer_check.h).
+    const auto claims =
+        answerClaims(j["answer"].toString(), j["lung_rads"].toString(), int(findings.size()));
+    j["answer_checks"] = answerChecksJson(claims);
+    QStringList notes = p.notes;
+    for (const AnswerClaim& claim : claims)
+        if (!claim.agree) notes << disagreementNote(claim);
     QJsonObject weights;
     const char* names[4] = {"image", "record", "voice", "question"};
     for (int m = 0; m < 4; ++m)
@@ -552,7 +560,7 @@ AskOutcome finishAsk(const PreparedAsk& p, const inference::ConsiliumAnswer& a,
     j["timings_ms"] = timings;
     AskOutcome out;
     out.json = j;
-    out.notes = p.notes;
+    out.notes = notes;
     return out;
 }
 

@@ -12,6 +12,7 @@
 
 #include <map>
 
+#include "app/answer_check.h"
 #include "imaging/deidentify.h"
 
 namespace consilium::app {
@@ -66,6 +67,7 @@ QJsonObject findingReportJson(const FindingReport& r, const QString& pngName) {
     }
     out["findings"] = findings;
     out["lung_rads"] = a["lung_rads"];
+    if (a.contains("answer_checks")) out["answer_checks"] = a["answer_checks"];
     out["modality_weights"] = a["modality_weights"];
     if (a["attention"].isObject()) {
         const QJsonObject at = a["attention"].toObject();
@@ -161,6 +163,12 @@ Result<QStringList> exportFindingReport(const FindingReport& r, const QString& p
           8);
     block(QStringLiteral("Question: ") + j["question"].toString(), 11, true);
     block(QStringLiteral("Answer: ") + j["answer"].toString(), 11);
+    for (const QJsonValue& v : j["answer_checks"].toArray()) {
+        const QJsonObject o = v.toObject();
+        const QString note = disagreementNote({o["field"].toString(), o["answer"].toString(),
+                                               o["structured"].toString(), o["agree"].toBool()});
+        if (!note.isEmpty()) block(QStringLiteral("Note: ") + note + '.', 9);
+    }
     QStringList lines;
     const QJsonArray findings = j["findings"].toArray();
     for (int i = 0; i < findings.size(); ++i) {

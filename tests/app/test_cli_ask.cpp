@@ -104,6 +104,22 @@ class TestCliAsk : public QObject {
         return doc.object();
     }
 
+    // answer_checks: each claim names what the answer text says and what the structured
+    // answer says (lung_rads, or the number of findings), and agrees when they are equal.
+    void checkAnswerChecks(const QJsonObject& j) {
+        QVERIFY(j["answer_checks"].isArray());
+        for (const auto& cv : j["answer_checks"].toArray()) {
+            const QJsonObject c = cv.toObject();
+            const QString field = c["field"].toString();
+            QVERIFY2(field == "lung_rads" || field == "nodule_count", qPrintable(field));
+            QVERIFY(j["answer"].toString().contains(c["answer"].toString()));
+            QCOMPARE(c["structured"].toString(),
+                     field == "lung_rads" ? j["lung_rads"].toString()
+                                          : QString::number(j["findings"].toArray().size()));
+            QCOMPARE(c["agree"].toBool(), c["answer"].toString() == c["structured"].toString());
+        }
+    }
+
     void checkContract(const QJsonObject& j, bool audio, bool recordGiven) {
         QVERIFY(!j.isEmpty());
         QVERIFY(j["answer"].isString());
@@ -119,6 +135,7 @@ class TestCliAsk : public QObject {
             QVERIFY(f["score"].toDouble() >= 0.5 && f["score"].toDouble() <= 1.0);
         }
         QVERIFY(QSet<QString>({"1", "2", "3", "4A", "4B"}).contains(j["lung_rads"].toString()));
+        checkAnswerChecks(j);
         const QJsonObject w = j["modality_weights"].toObject();
         double sum = 0;
         for (const char* m : {"image", "record", "voice", "question"}) {
@@ -204,6 +221,31 @@ class TestCliAsk : public QObject {
         QCOMPARE(j["question"].toString(),
                  QString("How large is the nodule in the right upper lobe?"));
         QVERIFY(!j["record_evidence"].toArray().isEmpty());
+    }
+
+    void answerTextAgainstTheFindings() {
+        // The shipped model answers in its own words; the claims its text makes are checked
+        // against lung_rads and the findings, and a disagreement is said on stderr.
+        const QString shipped =
+            QStringLiteral(CONSILIUM_SOURCE_DIR "/resources/models/consilium-demo-q4_0.gguf");
+        const struct {
+            const char* question;
+            const char* field;
+        } asks[] = {{"What is the Lung-RADS category?", "lung_rads"},
+                    {"How many nodules are there?", "nodule_count"},
+                    {"有几个结节？", "nodule_count"}};
+        for (const auto& a : asks) {
+            const Run r = runCli({"--study", kStudy, "--question", QString::fromUtf8(a.question),
+                                  "--model", shipped, "--json"});
+            QCOMPARE(r.exitCode, 0);
+            const QJsonObject j = QJsonDocument::fromJson(r.out).object();
+            checkAnswerChecks(j);
+            const QJsonArray checks = j["answer_checks"].toArray();
+            QVERIFY2(checks.size() == 1 && checks[0].toObject()["field"].toString() == a.field,
+                     qPrintable(j["answer"].toString()));
+            QCOMPARE(QString::fromUtf8(r.err).contains("The answer text"),
+                     !checks[0].toObject()["agree"].toBool());
+        }
     }
 
     void spokenQuestion() {

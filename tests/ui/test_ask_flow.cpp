@@ -196,6 +196,7 @@ class TestAskFlow : public QObject {
         QCOMPARE(report["question"].toString(), last["question"].toString());
         QCOMPARE(report["findings"].toArray().size(), last["findings"].toArray().size());
         QCOMPARE(report["modality_weights"].toObject(), last["modality_weights"].toObject());
+        QCOMPARE(report["answer_checks"].toArray(), last["answer_checks"].toArray());
         QVERIFY(QImage(tmp.filePath("report.png")).width() > 100);
         for (const QString& secret : {name, QString(name).replace('^', ' '), id, uid})
             QVERIFY2(!jsonBytes.contains(secret.toUtf8()), qPrintable(secret));
