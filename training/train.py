@@ -1201,6 +1201,11 @@ def main(argv=None) -> int:
     vsampler = Sampler(val, sp, cfg, spoken, budget, a.seed + 1)
     vsampler.casual_share = 0.0  # typed validation questions in their written form, as before
     tr = Trainer(model, sampler, budget, dev, a.bf16, log)
+    if base and same_ct and base.get("ct_heat") and tr.heat is not None:
+        # A checkpoint of these layers carries their training-only heatmap head: trunk steps go
+        # on from it rather than from a new head (a model file has none).
+        tr.heat.load_state_dict(base["ct_heat"])
+        log("heatmap head of the trunk: the base checkpoint's")
     timings, metrics = {}, {}
 
     def stage(stage_name, fn, *args, **kw):
@@ -1269,6 +1274,8 @@ def main(argv=None) -> int:
                          "consilium.training.pruned_heads": int(prune_info.get("heads_removed", 0)),
                          "consilium.training.recipe": "training/train.py" + (" --quick" if a.quick else "")},
           "pruning": prune_info}
+    if tr.heat is not None:
+        ck["ct_heat"] = tr.heat.state_dict()  # training only, for a fine-tune that goes on (never exported)
     if base:
         ck["name"] = base["name"]
         ck["gguf_extra"]["consilium.training.seed"] = base["gguf_extra"]["consilium.training.seed"]
