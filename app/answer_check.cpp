@@ -44,8 +44,8 @@ QString disagreementNote(const AnswerClaim& claim) {
     if (claim.agree) return {};
     if (claim.field == QLatin1String("lung_rads"))
         return QStringLiteral(
-                   "The answer text says Lung-RADS %1 but lung_rads is %2: the text is "
-                   "written by the decoder, the category by the detection heads; check the "
+                   "The answer text says Lung-RADS %1, the findings give %2: the decoder writes "
+                   "the text, the detection heads the findings and their category; check the "
                    "findings")
             .arg(claim.answer, claim.structured);
     if (claim.field == QLatin1String("nodule_count"))

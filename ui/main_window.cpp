@@ -517,6 +517,11 @@ QWidget* MainWindow::buildEvidence() {
     connect(m_heatmapSource, &QComboBox::currentIndexChanged, this,
             &MainWindow::heatmapSourceChosen);
 
+    // What the detection heads found, with the category they give; where the answer text
+    // says otherwise (answer_checks), said here in the warning colour.
+    m_findingsSummary = new QLabel;
+    m_findingsSummary->setObjectName("FindingsSummary");
+    m_findingsSummary->setWordWrap(true);
     m_findings = new QListWidget;
     m_findings->setObjectName("FindingsList");
     m_findings->setMaximumHeight(80);
@@ -569,6 +574,7 @@ QWidget* MainWindow::buildEvidence() {
     layout->addLayout(styleRow);
     layout->addLayout(sourceRow);
     layout->addWidget(m_heatNote);
+    layout->addWidget(m_findingsSummary);
     layout->addWidget(m_findings);
     layout->addWidget(chartView, 1);
     layout->addWidget(weightNote);
@@ -951,8 +957,30 @@ void MainWindow::showAnswer(const QJsonObject& answer, const QStringList& notes)
         }
     }
     m_viewer->setMarkers(markers);
+    showFindingsSummary(answer);
     showEvidenceOverlay();
     emit answerShown(answer);
+}
+
+void MainWindow::showFindingsSummary(const QJsonObject& answer) {
+    const int n = int(answer["findings"].toArray().size());
+    QString text = n == 1 ? tr("1 finding")
+                   : n    ? tr("%1 findings").arg(n)
+                          : tr("No findings above the detector's threshold");
+    if (answer["lung_rads"].isString())
+        text += tr("; Lung-RADS %1").arg(answer["lung_rads"].toString());
+    QStringList differ;
+    for (const auto& v : answer["answer_checks"].toArray()) {
+        const QJsonObject c = v.toObject();
+        if (c["agree"].toBool()) continue;
+        differ << (c["field"].toString() == QLatin1String("lung_rads")
+                       ? tr("the answer text says Lung-RADS %1").arg(c["answer"].toString())
+                       : tr("the answer text counts %1").arg(c["answer"].toString()));
+    }
+    if (!differ.isEmpty()) text += tr(". Not as %1.").arg(differ.join(tr(" and ")));
+    m_findingsSummary->setText(text);
+    m_findingsSummary->setStyleSheet(differ.isEmpty() ? QString()
+                                                      : QStringLiteral("color: #a04000;"));
 }
 
 void MainWindow::showEvidenceOverlay() {
@@ -1105,6 +1133,7 @@ void MainWindow::onStudyLoaded(const consilium::app::StudyLoad& load) {
     m_exportAction->setEnabled(false);
     m_history->clear();
     m_findings->clear();
+    m_findingsSummary->clear();
     m_studyModel->removeRows(0, m_studyModel->rowCount());
     for (const auto& p : load.patients) {
         auto* patient = new QStandardItem(p.name.isEmpty() ? tr("(no name)")

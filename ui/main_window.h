@@ -114,6 +114,8 @@ class MainWindow : public QMainWindow {
     // The load report's "Problem" column: what is wrong with a skipped file, in words.
     static QString skipProblem(const consilium::app::SkippedEntry& entry);
     void showAnswer(const QJsonObject& answer, const QStringList& notes);
+    // The findings' count and Lung-RADS above their list, and where the answer text differs.
+    void showFindingsSummary(const QJsonObject& answer);
     void showEvidenceOverlay();
     // Draws the last answer's attention on the viewer's current slice and plane with the
     // Evidence dock's colours and threshold: the per-patch map, or a Gaussian around the
@@ -193,6 +195,7 @@ class MainWindow : public QMainWindow {
     void heatmapSourceChosen(int index);
     void describeHeatmapSource(int index);
     QListWidget* m_findings = nullptr;
+    QLabel* m_findingsSummary = nullptr;
     QJsonObject m_lastAnswer;
     QLabel* m_deviceLabel = nullptr;
     QLabel* m_modelLabel = nullptr;

@@ -49,22 +49,22 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="112"/>
-        <location filename="../../ui/main_window.cpp" line="1001"/>
-        <location filename="../../ui/main_window.cpp" line="1191"/>
+        <location filename="../../ui/main_window.cpp" line="1031"/>
+        <location filename="../../ui/main_window.cpp" line="1222"/>
         <source>Axial</source>
         <translation>轴位</translation>
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="112"/>
-        <location filename="../../ui/main_window.cpp" line="1001"/>
-        <location filename="../../ui/main_window.cpp" line="1191"/>
+        <location filename="../../ui/main_window.cpp" line="1031"/>
+        <location filename="../../ui/main_window.cpp" line="1222"/>
         <source>Coronal</source>
         <translation>冠状位</translation>
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="112"/>
-        <location filename="../../ui/main_window.cpp" line="1001"/>
-        <location filename="../../ui/main_window.cpp" line="1191"/>
+        <location filename="../../ui/main_window.cpp" line="1031"/>
+        <location filename="../../ui/main_window.cpp" line="1222"/>
         <source>Sagittal</source>
         <translation>矢状位</translation>
     </message>
@@ -130,7 +130,7 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="198"/>
-        <location filename="../../ui/main_window.cpp" line="1230"/>
+        <location filename="../../ui/main_window.cpp" line="1261"/>
         <source>Load report</source>
         <translation>加载报告</translation>
     </message>
@@ -166,7 +166,7 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="248"/>
-        <location filename="../../ui/main_window.cpp" line="540"/>
+        <location filename="../../ui/main_window.cpp" line="545"/>
         <source>Record</source>
         <translation>病历</translation>
     </message>
@@ -269,7 +269,7 @@
     </message>
     <message>
         <location filename="../../ui/main_window.cpp" line="375"/>
-        <location filename="../../ui/main_window.cpp" line="540"/>
+        <location filename="../../ui/main_window.cpp" line="545"/>
         <source>Voice</source>
         <translation>语音</translation>
     </message>
@@ -372,173 +372,173 @@
         <translation>图</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="531"/>
+        <location filename="../../ui/main_window.cpp" line="536"/>
         <source>weight</source>
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="540"/>
+        <location filename="../../ui/main_window.cpp" line="545"/>
         <source>Image</source>
         <translation>影像</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="540"/>
+        <location filename="../../ui/main_window.cpp" line="545"/>
         <source>Question</source>
         <translation>问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="553"/>
+        <location filename="../../ui/main_window.cpp" line="558"/>
         <source>How much each input carried the answer (softmax over the four; sums to 1).</source>
         <translation>各输入对回答的贡献（四者 softmax，总和为 1）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="565"/>
+        <location filename="../../ui/main_window.cpp" line="570"/>
         <source>Which of the 8 experts each answer token used (top-2 per layer, summed over layers).</source>
         <translation>每个回答词元使用了 8 个专家中的哪些（每层前 2 个，按层求和）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="590"/>
+        <location filename="../../ui/main_window.cpp" line="596"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="592"/>
+        <location filename="../../ui/main_window.cpp" line="598"/>
         <source>Open &amp;Study Folder…</source>
         <translation>打开检查文件夹(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="595"/>
+        <location filename="../../ui/main_window.cpp" line="601"/>
         <source>Open &amp;Record…</source>
         <translation>打开病历(&amp;R)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="597"/>
+        <location filename="../../ui/main_window.cpp" line="603"/>
         <source>Recent &amp;Studies</source>
         <translation>最近的检查(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="601"/>
+        <location filename="../../ui/main_window.cpp" line="607"/>
         <source>&amp;Export Report…</source>
         <translation>导出报告(&amp;E)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="603"/>
+        <location filename="../../ui/main_window.cpp" line="609"/>
         <source>Export the finding report</source>
         <translation>导出发现报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="604"/>
+        <location filename="../../ui/main_window.cpp" line="610"/>
         <source>PDF (*.pdf)</source>
         <translation>PDF 文件 (*.pdf)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="608"/>
+        <location filename="../../ui/main_window.cpp" line="614"/>
         <source>Export report</source>
         <translation>导出报告</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="611"/>
+        <location filename="../../ui/main_window.cpp" line="617"/>
         <source>Report written: %1 (with .json and .png beside it, de-identified)</source>
         <translation>报告已写入：%1（同目录另有 .json 与 .png，已去标识化）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="618"/>
+        <location filename="../../ui/main_window.cpp" line="624"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="622"/>
+        <location filename="../../ui/main_window.cpp" line="628"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="624"/>
+        <location filename="../../ui/main_window.cpp" line="630"/>
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="628"/>
+        <location filename="../../ui/main_window.cpp" line="634"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="629"/>
+        <location filename="../../ui/main_window.cpp" line="635"/>
         <source>&amp;About Consilium</source>
         <translation>关于 Consilium(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="630"/>
+        <location filename="../../ui/main_window.cpp" line="636"/>
         <source>About &amp;Qt</source>
         <translation>关于 &amp;Qt</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="645"/>
-        <location filename="../../ui/main_window.cpp" line="666"/>
+        <location filename="../../ui/main_window.cpp" line="651"/>
+        <location filename="../../ui/main_window.cpp" line="672"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="679"/>
+        <location filename="../../ui/main_window.cpp" line="685"/>
         <source>Device: probing…</source>
         <translation>设备：检测中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="681"/>
+        <location filename="../../ui/main_window.cpp" line="687"/>
         <source>Model: looking…</source>
         <translation>模型：查找中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="695"/>
+        <location filename="../../ui/main_window.cpp" line="701"/>
         <source>Memory: %1 MiB</source>
         <translation>内存：%1 MiB</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="713"/>
+        <location filename="../../ui/main_window.cpp" line="719"/>
         <source>%1 no longer exists; removed from the recent studies</source>
         <translation>%1 已不存在，已从最近的检查中移除</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="720"/>
+        <location filename="../../ui/main_window.cpp" line="726"/>
         <source>Clear Recent Studies</source>
         <translation>清除最近的检查</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="729"/>
+        <location filename="../../ui/main_window.cpp" line="735"/>
         <source>Open study folder</source>
         <translation>打开检查文件夹</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="739"/>
+        <location filename="../../ui/main_window.cpp" line="745"/>
         <source>Open record</source>
         <translation>打开病历</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="740"/>
+        <location filename="../../ui/main_window.cpp" line="746"/>
         <source>Records (*.txt *.md);;All files (*)</source>
         <translation>病历 (*.txt *.md);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="754"/>
+        <location filename="../../ui/main_window.cpp" line="760"/>
         <source>Record decoded as %1</source>
         <translation>病历按 %1 解码</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="769"/>
+        <location filename="../../ui/main_window.cpp" line="775"/>
         <source>Opening the microphone…</source>
         <translation>正在打开麦克风…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="777"/>
+        <location filename="../../ui/main_window.cpp" line="783"/>
         <source>Transcribing %1…</source>
         <translation>正在识别 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="784"/>
+        <location filename="../../ui/main_window.cpp" line="790"/>
         <source>Open a study first (File ▸ Open Study Folder…).</source>
         <translation>请先打开检查（文件 ▸ 打开检查文件夹…）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="788"/>
+        <location filename="../../ui/main_window.cpp" line="794"/>
         <source>Type or speak a question first.</source>
         <translation>请先输入或说出问题。</translation>
     </message>
@@ -547,32 +547,32 @@
         <translation type="vanished">正在回答…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="844"/>
+        <location filename="../../ui/main_window.cpp" line="850"/>
         <source>Model: %1 (not found)</source>
         <translation>模型：%1（未找到）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="865"/>
+        <location filename="../../ui/main_window.cpp" line="871"/>
         <source>Precision: %1</source>
         <translation>精度：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="927"/>
+        <location filename="../../ui/main_window.cpp" line="933"/>
         <source>attention weight %1</source>
         <translation>注意力权重 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="939"/>
+        <location filename="../../ui/main_window.cpp" line="945"/>
         <source>%1 mm %2, %3</source>
         <translation>%1 毫米 %2，%3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="997"/>
+        <location filename="../../ui/main_window.cpp" line="1027"/>
         <source>No answer to report yet.</source>
         <translation>尚无可报告的回答。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1002"/>
+        <location filename="../../ui/main_window.cpp" line="1032"/>
         <source>%1 slice %2 of %3</source>
         <translation>%1 第 %2 层（共 %3 层）</translation>
     </message>
@@ -581,191 +581,191 @@
         <translation type="vanished">回答关注的位置：回答对问题的注意力，经融合层传递到 CT 图块，对各层和各头取平均，插值到每一层面并按最大值缩放。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1026"/>
+        <location filename="../../ui/main_window.cpp" line="1056"/>
         <source>Where the answer looked through decoder layer %1 alone (averaged over the fusion heads).</source>
         <translation>仅经过解码器第 %1 层时回答关注的位置（对融合头取平均）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1030"/>
+        <location filename="../../ui/main_window.cpp" line="1060"/>
         <source>What fusion head %1 picked out of the CT for this answer (weighted by the answer&apos;s attention, all decoder layers).</source>
         <translation>融合头 %1 为此回答从 CT 中选出的区域（按回答的注意力加权，所有解码器层）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1041"/>
+        <location filename="../../ui/main_window.cpp" line="1071"/>
         <source>Averaged over layers and heads</source>
         <translation>各层和各头的平均</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1043"/>
+        <location filename="../../ui/main_window.cpp" line="1073"/>
         <source>Decoder layer %1</source>
         <translation>解码器第 %1 层</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1045"/>
+        <location filename="../../ui/main_window.cpp" line="1075"/>
         <source>Fusion head %1</source>
         <translation>融合头 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1075"/>
+        <location filename="../../ui/main_window.cpp" line="1105"/>
         <source>Loading study…</source>
         <translation>正在加载检查…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1078"/>
+        <location filename="../../ui/main_window.cpp" line="1108"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1085"/>
+        <location filename="../../ui/main_window.cpp" line="1115"/>
         <source>Could not load %1:
 %2</source>
         <translation>无法加载 %1：
 %2</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1095"/>
+        <location filename="../../ui/main_window.cpp" line="1125"/>
         <source>The running question was stopped: another study was opened.</source>
         <translation>已打开另一项检查，正在进行的提问已停止。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1108"/>
+        <location filename="../../ui/main_window.cpp" line="1139"/>
         <source>(no name)</source>
         <translation>（无姓名）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1110"/>
+        <location filename="../../ui/main_window.cpp" line="1141"/>
         <source>ID %1, sex %2, born %3</source>
         <translation>ID %1，性别 %2，出生 %3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1112"/>
+        <location filename="../../ui/main_window.cpp" line="1143"/>
         <source>Study %1</source>
         <translation>检查 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1117"/>
+        <location filename="../../ui/main_window.cpp" line="1148"/>
         <source>Series %1</source>
         <translation>序列 %1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1122"/>
+        <location filename="../../ui/main_window.cpp" line="1153"/>
         <source>%1 × %2, %3 × %4 × %5 mm
 %6</source>
         <translation>%1 × %2，%3 × %4 × %5 毫米
 %6</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1149"/>
+        <location filename="../../ui/main_window.cpp" line="1180"/>
         <source>Load report: all %1 files used</source>
         <translation>加载报告：%1 个文件全部使用</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1150"/>
+        <location filename="../../ui/main_window.cpp" line="1181"/>
         <source>Load report: %1 files skipped</source>
         <translation>加载报告：跳过 %1 个文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1151"/>
+        <location filename="../../ui/main_window.cpp" line="1182"/>
         <source>Loaded %1 series from %2 files in %3 s</source>
         <translation>%3 秒内从 %2 个文件加载了 %1 个序列</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1156"/>
+        <location filename="../../ui/main_window.cpp" line="1187"/>
         <source>; %1 files skipped (see the load report)</source>
         <translation>；跳过 %1 个文件（见加载报告）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1162"/>
+        <location filename="../../ui/main_window.cpp" line="1193"/>
         <source>No image series found in %1 (see the load report).</source>
         <translation>在 %1 中未找到图像序列（见加载报告）。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1201"/>
+        <location filename="../../ui/main_window.cpp" line="1232"/>
         <source>%1 %2   (%3, %4, %5) mm LPS   voxel %6, %7, %8</source>
         <translation>%1 %2   (%3, %4, %5) 毫米 LPS   体素 %6, %7, %8</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1215"/>
+        <location filename="../../ui/main_window.cpp" line="1246"/>
         <source>Not DICOM</source>
         <translation>非 DICOM 文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1216"/>
+        <location filename="../../ui/main_window.cpp" line="1247"/>
         <source>No image</source>
         <translation>无图像</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1217"/>
+        <location filename="../../ui/main_window.cpp" line="1248"/>
         <source>Damaged</source>
         <translation>文件损坏</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1218"/>
+        <location filename="../../ui/main_window.cpp" line="1249"/>
         <source>Unsupported encoding</source>
         <translation>不支持的编码</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1219"/>
+        <location filename="../../ui/main_window.cpp" line="1250"/>
         <source>Not supported</source>
         <translation>不支持</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1221"/>
+        <location filename="../../ui/main_window.cpp" line="1252"/>
         <source>Unreadable</source>
         <translation>无法读取</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1222"/>
+        <location filename="../../ui/main_window.cpp" line="1253"/>
         <source>Not read (cancelled)</source>
         <translation>未读取（已取消）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1223"/>
+        <location filename="../../ui/main_window.cpp" line="1254"/>
         <source>Not usable</source>
         <translation>无法使用</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1232"/>
+        <location filename="../../ui/main_window.cpp" line="1263"/>
         <source>%1: %2 files found, %3 used, %4 skipped.</source>
         <translation>%1：找到 %2 个文件，使用 %3 个，跳过 %4 个。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1239"/>
+        <location filename="../../ui/main_window.cpp" line="1270"/>
         <source>File</source>
         <translation>文件</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1239"/>
+        <location filename="../../ui/main_window.cpp" line="1270"/>
         <source>Problem</source>
         <translation>问题</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1239"/>
+        <location filename="../../ui/main_window.cpp" line="1270"/>
         <source>Reason</source>
         <translation>原因</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1270"/>
+        <location filename="../../ui/main_window.cpp" line="1301"/>
         <source>Series %1 (%2): %3</source>
         <translation>序列 %1（%2）：%3</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1272"/>
+        <location filename="../../ui/main_window.cpp" line="1303"/>
         <source>Warnings about the loaded series:</source>
         <translation>已加载序列的警告：</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1348"/>
+        <location filename="../../ui/main_window.cpp" line="1379"/>
         <source>Nothing to open: drop a study folder, a DICOMDIR, a DICOM file, a record (.txt, .md) or an audio file.</source>
         <translation>无可打开的内容：请拖入检查文件夹、DICOMDIR、DICOM 文件、病历（.txt、.md）或音频文件。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1358"/>
+        <location filename="../../ui/main_window.cpp" line="1389"/>
         <source>Device: %1</source>
         <translation>设备：%1</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="843"/>
+        <location filename="../../ui/main_window.cpp" line="849"/>
         <source>Model: none found</source>
         <translation>模型：未找到</translation>
     </message>
@@ -795,42 +795,87 @@
         <translation>提问：正在回答，已生成 %1 个词元</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="806"/>
+        <location filename="../../ui/main_window.cpp" line="812"/>
         <source>Question: waiting…</source>
         <translation>提问：等待中…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="846"/>
+        <location filename="../../ui/main_window.cpp" line="852"/>
         <source>Model: %1 (%2)</source>
         <translation>模型：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="848"/>
+        <location filename="../../ui/main_window.cpp" line="854"/>
         <source>valid</source>
         <translation>有效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="848"/>
+        <location filename="../../ui/main_window.cpp" line="854"/>
         <source>invalid</source>
         <translation>无效</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1023"/>
+        <location filename="../../ui/main_window.cpp" line="949"/>
+        <source> (solid %1 mm)</source>
+        <translation>（实性部分 %1 毫米）</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="967"/>
+        <source>1 finding</source>
+        <translation>1 个发现</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="968"/>
+        <source>%1 findings</source>
+        <translation>%1 个发现</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="969"/>
+        <source>No findings above the detector&apos;s threshold</source>
+        <translation>没有高于检测阈值的发现</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="971"/>
+        <source>; Lung-RADS %1</source>
+        <translation>；Lung-RADS %1</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="977"/>
+        <source>the answer text says Lung-RADS %1</source>
+        <translation>回答文本为 Lung-RADS %1</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="978"/>
+        <source>the answer text counts %1</source>
+        <translation>回答文本计数为 %1 个</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="980"/>
+        <source>. Not as %1.</source>
+        <translation>。与回答不一致：%1。</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="980"/>
+        <source> and </source>
+        <translation>，</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.cpp" line="1053"/>
         <source>Where the answer looked: its attention over the CT patches, averaged over layers and heads, scaled to its maximum.</source>
         <translation>回答关注的位置：其对 CT 图块的注意力，对各层和各头取平均，并按最大值缩放。</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1386"/>
+        <location filename="../../ui/main_window.cpp" line="1417"/>
         <source>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;Local multimodal assistant for CT studies, patient records and spoken questions. Runs entirely on this workstation.&lt;/p&gt;&lt;p&gt;&lt;b&gt;Not for clinical use.&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</source>
         <translation>&lt;h3&gt;Consilium %1&lt;/h3&gt;&lt;p&gt;面向 CT 检查、患者病历和语音提问的本地多模态助手，完全在本工作站上运行。&lt;/p&gt;&lt;p&gt;&lt;b&gt;不可用于临床。&lt;/b&gt;&lt;/p&gt;&lt;table&gt;</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1395"/>
+        <location filename="../../ui/main_window.cpp" line="1426"/>
         <source>Device</source>
         <translation>设备</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.cpp" line="1396"/>
+        <location filename="../../ui/main_window.cpp" line="1427"/>
         <source>About Consilium</source>
         <translation>关于 Consilium</translation>
     </message>

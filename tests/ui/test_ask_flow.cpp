@@ -197,6 +197,13 @@ class TestAskFlow : public QObject {
         QCOMPARE(report["findings"].toArray().size(), last["findings"].toArray().size());
         QCOMPARE(report["modality_weights"].toObject(), last["modality_weights"].toObject());
         QCOMPARE(report["answer_checks"].toArray(), last["answer_checks"].toArray());
+        // Above the findings list: their number and category, and any claim of the answer
+        // text that differs.
+        const QString findingsLine = w.findChild<QLabel*>("FindingsSummary")->text();
+        QVERIFY2(findingsLine.contains("Lung-RADS " + last["lung_rads"].toString()),
+                 qPrintable(findingsLine));
+        for (const auto& cv : last["answer_checks"].toArray())
+            QCOMPARE(findingsLine.contains("the answer text"), !cv.toObject()["agree"].toBool());
         QVERIFY(QImage(tmp.filePath("report.png")).width() > 100);
         for (const QString& secret : {name, QString(name).replace('^', ' '), id, uid})
             QVERIFY2(!jsonBytes.contains(secret.toUtf8()), qPrintable(secret));
