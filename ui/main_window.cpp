@@ -875,7 +875,10 @@ void MainWindow::showAnswer(const QJsonObject& answer, const QStringList& notes)
     m_askJob->hide();
     const QString text = answer["answer"].toString();
     m_answer->setPlainText(text);
-    if (!notes.isEmpty()) m_answer->append("\n" + notes.join("\n"));
+    if (!notes.isEmpty()) {
+        m_answer->append("\n" + notes.join("\n"));
+        m_answer->moveCursor(QTextCursor::Start);  // the answer first, its notes below
+    }
     m_history->insertItem(0, QString("%1 → %2").arg(m_askedQuestion, text.left(120)));
 
     // Modality weights.
