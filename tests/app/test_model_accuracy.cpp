@@ -106,6 +106,8 @@ class TestModelAccuracy : public QObject {
         int nodules = 0, found = 0, falsePositives = 0, typeOk = 0, lobeOk = 0, lungRadsOk = 0;
         int countOk = 0, ageOk = 0, packYearsOk = 0, recordGateOk = 0, imageGateOk = 0;
         int peakOk = 0, peakAsked = 0, wellFormed = 0;
+        // The answer text against the structured answer (answer_checks) and the truth.
+        int lungRadsTextOk = 0, lungRadsTextAgrees = 0, countTextAgrees = 0, findingsCountOk = 0;
         int spokenAsked = 0, spokenHeard = 0, spokenSame = 0;
         const QString espeak = QStandardPaths::findExecutable("espeak-ng");
         if (espeak.isEmpty()) qWarning("espeak-ng is not installed: spoken questions not measured");
@@ -143,6 +145,18 @@ class TestModelAccuracy : public QObject {
                               .hasMatch();
             imageGateOk += strongestModality(scan) == 0;
             const QJsonArray findings = scan["findings"].toArray();
+            findingsCountOk += findings.size() == truthNodules.size();
+            auto agrees = [](const QJsonObject& o, const char* field) {
+                for (const QJsonValue& c : o["answer_checks"].toArray())
+                    if (c.toObject()["field"].toString() == QLatin1String(field))
+                        return c.toObject()["agree"].toBool();
+                return false;
+            };
+            countTextAgrees += agrees(scan, "nodule_count");
+            const QJsonObject category = ask("What is the Lung-RADS category?", false);
+            lungRadsTextOk += category["answer"].toString() ==
+                              QString("Lung-RADS %1.").arg(truth["lung_rads"].toString());
+            lungRadsTextAgrees += agrees(category, "lung_rads");
             std::vector<bool> matched(size_t(findings.size()), false);
             for (const QJsonValue& tv : truthNodules) {
                 const QJsonObject t = tv.toObject();
@@ -234,6 +248,10 @@ class TestModelAccuracy : public QObject {
         m["lobe_accuracy"] = ratio(lobeOk, found);
         m["lung_rads_accuracy"] = ratio(lungRadsOk, nCases);
         m["count_answer_accuracy"] = ratio(countOk, nCases);
+        m["findings_count_accuracy"] = ratio(findingsCountOk, nCases);
+        m["count_answer_agrees_with_findings"] = ratio(countTextAgrees, nCases);
+        m["lung_rads_answer_accuracy"] = ratio(lungRadsTextOk, nCases);
+        m["lung_rads_answer_agrees_with_findings"] = ratio(lungRadsTextAgrees, nCases);
         m["age_answer_accuracy"] = ratio(ageOk, nCases);
         m["pack_years_answer_accuracy"] = ratio(packYearsOk, nCases);
         m["largest_weight_record_for_record_questions"] = ratio(recordGateOk, 2 * nCases);
