@@ -559,7 +559,8 @@ void ConsiliumBatcher::complete(std::unique_ptr<Active> a) {
         };
         ans.imageAttention = rollout(aDec, a->avgImg.data());
         ans.peakPatch = argmax(ans.imageAttention.data(), int(n));
-        ans.peakGrid = consiliumPatchCentre(c, ans.peakPatch, a->det.data() + ans.peakPatch * 13);
+        ans.peakGrid = consiliumPeakLocation(c, ans.peakPatch, a->det.data() + ans.peakPatch * 13,
+                                             ans.findings);
         for (int64_t l = 0; l < L; ++l) {
             std::vector<double> w(size_t(nq), decoded ? 0.0 : 1.0 / double(nq));
             for (int64_t t = 0; t < decoded; ++t)

@@ -14,6 +14,13 @@ std::array<double, 3> consiliumPatchCentre(const ConsiliumConfig& c, int64_t p, 
             double(px) * pw + sigmoid(o[3]) * pw - 0.5};
 }
 
+std::array<double, 3> consiliumPeakLocation(const ConsiliumConfig& c, int64_t p, const float* o,
+                                            const std::vector<ConsiliumFinding>& findings) {
+    for (const ConsiliumFinding& f : findings)
+        if (f.patch == p) return f.grid;
+    return consiliumPatchCentre(c, p, o);
+}
+
 std::string lungRadsV2022(const std::string& type, double diameterMm, double solidMm) {
     const double d = std::round(diameterMm * 10) / 10, s = std::round(solidMm * 10) / 10;
     if (type == "solid") return d < 6 ? "2" : d < 8 ? "3" : d < 15 ? "4A" : "4B";

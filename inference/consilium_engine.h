@@ -76,7 +76,7 @@ struct ConsiliumAnswer {
     // mean of either list is imageAttention.
     std::vector<std::vector<float>> imageAttentionByLayer, imageAttentionByHead;
     int64_t peakPatch = -1;
-    std::array<double, 3> peakGrid{};    // refined like a candidate centre
+    std::array<double, 3> peakGrid{};    // consiliumPeakLocation
     std::vector<float> recordAttention;  // [N_rec] (empty without a record)
     // experts[t][l]: generated position t, decoder layer l.
     std::vector<std::vector<ConsiliumExpertChoice>> experts;
@@ -89,6 +89,13 @@ struct ConsiliumAnswer {
 // Section 10: grid centre of patch p refined by its detection offsets (raw row `o`, 13
 // values): g = patch origin + sigmoid(o[1..3]) * patch size - 0.5.
 std::array<double, 3> consiliumPatchCentre(const ConsiliumConfig& c, int64_t p, const float* o);
+
+// Section 13: where the attention peak (patch p) lies. The patch's highest-scoring finding
+// (a dense head's; `findings` in descending score, as the engine lists them) when it has
+// one: the dense head places a nodule within the patch from a finer map; else the patch
+// head's centre (consiliumPatchCentre of its raw row `o`).
+std::array<double, 3> consiliumPeakLocation(const ConsiliumConfig& c, int64_t p, const float* o,
+                                            const std::vector<ConsiliumFinding>& findings);
 
 // Lung-RADS v2022 (baseline) category of one nodule, "2", "3", "4A" or "4B", from its type
 // (solid, part-solid, ground-glass) and its diameter and its solid part's in mm, each rounded

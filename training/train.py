@@ -877,7 +877,7 @@ def evaluate(model: M.Consilium, cases: List[D.Case], sampler: Sampler, dev, max
         for ki, kind in enumerate(KINDS):
             lang = "en" if (ci + ki) % 2 == 0 else "zh"
             s = sampler.sample(case, kind=kind, lang=lang, mode="typed", record=True, phrasing=0)
-            out_t, ids_t, extras = _answer(model, s, dev, (h_img, raw))
+            out_t, ids_t, extras = _answer(model, s, dev, (h_img, raw), cands)
             key = f"{kind}.{lang}"
             a = ans.setdefault(key, [0, 0])
             a[0] += out_t == s["answer_text"]
@@ -954,8 +954,9 @@ def _acc(ans, kinds, lang):
     return ok / max(1, n)
 
 
-def _answer(model: M.Consilium, s: dict, dev, image=None):
-    """Greedy answer to one sample; image: the case's (H_img, det raw) when already computed."""
+def _answer(model: M.Consilium, s: dict, dev, image=None, cands=None):
+    """Greedy answer to one sample; image: the case's (H_img, det raw) when already computed,
+    cands: its findings (descending score), which place the attention peak (section 13)."""
     b = to_device(collate([s], model.cfg), dev)
     enc, valid = {}, {}
     h, raw = image if image is not None else model.encode_image(b["ct"])[:2]
@@ -971,9 +972,11 @@ def _answer(model: M.Consilium, s: dict, dev, image=None):
     _, aux = model.decode(ids[None, :-1], mem, mv)  # the positions that produced ids[1:]
     attn = M.rollout(aux["cross"], probs["image"])
     p = int(attn.argmax())
-    loc = M.patch_location(raw[0, p].cpu(), p, model.cfg)
+    # The peak patch's best finding, else the patch head's centre of that patch.
+    in_peak = [c for c in (cands or []) if c["patch"] == p]
+    peak = in_peak[0]["grid_zyx"] if in_peak else M.patch_location(raw[0, p].cpu(), p, model.cfg)["grid_zyx"]
     text = sampler_decode(ids)
-    return text, ids, {"gate": g[0].cpu().numpy(), "peak_grid": loc["grid_zyx"],
+    return text, ids, {"gate": g[0].cpu().numpy(), "peak_grid": peak,
                        "experts": [i[0].cpu().numpy() for i in aux["idx"]]}
 
 

@@ -524,6 +524,11 @@ class TestConsiliumGolden : public QObject {
         }
         QCOMPARE(a.value().imageAttentionByLayer.size(), engine.value()->model().dec.size());
         QVERIFY(a.value().peakPatch >= 0 && a.value().peakPatch < c.nImg());
+        for (const auto& f : a.value().findings)  // a finding in the peak patch places it
+            if (f.patch == a.value().peakPatch) {
+                QCOMPARE(a.value().peakGrid, f.grid);
+                break;
+            }
         QVERIFY(a.value().lungRads >= 0 && a.value().lungRads < 5);
         for (const auto& f : a.value().findings)
             QVERIFY(f.score >= c.detThreshold);
@@ -551,7 +556,31 @@ class TestConsiliumGolden : public QObject {
         QCOMPARE(refused.error().code, ErrorCode::InvalidArgument);
     }
 
-    // Missing or ill-shaped tensors are refused with the tensor's name.
+    // The attention peak's location (section 13): the peak patch's highest-scoring finding,
+    // else the patch head's centre of that patch.
+    void peakLocation() {
+        ConsiliumConfig c;
+        c.grid = {64, 128, 128};
+        c.patch = {8, 16, 16};
+        const std::vector<float> o(13, 0.f);  // sigmoid(0) = 0.5: the patch's middle
+        const int64_t p = (2 * c.ny() + 3) * c.nx() + 4;
+        const std::array<double, 3> centre = consiliumPatchCentre(c, p, o.data());
+        QCOMPARE(centre, (std::array<double, 3>{19.5, 55.5, 71.5}));
+        QCOMPARE(consiliumPeakLocation(c, p, o.data(), {}), centre);
+        ConsiliumFinding elsewhere, best, second;
+        elsewhere.patch = p + 1;
+        elsewhere.grid = {20, 56, 80};
+        elsewhere.score = 0.9f;
+        best.patch = p;
+        best.grid = {20.25, 50.5, 70.75};
+        best.score = 0.8f;
+        second.patch = p;
+        second.grid = {18, 52, 66};
+        second.score = 0.6f;
+        QCOMPARE(consiliumPeakLocation(c, p, o.data(), {elsewhere}), centre);
+        QCOMPARE(consiliumPeakLocation(c, p, o.data(), {elsewhere, best, second}), best.grid);
+    }
+
     // Lung-RADS v2022 (baseline) per nodule, at the rounding edges, and of a list of findings.
     void lungRadsRules() {
         QCOMPARE(lungRadsV2022("solid", 5.94, 5.94), std::string("2"));
@@ -652,6 +681,7 @@ class TestConsiliumGolden : public QObject {
         QCOMPARE(a.value().lungRads, consiliumLungRadsOfFindings(c, a.value().findings, 3.0));
     }
 
+    // Missing or ill-shaped tensors are refused with the tensor's name.
     void refusesBadFiles() {
         auto open = [](const QString& f) {
             return std::shared_ptr<WeightStore>(
