@@ -12,7 +12,6 @@
 
 #include <QJsonArray>
 #include <QString>
-#include <QStringList>
 
 #include <vector>
 
