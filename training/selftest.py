@@ -14,6 +14,7 @@ Checks, each against an independent computation:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 import sys
@@ -264,6 +265,10 @@ def check_ct_conv() -> None:
     centre = np.clip(np.round((np.array(case.nodules[0].grid_zyx) + 0.5) / np.array(cfg.conv_stride) - 0.5),
                      0, np.array(cells) - 1)
     assert h.max() == 1.0 and tuple(peak) == tuple(centre.astype(int)), (peak, centre)
+    # A higher sigma floor widens a small nodule's peak; it stays 1 on the centre cell.
+    small = dataclasses.replace(case, nodules=[dataclasses.replace(case.nodules[0], diameter_mm=4.0)])
+    h1, h3 = T.heat_target(small, cells, cfg.conv_stride), T.heat_target(small, cells, cfg.conv_stride, 12.0)
+    assert h1.max() == h3.max() == 1.0 and h3.sum() > h1.sum() and (h3 >= h1).all(), (h1.sum(), h3.sum())
     t = torch.from_numpy(h)
     good = T.heat_loss(torch.where(t >= 1, 12.0, -12.0), t).item()
     bad = T.heat_loss(torch.where(t >= 1, -12.0, 12.0), t).item()
@@ -315,7 +320,6 @@ def check_dense_head() -> None:
     H_img[patch]) through the two layers by hand; its candidates against the patch rule run
     on a configuration whose patches are the cells; the target cell of a nodule is where the
     candidate centre formula puts it; a flipped crop keeps its heatmap peak on the nodule."""
-    import dataclasses
 
     from training import data as D
     from training import train as T

@@ -265,16 +265,19 @@ def det_loss(det: torch.Tensor, lr_logits: torch.Tensor, b: dict) -> torch.Tenso
     return l
 
 
-def heat_target(case: D.Case, shape, stride) -> np.ndarray:
+def heat_target(case: D.Case, shape, stride, sigma_min: float = 1.0) -> np.ndarray:
     """CenterNet-style target on the CT convolution layers' last map ([D', H', W'], total
     stride `stride`): a Gaussian around each nodule centre with sigma a quarter of its
-    diameter (at least 1 mm), and exactly 1 on the cell holding the centre."""
+    diameter (at least `sigma_min` mm), and exactly 1 on the cell holding the centre.
+    With the 1 mm floor a 6 mm nodule's target is its centre cell alone, and the cell
+    beside it, which sees half the nodule when the centre lies near their border, is a
+    full-weight negative (`--heat-sigma-min`)."""
     z, y, x = np.meshgrid(*(np.arange(n, dtype=np.float32) for n in shape), indexing="ij")
     sp = np.array(case.spacing_zyx) * np.array(stride)
     h = np.zeros(shape, np.float32)
     for n in case.nodules:
         g = (np.array(n.grid_zyx) + 0.5) / np.array(stride) - 0.5
-        r = max(n.diameter_mm / 4, 1.0)
+        r = max(n.diameter_mm / 4, sigma_min)
         d2 = ((z - g[0]) * sp[0]) ** 2 + ((y - g[1]) * sp[1]) ** 2 + ((x - g[2]) * sp[2]) ** 2
         h = np.maximum(h, np.exp(-d2 / (2 * r * r)))
     for n in case.nodules:
@@ -419,6 +422,7 @@ class Trainer:
         self.heat = nn.Conv3d(model.cfg.ct_conv_channels[-1], 1, 1).to(dev) if model.cfg.ct_conv_channels else None
         if self.heat is not None:
             nn.init.constant_(self.heat.bias, -4.0)
+        self.heat_sigma_min = 1.0  # mm, heat_target's floor (--heat-sigma-min)
         self.image_cache = None  # {id(case): (H_img, det, lung-RADS)} once the CT side is frozen
         self.conv_cache = {}  # {id(case): last convolution map} while the convolution layers are frozen
         # Long records in windowed chunks: O(n*W) instead of O(n^2) (same result, selftest).
@@ -519,7 +523,7 @@ class Trainer:
                     ctr = rng.uniform([0, 0, 0], grid)
                 o = [int(np.clip(round((ctr[a] - crop[a] / 2) / S[a]) * S[a], 0, grid[a] - crop[a])) for a in range(3)]
                 x = c.ct[o[0]:o[0] + crop[0], o[1]:o[1] + crop[1], o[2]:o[2] + crop[2]].astype(np.float32)
-                h = heat_target(c, cells, S)
+                h = heat_target(c, cells, S, self.heat_sigma_min)
                 h = h[o[0] // S[0]:(o[0] + crop[0]) // S[0], o[1] // S[1]:(o[1] + crop[1]) // S[1],
                       o[2] // S[2]:(o[2] + crop[2]) // S[2]]
                 x, h = flip_crop(x, h, rng, crop[1] == crop[2])
@@ -575,8 +579,9 @@ class Trainer:
                 if hook is not None:
                     hook.remove()
                     f = M.gelu(feat["f"].float())
-                    target = torch.from_numpy(np.stack([heat_target(c, tuple(f.shape[2:]), m.cfg.conv_stride)
-                                                        for c in picks])).to(self.dev)
+                    target = torch.from_numpy(np.stack([
+                        heat_target(c, tuple(f.shape[2:]), m.cfg.conv_stride, self.heat_sigma_min)
+                        for c in picks])).to(self.dev)
                     l_heat = heat_loss(self.heat(f)[:, 0], target)
                     loss = loss + l_heat
             self._step(opt, sched, loss)
@@ -619,7 +624,7 @@ class Trainer:
                     f = (f[None].float() if f is not None else
                          m.ct.conv_features(torch.from_numpy(c.ct.astype(np.float32)).to(self.dev)[None]))
                     h, _, _ = m.encode_image(None, conv_feat=f)
-                heat = heat_target(c, cfg.conv_cells, cfg.conv_stride)
+                heat = heat_target(c, cfg.conv_cells, cfg.conv_stride, self.heat_sigma_min)
                 feats[id(c)] = (f[0].half(), h[0], torch.from_numpy(heat).view(-1), D.dense_targets(c, cfg))
             return feats[id(c)]
 
@@ -1084,6 +1089,12 @@ def main(argv=None) -> int:
                     help="add the dense detection head of docs/MODEL.md section 10 (hidden width FF) "
                          "on the CT convolution layers; trained last, alone (--dense-steps)")
     ap.add_argument("--dense-steps", type=int, default=0, metavar="N", help="steps of the dense head")
+    ap.add_argument("--heat-sigma-min", type=float, default=1.0, metavar="MM",
+                    help="floor of the heatmap target's Gaussian sigma (mm) for the trunk and the dense "
+                         "head's objectness; default 1")
+    ap.add_argument("--dense-anew", action="store_true",
+                    help="with --finetune: start the dense head from scratch rather than from the base's "
+                         "(for a base whose convolution map the head no longer fits)")
     ap.add_argument("--dense-map-only", action="store_true",
                     help="with --det-dense: the head reads the convolution map alone; a finding's lobe "
                          "adds the patch head's lobe logits (docs/MODEL.md section 10)")
@@ -1174,6 +1185,16 @@ def main(argv=None) -> int:
     model = M.Consilium(cfg, torch.from_numpy(G.mel_filters(cfg.sample_rate, cfg.n_fft, cfg.n_mels))).to(dev)
     same_ct = bool(base and a.ct_conv and tuple(base["config"].get("ct_conv_channels", ())) == cfg.ct_conv_channels
                    and tuple(base["config"].get("ct_conv_strides", ())) == cfg.ct_conv_strides)
+    # A grown trunk: the base's convolution layers followed by stride-1 layers of the base's
+    # last width. The base's layers and everything downstream are kept; the added layers
+    # start as near-identities so the map they pass on starts close to the base's.
+    base_cc = tuple(base["config"].get("ct_conv_channels", ())) if base else ()
+    base_cs = tuple(base["config"].get("ct_conv_strides", ())) if base else ()
+    grown = bool(base_cc and a.ct_conv and len(cfg.ct_conv_channels) > len(base_cc)
+                 and cfg.ct_conv_channels[:len(base_cc)] == base_cc
+                 and cfg.ct_conv_strides[:len(base_cs)] == base_cs
+                 and all(c == base_cc[-1] for c in cfg.ct_conv_channels[len(base_cc):])
+                 and all(s == 1 for s in cfg.ct_conv_strides[len(base_cs):]))
     # A base without this dense head (none, or one of another shape) gets a new one.
     new_dense = bool(base and cfg.det_dense_ff and any(
         base["config"].get(k, False) != getattr(cfg, k)
@@ -1192,6 +1213,16 @@ def main(argv=None) -> int:
             load_base()
             for p_ in model.ct.conv.parameters():
                 p_.requires_grad_(False)
+        elif grown:
+            added = tuple(f"ct.conv.{i}." for i in range(len(base_cc), len(cfg.ct_conv_channels)))
+            load_base(may_miss=lambda k: k.startswith(added))
+            with torch.no_grad():
+                for conv in list(model.ct.conv)[len(base_cc):]:
+                    conv.weight.uniform_(-0.01, 0.01)
+                    for c in range(conv.cout):
+                        conv.weight[c, c * 27 + 13] = 1.0  # the centre tap of its own channel
+                    conv.bias.zero_()
+            log(f"CT convolution layers grown from {len(base_cc)} to {len(cfg.ct_conv_channels)}")
         elif a.ct_conv:  # a new CT side: keep every other weight of the base
             new_ct = ("ct.", "det.", "lung_rads.")
             load_base(keep=lambda k: not k.startswith(new_ct), may_miss=lambda k: k.startswith(new_ct))
@@ -1204,7 +1235,8 @@ def main(argv=None) -> int:
     vsampler = Sampler(val, sp, cfg, spoken, budget, a.seed + 1)
     vsampler.casual_share = 0.0  # typed validation questions in their written form, as before
     tr = Trainer(model, sampler, budget, dev, a.bf16, log)
-    if base and same_ct and base.get("ct_heat") and tr.heat is not None:
+    tr.heat_sigma_min = a.heat_sigma_min
+    if base and (same_ct or grown) and base.get("ct_heat") and tr.heat is not None:
         # A checkpoint of these layers carries their training-only heatmap head: trunk steps go
         # on from it rather than from a new head (a model file has none).
         tr.heat.load_state_dict(base["ct_heat"])
@@ -1267,6 +1299,12 @@ def main(argv=None) -> int:
         timings["prune"] = round(time.time() - t, 1)
         measure("pruned_qat", model)
     if cfg.det_dense_ff and budget.dense:
+        if a.dense_anew:
+            # Step 13: on a map the trunk had moved, the base's head started at a loss of 1019
+            # and had not re-fitted after 2000 steps (median diameter error 4.0 mm, was 2.2).
+            fresh = M.Consilium(cfg).det.dense
+            model.det.dense.load_state_dict(fresh.state_dict())
+            log("dense head: anew")
         # Last, on the final CT side (the head reads its convolution map and H_img).
         stage("ct_dense", tr.ct_dense, budget.dense)
     model.set_qat(False)
