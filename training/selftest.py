@@ -360,13 +360,21 @@ def check_dense_head() -> None:
     heat = T.heat_target(case, cfg.conv_cells, cfg.conv_stride)
     x0 = np.zeros(cfg.ct_grid, np.float32)
     x0[tuple(int(round(v)) for v in case.nodules[0].grid_zyx)] = 1.0
+    # The trunk's type target: the nodule's type on its peak cell and the cells around it
+    # where its heat is >= 0.5, no label (-1) elsewhere.
+    tt = T.type_target(case, cfg.conv_cells, cfg.conv_stride)
+    ti = M.TYPES.index(case.nodules[0].type)
+    assert ((tt == ti) == ((heat >= 0.5) | (heat >= 1.0))).all() and ((tt == ti) | (tt == -1)).all(), \
+        np.unique(tt, return_counts=True)
     for seed in range(8):
-        x, hf = T.flip_crop(x0, heat, np.random.default_rng(seed), cfg.ct_grid[1] == cfg.ct_grid[2])
-        # The nodule's centre voxel, flipped, lies in the flipped map's peak cell.
+        x, hf, tf = T.flip_crop(x0, heat, np.random.default_rng(seed), cfg.ct_grid[1] == cfg.ct_grid[2], tt)
+        # The nodule's centre voxel, flipped, lies in the flipped map's peak cell, which
+        # keeps the nodule's type.
         vz, vy, vx = np.unravel_index(np.argmax(x), x.shape)
         pz, py, px = np.unravel_index(np.argmax(hf), hf.shape)
         assert (vz // cfg.conv_stride[0], vy // cfg.conv_stride[1], vx // cfg.conv_stride[2]) == (pz, py, px), \
             (seed, (vz, vy, vx), (pz, py, px))
+        assert tf[pz, py, px] == ti and ((tf == ti) == (hf >= 0.5)).all(), seed
     # A map-only head with the solid-part column: rows read F alone, a candidate's lobe adds
     # the patch head's logits of its patch, its solid share is sigmoid(column 13).
     mcfg = dataclasses.replace(cfg, det_dense_map_only=True, lung_rads_from_findings=True, det_threshold=0.6)

@@ -286,18 +286,36 @@ def heat_target(case: D.Case, shape, stride, sigma_min: float = 1.0) -> np.ndarr
     return h
 
 
-def flip_crop(x: np.ndarray, h: np.ndarray, rng: np.random.Generator, square: bool):
-    """A crop and its heatmap target, flipped along each axis with probability 1/2 and, when
-    the crop is square in-plane, y and x swapped with probability 1/2: the convolution
-    layers see a nodule and a vessel in every orientation. The grid's z and y/x spacings
-    differ, so z is never swapped with y or x. A flip maps cell k of the map to cell n-1-k,
-    which is where the flipped crop puts the nodule's centre (`heat_target`)."""
+def type_target(case: D.Case, shape, stride, sigma_min: float = 1.0) -> np.ndarray:
+    """The trunk's type target on the same cells as `heat_target`: each nodule's type index
+    (M.TYPES) on the cells where its own Gaussian is >= 0.5 and on its centre cell, -1 (no
+    label) elsewhere; where two nodules overlap, the larger one's."""
+    z, y, x = np.meshgrid(*(np.arange(n, dtype=np.float32) for n in shape), indexing="ij")
+    sp = np.array(case.spacing_zyx) * np.array(stride)
+    t = np.full(shape, -1, np.int64)
+    for n in sorted(case.nodules, key=lambda n: n.diameter_mm):
+        g = (np.array(n.grid_zyx) + 0.5) / np.array(stride) - 0.5
+        r = max(n.diameter_mm / 4, sigma_min)
+        d2 = ((z - g[0]) * sp[0]) ** 2 + ((y - g[1]) * sp[1]) ** 2 + ((x - g[2]) * sp[2]) ** 2
+        t[np.exp(-d2 / (2 * r * r)) >= 0.5] = M.TYPES.index(n.type)
+        t[tuple(np.clip(np.round(g).astype(int), 0, np.array(shape) - 1))] = M.TYPES.index(n.type)
+    return t
+
+
+def flip_crop(x: np.ndarray, h: np.ndarray, rng: np.random.Generator, square: bool, *more: np.ndarray):
+    """A crop and its heatmap target (and any other per-cell targets, `more`), flipped along
+    each axis with probability 1/2 and, when the crop is square in-plane, y and x swapped
+    with probability 1/2: the convolution layers see a nodule and a vessel in every
+    orientation. The grid's z and y/x spacings differ, so z is never swapped with y or x. A
+    flip maps cell k of the map to cell n-1-k, which is where the flipped crop puts the
+    nodule's centre (`heat_target`)."""
+    arrays = [x, h, *more]
     for a in range(3):
         if rng.uniform() < 0.5:
-            x, h = np.flip(x, a), np.flip(h, a)
+            arrays = [np.flip(v, a) for v in arrays]
     if square and rng.uniform() < 0.5:
-        x, h = x.transpose(0, 2, 1), h.transpose(0, 2, 1)
-    return x, h
+        arrays = [v.transpose(0, 2, 1) for v in arrays]
+    return tuple(arrays)
 
 
 def heat_loss(logit: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -423,6 +441,10 @@ class Trainer:
         if self.heat is not None:
             nn.init.constant_(self.heat.bias, -4.0)
         self.heat_sigma_min = 1.0  # mm, heat_target's floor (--heat-sigma-min)
+        # Training only, like the heatmap head: each cell's nodule type, so that the trunk's
+        # map keeps what the dense head's type needs (--trunk-type, its weight; 0 is off).
+        self.heat_type = nn.Conv3d(model.cfg.ct_conv_channels[-1], 3, 1).to(dev) if model.cfg.ct_conv_channels else None
+        self.trunk_type = 0.0
         self.image_cache = None  # {id(case): (H_img, det, lung-RADS)} once the CT side is frozen
         self.conv_cache = {}  # {id(case): last convolution map} while the convolution layers are frozen
         # Long records in windowed chunks: O(n*W) instead of O(n^2) (same result, selftest).
@@ -503,7 +525,10 @@ class Trainer:
         m, cfg = self.m, self.m.cfg
         S, grid = cfg.conv_stride, cfg.ct_grid
         crop = tuple(g // 2 for g in grid)
+        with_type = self.trunk_type > 0
         params = list(m.ct.conv.parameters()) + list(self.heat.parameters())
+        if with_type:
+            params += list(self.heat_type.parameters())
         for p_ in params:  # a fine-tune that keeps the layers goes on training them here
             p_.requires_grad_(True)
         opt = torch.optim.AdamW(params, lr=2 * self.b.lr, weight_decay=0.01)
@@ -513,7 +538,7 @@ class Trainer:
         rng = self.s.rng
         cells = tuple(g // t for g, t in zip(grid, S))
         for i in range(steps):
-            xs, hs = [], []
+            xs, hs, ts = [], [], []
             for j in rng.integers(len(self.s.cases), size=batch):
                 c = self.s.cases[j]
                 if c.nodules and rng.uniform() < 0.6:
@@ -524,23 +549,31 @@ class Trainer:
                 o = [int(np.clip(round((ctr[a] - crop[a] / 2) / S[a]) * S[a], 0, grid[a] - crop[a])) for a in range(3)]
                 x = c.ct[o[0]:o[0] + crop[0], o[1]:o[1] + crop[1], o[2]:o[2] + crop[2]].astype(np.float32)
                 h = heat_target(c, cells, S, self.heat_sigma_min)
-                h = h[o[0] // S[0]:(o[0] + crop[0]) // S[0], o[1] // S[1]:(o[1] + crop[1]) // S[1],
-                      o[2] // S[2]:(o[2] + crop[2]) // S[2]]
-                x, h = flip_crop(x, h, rng, crop[1] == crop[2])
+                cut = tuple(slice(o[a] // S[a], (o[a] + crop[a]) // S[a]) for a in range(3))
+                t = type_target(c, cells, S, self.heat_sigma_min)[cut] if with_type else np.zeros(0)
+                x, h, t = flip_crop(x, h[cut], rng, crop[1] == crop[2], t)
                 xs.append(np.ascontiguousarray(x))
                 hs.append(np.ascontiguousarray(h))
+                ts.append(np.ascontiguousarray(t))
             f = torch.from_numpy(np.stack(xs)).to(self.dev)[:, None]
             with self._autocast():
                 for conv in m.ct.conv:
                     f = M.gelu(conv(f))
             loss = heat_loss(self.heat(f.float())[:, 0], torch.from_numpy(np.stack(hs)).to(self.dev))
+            l_type = None
+            if with_type:
+                tt = torch.from_numpy(np.stack(ts)).to(self.dev)
+                if bool((tt >= 0).any()):
+                    l_type = F.cross_entropy(self.heat_type(f.float()), tt, ignore_index=-1)
+                    loss = loss + self.trunk_type * l_type
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
             if i % max(1, steps // 10) == 0 or i == steps - 1:
-                self.log(f"ct_trunk {i + 1}/{steps} heatmap loss {loss.item():.3f}")
+                self.log(f"ct_trunk {i + 1}/{steps} heatmap loss {loss.item():.3f}"
+                         + (f" (type {l_type.item():.3f})" if l_type is not None else ""))
         for p_ in m.ct.conv.parameters():
             p_.requires_grad_(False)
 
@@ -1092,6 +1125,9 @@ def main(argv=None) -> int:
     ap.add_argument("--heat-sigma-min", type=float, default=1.0, metavar="MM",
                     help="floor of the heatmap target's Gaussian sigma (mm) for the trunk and the dense "
                          "head's objectness; default 1")
+    ap.add_argument("--trunk-type", type=float, default=0.0, metavar="W",
+                    help="with --ct-trunk-steps: add each cell's nodule type (cross-entropy on the cells "
+                         "of `type_target`, weight W) to the trunk's heatmap objective; default 0 (off)")
     ap.add_argument("--dense-anew", action="store_true",
                     help="with --finetune: start the dense head from scratch rather than from the base's "
                          "(for a base whose convolution map the head no longer fits)")
@@ -1236,10 +1272,13 @@ def main(argv=None) -> int:
     vsampler.casual_share = 0.0  # typed validation questions in their written form, as before
     tr = Trainer(model, sampler, budget, dev, a.bf16, log)
     tr.heat_sigma_min = a.heat_sigma_min
+    tr.trunk_type = a.trunk_type
     if base and (same_ct or grown) and base.get("ct_heat") and tr.heat is not None:
         # A checkpoint of these layers carries their training-only heatmap head: trunk steps go
         # on from it rather than from a new head (a model file has none).
         tr.heat.load_state_dict(base["ct_heat"])
+        if base.get("ct_heat_type"):
+            tr.heat_type.load_state_dict(base["ct_heat_type"])
         log("heatmap head of the trunk: the base checkpoint's")
     timings, metrics = {}, {}
 
@@ -1317,6 +1356,7 @@ def main(argv=None) -> int:
           "pruning": prune_info}
     if tr.heat is not None:
         ck["ct_heat"] = tr.heat.state_dict()  # training only, for a fine-tune that goes on (never exported)
+        ck["ct_heat_type"] = tr.heat_type.state_dict()
     if base:
         ck["name"] = base["name"]
         ck["gguf_extra"]["consilium.training.seed"] = base["gguf_extra"]["consilium.training.seed"]
