@@ -272,33 +272,35 @@ def heat_target(case: D.Case, shape, stride, sigma_min: float = 1.0) -> np.ndarr
     With the 1 mm floor a 6 mm nodule's target is its centre cell alone, and the cell
     beside it, which sees half the nodule when the centre lies near their border, is a
     full-weight negative (`--heat-sigma-min`)."""
+    h = np.zeros(shape, np.float32)
+    blobs = list(_nodule_blobs(case, case.nodules, shape, stride, sigma_min))
+    for _, g, _ in blobs:
+        h = np.maximum(h, g)
+    for _, _, centre in blobs:
+        h[centre] = 1.0
+    return h
+
+
+def _nodule_blobs(case: D.Case, nodules, shape, stride, sigma_min: float):
+    """Per nodule on the map's cells: (nodule, its Gaussian with sigma a quarter of its
+    diameter and at least sigma_min mm, the index of the cell holding its centre)."""
     z, y, x = np.meshgrid(*(np.arange(n, dtype=np.float32) for n in shape), indexing="ij")
     sp = np.array(case.spacing_zyx) * np.array(stride)
-    h = np.zeros(shape, np.float32)
-    for n in case.nodules:
+    for n in nodules:
         g = (np.array(n.grid_zyx) + 0.5) / np.array(stride) - 0.5
         r = max(n.diameter_mm / 4, sigma_min)
         d2 = ((z - g[0]) * sp[0]) ** 2 + ((y - g[1]) * sp[1]) ** 2 + ((x - g[2]) * sp[2]) ** 2
-        h = np.maximum(h, np.exp(-d2 / (2 * r * r)))
-    for n in case.nodules:
-        g = np.round((np.array(n.grid_zyx) + 0.5) / np.array(stride) - 0.5).astype(int)
-        h[tuple(np.clip(g, 0, np.array(shape) - 1))] = 1.0
-    return h
+        yield n, np.exp(-d2 / (2 * r * r)), tuple(np.clip(np.round(g).astype(int), 0, np.array(shape) - 1))
 
 
 def type_target(case: D.Case, shape, stride, sigma_min: float = 1.0) -> np.ndarray:
     """The trunk's type target on the same cells as `heat_target`: each nodule's type index
     (M.TYPES) on the cells where its own Gaussian is >= 0.5 and on its centre cell, -1 (no
     label) elsewhere; where two nodules overlap, the larger one's."""
-    z, y, x = np.meshgrid(*(np.arange(n, dtype=np.float32) for n in shape), indexing="ij")
-    sp = np.array(case.spacing_zyx) * np.array(stride)
     t = np.full(shape, -1, np.int64)
-    for n in sorted(case.nodules, key=lambda n: n.diameter_mm):
-        g = (np.array(n.grid_zyx) + 0.5) / np.array(stride) - 0.5
-        r = max(n.diameter_mm / 4, sigma_min)
-        d2 = ((z - g[0]) * sp[0]) ** 2 + ((y - g[1]) * sp[1]) ** 2 + ((x - g[2]) * sp[2]) ** 2
-        t[np.exp(-d2 / (2 * r * r)) >= 0.5] = M.TYPES.index(n.type)
-        t[tuple(np.clip(np.round(g).astype(int), 0, np.array(shape) - 1))] = M.TYPES.index(n.type)
+    for n, g, centre in _nodule_blobs(case, sorted(case.nodules, key=lambda n: n.diameter_mm), shape, stride, sigma_min):
+        t[g >= 0.5] = M.TYPES.index(n.type)
+        t[centre] = M.TYPES.index(n.type)
     return t
 
 
