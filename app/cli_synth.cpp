@@ -1,13 +1,17 @@
 // consilium-cli synth --out DIR [--cases N] [--seed S] [--matrix N] [--slices N]
 //                     [--pixel-spacing MM] [--slice-spacing MM] [--nodules N]
 //                     [--encoding explicit|implicit|bigendian|deflated|rle|jpegls] [--multiframe]
-//                     [--grid D,H,W [--grid-only] [--window-center HU] [--window-width HU]]
+//                     [--grid D,H,W [--grid-only | --lobes-only] [--window-center HU]
+//                      [--window-width HU]]
 // Writes N synthetic chest CT cases (DICOM + truth.json + patient record + questions) into
 // DIR/case_000, DIR/case_001, ... Case i uses seed S + i, so any case can be regenerated.
 // --grid also writes the model's CT input (docs/MODEL.md 3.1) for the training recipe:
 // ct_grid.f32 (float32 [D][H][W], lung window to [0, 1]) and ct_grid.json (geometry), made
 // by reading the written DICOM series back with the app's own loader and resampler, so
-// training and inference share one preprocessing path. --grid-only then deletes the DICOM.
+// training and inference share one preprocessing path, and ct_lobes.u8 (uint8 [D][H][W]:
+// 0 outside the lungs, 1..5 = RUL, RML, RLL, LUL, LLL at each grid voxel's centre).
+// --grid-only then deletes the DICOM. --lobes-only writes ct_lobes.u8 alone (no DICOM, no
+// grid: the anatomy alone is drawn), e.g. into cases written before it existed.
 #include <QCommandLineParser>
 #include <QDir>
 #include <QFile>
@@ -105,6 +109,19 @@ bool parseGrid(const QString& text, std::array<int, 3>* out) {
     return true;
 }
 
+// ct_lobes.u8 of the case `options` makes (phantomLobeGrid on the model grid).
+Status writeLobes(const QString& caseDir, const imaging::PhantomOptions& options,
+                  const GridOptions& g) {
+    auto labels = imaging::phantomLobeGrid(options, {g.dhw[2], g.dhw[1], g.dhw[0]});
+    if (!labels) return labels.error();
+    QFile f(QDir(caseDir).filePath("ct_lobes.u8"));
+    const qint64 bytes = qint64(labels->size());
+    if (!f.open(QIODevice::WriteOnly) ||
+        f.write(reinterpret_cast<const char*>(labels->data()), bytes) != bytes)
+        return makeError(ErrorCode::IoError, "cannot write " + f.fileName().toStdString());
+    return Status::success();
+}
+
 }  // namespace
 
 int runSynth(const QStringList& args) {
@@ -133,11 +150,14 @@ int runSynth(const QStringList& args) {
                                "(slices,rows,columns), read back through the app's loader.",
                                "D,H,W");
     QCommandLineOption gridOnly("grid-only", "With --grid: delete the DICOM series afterwards.");
+    QCommandLineOption lobesOnly("lobes-only",
+                                 "With --grid: write only each case's ct_lobes.u8 (lobe labels "
+                                 "on the grid), no DICOM and no ct_grid.");
     QCommandLineOption wc("window-center", "Grid window centre in HU (default -600).", "HU",
                           "-600");
     QCommandLineOption ww("window-width", "Grid window width in HU (default 1500).", "HU", "1500");
     parser.addOptions({out, cases, seed, matrix, slices, pixel, slice, nodules, encoding,
-                       multiframe, gridOpt, gridOnly, wc, ww});
+                       multiframe, gridOpt, gridOnly, lobesOnly, wc, ww});
     const char* cmd = "consilium-cli synth";
     if (const int rc = parseCliArgs(parser, args); rc >= 0) return rc;
     if (!parser.isSet(out)) {
@@ -196,8 +216,12 @@ int runSynth(const QStringList& args) {
                      cmd);
         return 2;
     }
-    if (parser.isSet(gridOnly) && !parser.isSet(gridOpt)) {
-        std::fprintf(stderr, "%s: --grid-only needs --grid D,H,W\n", cmd);
+    if ((parser.isSet(gridOnly) || parser.isSet(lobesOnly)) && !parser.isSet(gridOpt)) {
+        std::fprintf(stderr, "%s: --grid-only and --lobes-only need --grid D,H,W\n", cmd);
+        return 2;
+    }
+    if (parser.isSet(gridOnly) && parser.isSet(lobesOnly)) {
+        std::fprintf(stderr, "%s: --grid-only and --lobes-only exclude each other\n", cmd);
         return 2;
     }
     write.threads = int(std::max(1u, std::thread::hardware_concurrency()));
@@ -208,18 +232,34 @@ int runSynth(const QStringList& args) {
     }
     for (int i = 0; i < nCases; ++i) {
         options.seed = firstSeed + qulonglong(i);
+        const QString dir = QDir(root).filePath(QString("case_%1").arg(i, 3, 10, QChar('0')));
+        if (parser.isSet(lobesOnly)) {
+            if (!QDir().mkpath(dir)) {
+                std::fprintf(stderr, "%s: cannot create folder %s\n", cmd, qPrintable(dir));
+                return 1;
+            }
+            if (Status s = writeLobes(dir, options, grid); !s) {
+                std::fprintf(stderr, "%s: %s: %s\n", cmd, qPrintable(dir),
+                             s.error().message.c_str());
+                return s.error().code == ErrorCode::InvalidArgument ? 2 : 1;
+            }
+            std::printf("%s: ct_lobes.u8 %dx%dx%d\n", qPrintable(dir), grid.dhw[0], grid.dhw[1],
+                        grid.dhw[2]);
+            continue;
+        }
         auto phantom = imaging::generatePhantom(options);
         if (!phantom) {
             std::fprintf(stderr, "%s: %s\n", cmd, phantom.error().message.c_str());
             return 2;
         }
-        const QString dir = QDir(root).filePath(QString("case_%1").arg(i, 3, 10, QChar('0')));
         if (Status s = imaging::writePhantomCase(phantom.value(), dir.toStdString(), write); !s) {
             std::fprintf(stderr, "%s: %s\n", cmd, s.error().message.c_str());
             return 1;
         }
         if (grid.dhw[0] > 0) {
-            if (Status s = writeGrid(dir, grid); !s) {
+            Status s = writeGrid(dir, grid);
+            if (s) s = writeLobes(dir, options, grid);
+            if (!s) {
                 std::fprintf(stderr, "%s: %s: %s\n", cmd, qPrintable(dir),
                              s.error().message.c_str());
                 return 1;

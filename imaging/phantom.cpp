@@ -366,8 +366,18 @@ std::string lungRadsCategory(NoduleType type, double diameterMm, double solidDia
     return "1";
 }
 
-Result<PhantomCase> generatePhantom(const PhantomOptions& o) {
-    Rng rng(o.seed ^ 0xC0F5E11A2026ull);
+namespace {
+
+// What a case's options and the first draws of its PRNG fix: the matrix, spacings, slice
+// count, nodule count and the analytic chest. generatePhantom goes on drawing from `rng`.
+struct Layout {
+    int matrix = 0, slices = 0, nodules = 0;
+    double ps = 0, dz = 0;
+    Anatomy an{};
+    Vec3 origin{};
+};
+
+Result<Layout> drawLayout(const PhantomOptions& o, Rng& rng) {
     static const int kMatrices[] = {256, 320, 384, 448, 512};
     const int matrix = o.matrix > 0 ? o.matrix : kMatrices[rng.integer(0, 4)];
     const double ps =
@@ -391,7 +401,13 @@ Result<PhantomCase> generatePhantom(const PhantomOptions& o) {
     if (slices < 8 || slices > 2000)
         return makeError(ErrorCode::InvalidArgument, "phantom slices must be 8..2000");
 
-    Anatomy an{};
+    Layout l;
+    l.matrix = matrix;
+    l.slices = slices;
+    l.nodules = nodules;
+    l.ps = ps;
+    l.dz = dz;
+    Anatomy& an = l.an;
     an.scale = sc;
     an.halfFov = fov / 2;
     an.ax = 0.90 * an.halfFov * rng.uniform(0.95, 1.02);
@@ -416,12 +432,27 @@ Result<PhantomCase> generatePhantom(const PhantomOptions& o) {
     an.zHilum = an.zMin + 0.60 * an.coverage;
     an.zCarina = an.zHilum + 0.06 * an.coverage;
 
+    l.origin = {-(matrix - 1) * ps / 2, -(matrix - 1) * ps / 2, an.zMin};
+    return l;
+}
+
+}  // namespace
+
+Result<PhantomCase> generatePhantom(const PhantomOptions& o) {
+    Rng rng(o.seed ^ 0xC0F5E11A2026ull);
+    auto layout = drawLayout(o, rng);
+    if (!layout) return layout.error();
+    const Layout& l = layout.value();
+    const int matrix = l.matrix, slices = l.slices, nodules = l.nodules;
+    const double ps = l.ps, dz = l.dz, sc = l.an.scale;
+    const Anatomy& an = l.an;
+
     PhantomCase c;
     c.seed = o.seed;
     Volume& v = c.volume;
     v.dims = {matrix, matrix, slices};
     v.spacing = {ps, ps, dz};
-    v.origin = {-(matrix - 1) * ps / 2, -(matrix - 1) * ps / 2, an.zMin};
+    v.origin = l.origin;
     v.direction = {1, 0, 0, 0, 1, 0, 0, 0, 1};
     v.type = VoxelType::Int16;
     v.modality = "CT";
@@ -723,6 +754,34 @@ Result<PhantomCase> generatePhantom(const PhantomOptions& o) {
             SliceInfo{uid, "", 0, {v.origin[0], v.origin[1], v.origin[2] + k * dz}, 1.0, 0.0});
     }
     return c;
+}
+
+Result<std::vector<uint8_t>> phantomLobeGrid(const PhantomOptions& options,
+                                             std::array<int, 3> outDims) {
+    if (outDims[0] < 1 || outDims[1] < 1 || outDims[2] < 1 ||
+        double(outDims[0]) * outDims[1] * outDims[2] > 2147483647.0)
+        return makeError(ErrorCode::InvalidArgument, "invalid lobe grid");
+    Rng rng(options.seed ^ 0xC0F5E11A2026ull);
+    auto layout = drawLayout(options, rng);
+    if (!layout) return layout.error();
+    const Layout& l = layout.value();
+    const auto [W, H, D] = outDims;
+    std::vector<uint8_t> labels(size_t(W) * size_t(H) * size_t(D));
+    // Grid voxel centres in source voxel indices, as resampleToGrid places them: in-plane the
+    // image edges map onto each other, along z the first and last slice centres.
+    for (int k = 0; k < D; ++k) {
+        const double zi = D == 1 ? (l.slices - 1) / 2.0 : double(k) * (l.slices - 1) / (D - 1);
+        const double z = l.origin[2] + zi * l.dz;
+        for (int j = 0; j < H; ++j) {
+            const double y = l.origin[1] + ((j + 0.5) * l.matrix / H - 0.5) * l.ps;
+            for (int i = 0; i < W; ++i) {
+                const double x = l.origin[0] + ((i + 0.5) * l.matrix / W - 0.5) * l.ps;
+                const size_t at = (size_t(k) * size_t(H) + size_t(j)) * size_t(W) + size_t(i);
+                labels[at] = l.an.inLung(x, y, z) ? uint8_t(1 + int(l.an.lobeAt(x, y, z))) : 0;
+            }
+        }
+    }
+    return labels;
 }
 
 std::string phantomTruthJson(const PhantomCase& c) {

@@ -8,6 +8,7 @@
 // Units: millimetres, LPS patient coordinates, Hounsfield units. Thread-safe (no state).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -70,6 +71,13 @@ std::string lungRadsCategory(NoduleType type, double diameterMm, double solidDia
 // Builds one case. Errors: InvalidArgument (matrix outside 64..1024, slices outside
 // 8..2000, spacing not positive, nodules > 3).
 Result<PhantomCase> generatePhantom(const PhantomOptions& options);
+
+// Lobe labels of the case `options` makes, at the voxel centres of a model grid of outDims
+// (x, y, z) voxels laid over the volume as resampleToGrid (imaging/reslice.h) lays it:
+// 0 outside the lungs, 1 + Lobe inside ([z][y][x], uint8). Draws the anatomy only, no
+// voxels, so it is cheap. Errors: those of generatePhantom, InvalidArgument (outDims).
+Result<std::vector<uint8_t>> phantomLobeGrid(const PhantomOptions& options,
+                                             std::array<int, 3> outDims);
 
 // Writes the case into `dir`: the DICOM series in dir/dicom/ (CT Image Storage, one file per
 // slice, IM00001...), and dir/truth.json, dir/patient_record.txt, dir/questions.txt.

@@ -98,9 +98,37 @@ class TestImagingCli : public QObject {
         QCOMPARE(j["sop"].toArray().size(), 16);
         QCOMPARE(j["axes"].toArray()[2].toArray()[2].toDouble(), 1.0);
 
+        // The lobe labels beside the grid; --lobes-only writes the same file and nothing else.
+        const Run lobes =
+            cli(QStringList{"synth", "--out", tmp.filePath("lobes"), "--lobes-only"} + common);
+        QCOMPARE(lobes.code, 0);
+        QVERIFY(!QFileInfo::exists(tmp.filePath("lobes/case_000/dicom")));
+        QVERIFY(!QFileInfo::exists(tmp.filePath("lobes/case_000/ct_grid.f32")));
+        QFile la(tmp.filePath("keep/case_000/ct_lobes.u8")),
+            lb(tmp.filePath("lobes/case_000/ct_lobes.u8"));
+        QVERIFY(la.open(QIODevice::ReadOnly) && lb.open(QIODevice::ReadOnly));
+        const QByteArray labels = la.readAll();
+        QCOMPARE(labels.size(), 8 * 16 * 16);
+        QCOMPARE(labels, lb.readAll());
+        int lung = 0, max = 0;
+        for (char c : labels) {
+            lung += c != 0;
+            max = std::max(max, int(uchar(c)));
+        }
+        QVERIFY(lung > 0 && lung < labels.size());
+        QVERIFY(max <= 5);
+
         const Run bad = cli({"synth", "--out", tmp.filePath("bad"), "--grid", "8,16"});
         QCOMPARE(bad.code, 2);
         QVERIFY(bad.err.contains("--grid"));
+        const Run noGrid = cli({"synth", "--out", tmp.filePath("bad"), "--lobes-only"});
+        QCOMPARE(noGrid.code, 2);
+        QVERIFY(noGrid.err.contains("--lobes-only"));
+        const Run both =
+            cli(QStringList{"synth", "--out", tmp.filePath("bad"), "--lobes-only", "--grid-only"} +
+                common);
+        QCOMPARE(both.code, 2);
+        QVERIFY(both.err.contains("exclude"));
     }
 
     void badInputExitsTwoWithOneLine() {

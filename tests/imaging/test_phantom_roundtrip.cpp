@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "imaging/phantom.h"
+#include "imaging/reslice.h"
 #include "imaging/study_loader.h"
 
 using namespace consilium;
@@ -95,6 +96,56 @@ class TestPhantomRoundTrip : public QObject {
         PhantomOptions bad;
         bad.matrix = 20;
         QVERIFY(!generatePhantom(bad).ok());
+    }
+
+    // The lobe labels on a model grid: each nodule's centre voxel carries its lobe, labelled
+    // voxels are lung in the resampled image (the grid lies where resampleToGrid puts it),
+    // right lobes lie right of the midline and left ones left, and all five occur.
+    void lobeGridMatchesNodulesAndLungs() {
+        const std::array<int, 3> dims{64, 48, 40};  // x, y, z
+        int seen[6] = {};
+        for (uint64_t seed = 11; seed <= 14; ++seed) {
+            const PhantomOptions o = smallCase(seed, 3);
+            auto p = generatePhantom(o);
+            auto labels = phantomLobeGrid(o, dims);
+            QVERIFY(p.ok() && labels.ok());
+            QCOMPARE(labels->size(), size_t(dims[0] * dims[1] * dims[2]));
+            auto hu = resampleToGrid(p->volume, dims);
+            QVERIFY(hu.ok());
+            const Volume& v = p->volume;
+            size_t lung = 0, dark = 0;
+            for (int k = 0; k < dims[2]; ++k)
+                for (int j = 0; j < dims[1]; ++j)
+                    for (int i = 0; i < dims[0]; ++i) {
+                        const size_t at = (size_t(k) * dims[1] + j) * dims[0] + i;
+                        const int l = labels.value()[at];
+                        QVERIFY(l <= 5);
+                        ++seen[l];
+                        if (l == 0) continue;
+                        ++lung;
+                        dark += hu.value()[at] < -500.f;
+                        const bool leftLobe = l >= 4;  // LUL, LLL: patient left, +x
+                        QCOMPARE(leftLobe, i >= dims[0] / 2);
+                    }
+            QVERIFY2(lung > 0 && dark > 0.7 * lung,
+                     qPrintable(QString("%1 of %2 lobe voxels are lung").arg(dark).arg(lung)));
+            for (const auto& n : p->nodules) {
+                const double sx = (n.centre[0] - v.origin[0]) / v.spacing[0],
+                             sy = (n.centre[1] - v.origin[1]) / v.spacing[1],
+                             sz = (n.centre[2] - v.origin[2]) / v.spacing[2];
+                const int i = int(std::lround((sx + 0.5) * dims[0] / v.dims[0] - 0.5)),
+                          j = int(std::lround((sy + 0.5) * dims[1] / v.dims[1] - 0.5)),
+                          k = int(std::lround(sz * (dims[2] - 1) / (v.dims[2] - 1)));
+                const size_t at = (size_t(k) * dims[1] + j) * dims[0] + i;
+                QCOMPARE(int(labels.value()[at]), 1 + int(n.lobe));
+            }
+        }
+        for (int l = 0; l <= 5; ++l)
+            QVERIFY2(seen[l] > 0, qPrintable(QString("label %1 never occurs").arg(l)));
+        QVERIFY(!phantomLobeGrid(smallCase(11, 0), {0, 4, 4}).ok());
+        PhantomOptions bad = smallCase(11, 0);
+        bad.matrix = 20;
+        QVERIFY(!phantomLobeGrid(bad, dims).ok());
     }
 
     void writeLoadKeepsGeometryVoxelsAndNodules() {
