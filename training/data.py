@@ -50,6 +50,7 @@ class Case:
     spacing_zyx: tuple = (1.0, 1.0, 1.0)  # grid voxel size along z, y, x, mm
     case_id: str = ""
     record_text: str = ""      # the case's own record (patient_record.txt of `synth`), English
+    lobe_patch: Optional[np.ndarray] = None  # [n_patch] lobe index per patch, -1 unlabelled (`patch_lobes`)
 
 
 # ---------------------------------------------------------------------------------------
@@ -79,9 +80,24 @@ def patch_index(grid_zyx, cfg: M.Config) -> int:
     return (pz * ny + py) * nx + px
 
 
+def patch_lobes(labels: np.ndarray, cfg: M.Config, min_lung: float = 0.1) -> np.ndarray:
+    """Each patch's lobe (M.LOBES index) from a grid of lobe labels (`ct_lobes.u8` of
+    `consilium-cli synth`: 0 outside the lungs, 1..5 = M.LOBES): the lobe most of its lung
+    voxels lie in, where lung fills at least `min_lung` of the patch; -1 elsewhere."""
+    pd, ph, pw = cfg.ct_patch
+    D, H, W = cfg.ct_grid
+    p = labels.reshape(D // pd, pd, H // ph, ph, W // pw, pw).transpose(0, 2, 4, 1, 3, 5).reshape(cfg.n_patch, -1)
+    counts = np.stack([(p == k + 1).sum(1) for k in range(len(M.LOBES))], 1)
+    lobe = counts.argmax(1).astype(np.int64)
+    lobe[counts.sum(1) < min_lung * p.shape[1]] = -1
+    return lobe
+
+
 def det_targets(case: Case, cfg: M.Config):
     """Per-patch targets: obj [N], offsets [N,3], log diameter in grid voxels [N], type [N],
-    lobe [N] (-1 where no nodule). The patch containing a nodule centre is positive."""
+    lobe [N] (-1 where no nodule). The patch containing a nodule centre is positive.
+    lobe_all [N]: every lung patch's lobe (`Case.lobe_patch`) with the nodule's own lobe on
+    positive patches; all -1 when the case has no lobe labels."""
     pd, ph, pw = cfg.ct_patch
     D, H, W = cfg.ct_grid
     ny, nx = H // ph, W // pw
@@ -102,7 +118,9 @@ def det_targets(case: Case, cfg: M.Config):
         logd[p] = np.log(max(nd.diameter_mm, 0.5) / case.sp_yx)
         typ[p] = M.TYPES.index(nd.type)
         lobe[p] = M.LOBES.index(nd.lobe)
-    return dict(obj=obj, off=np.clip(off, 1e-3, 1 - 1e-3), logd=logd, type=typ, lobe=lobe)
+    lobe_all = case.lobe_patch.copy() if case.lobe_patch is not None else np.full(n, -1, np.int64)
+    lobe_all[lobe >= 0] = lobe[lobe >= 0]
+    return dict(obj=obj, off=np.clip(off, 1e-3, 1 - 1e-3), logd=logd, type=typ, lobe=lobe, lobe_all=lobe_all)
 
 
 def dense_targets(case: Case, cfg: M.Config):
@@ -172,9 +190,16 @@ def toy_case(rng: np.random.Generator, cfg: M.Config, n_nodules: Optional[int] =
         nodules.append(Nodule([float(cz), float(cy), float(cx)], d, solid, ntype, lobe))
     hu += rng.normal(0, 15, hu.shape).astype(np.float32)
     ct = window(hu, cfg)
+    # The same lobe rule on every lung voxel: the toy's ct_lobes.u8.
+    labels = np.zeros((D, H, W), np.uint8)
+    for side, names, cuts in (("R", ("RUL", "RML", "RLL"), (0.4, 0.6)), ("L", ("LUL", "LLL"), (0.5,))):
+        k = np.searchsorted(np.array(cuts), z / D, side="right")
+        for i, name in enumerate(names):
+            labels[lungs[side] & (k == i)] = M.LOBES.index(name) + 1
     return Case(ct=ct.astype(np.float16), nodules=nodules, lung_rads=lung_rads_case(nodules),
                 facts=records.random_facts(rng), sp_yx=sp_yx,
-                spacing_zyx=(sp_z, sp_yx, sp_yx), case_id=f"toy-{rng.integers(1 << 30)}")
+                spacing_zyx=(sp_z, sp_yx, sp_yx), case_id=f"toy-{rng.integers(1 << 30)}",
+                lobe_patch=patch_lobes(labels, cfg))
 
 
 def window(hu: np.ndarray, cfg: M.Config) -> np.ndarray:
@@ -295,9 +320,12 @@ def load_synth_case(case_dir: str, cfg: M.Config) -> Case:
                    geom["spacing"][0] * Sx / cfg.ct_grid[2])
     rec_file = os.path.join(case_dir, "patient_record.txt")
     record_text = open(rec_file, encoding="utf-8").read().strip() if os.path.exists(rec_file) else ""
+    lobe_file = os.path.join(case_dir, "ct_lobes.u8")
+    lobe_patch = (patch_lobes(np.fromfile(lobe_file, dtype=np.uint8).reshape(cfg.ct_grid), cfg)
+                  if os.path.exists(lobe_file) else None)
     return Case(ct=ct.astype(np.float16), nodules=nodules, lung_rads=lr, facts=facts, sp_yx=sp_yx,
                 spacing_zyx=spacing_zyx, case_id=os.path.basename(os.path.normpath(case_dir)),
-                record_text=record_text)
+                record_text=record_text, lobe_patch=lobe_patch)
 
 
 def load_synth_dir(root: str, cfg: M.Config) -> List[Case]:

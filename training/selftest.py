@@ -404,7 +404,51 @@ def check_dense_head() -> None:
           "candidates' lobes and solid parts, Lung-RADS of findings")
 
 
+def check_lobe_targets() -> None:
+    """Every lung patch's lobe: the majority of its lung voxels, -1 where lung fills < 10 %;
+    a nodule's own lobe wins on its patch; det_loss's lobe_all term reaches the lobe columns
+    of unlabelled-by-nodule patches and nothing where no patch is labelled."""
+    from training import data as D
+    from training import train as T
+
+    cfg = M.quick_config()
+    Dg, Hg, Wg = cfg.ct_grid
+    pd, ph, pw = cfg.ct_patch
+    labels = np.zeros(cfg.ct_grid, np.uint8)
+    labels[:pd, :ph, :pw] = 3                        # patch 0: all RLL
+    labels[:pd, :ph, pw:2 * pw] = 1                  # patch 1: RUL with a third LUL
+    labels[:pd // 2, : ph * 2 // 3, pw:2 * pw] = 4   # (4 x 2/3 of 8 x 1 = a third)
+    labels[:pd, :ph, 2 * pw] = 5                     # patch 2: one column, under 10 %
+    lp = D.patch_lobes(labels, cfg)
+    assert lp[0] == M.LOBES.index("RLL") and lp[1] == M.LOBES.index("RUL") and lp[2] == -1
+    assert (lp[3:] == -1).all()
+    case = D.Case(ct=np.zeros(cfg.ct_grid, np.float16), lung_rads="2", facts=None, sp_yx=1.0,
+                  nodules=[D.Nodule([1.0, 1.0, pw + 1.0], 8.0, 8.0, "solid", "LUL")], lobe_patch=lp)
+    t = D.det_targets(case, cfg)
+    assert t["lobe_all"][1] == M.LOBES.index("LUL") and t["lobe_all"][0] == M.LOBES.index("RLL")
+    assert t["lobe"][0] == -1 and (t["lobe_all"][3:] == -1).all()
+    b = {f"det_{k}": torch.from_numpy(np.stack([t[k]])) for k in t}
+    b["lung_rads"] = torch.tensor([1])
+    det = torch.zeros(1, cfg.n_patch, M.DET_COLS, requires_grad=True)
+    lr = torch.zeros(1, len(M.LUNG_RADS))
+    base = T.det_loss(det, lr, b)
+    full = T.det_loss(det, lr, b, lobe_all=0.5)
+    assert abs((full - base).item() - 0.5 * np.log(5)) < 1e-5  # uniform logits: log 5 per patch
+    full.backward()
+    g = det.grad[0]
+    assert g[0, 8:13].abs().sum() > 0 and g[3:, 8:13].abs().sum() == 0 and g[0, 5:8].abs().sum() == 0
+    none = dict(b, det_lobe_all=torch.full_like(b["det_lobe_all"], -1))
+    assert abs(T.det_loss(det, lr, none, lobe_all=0.5).item() - base.item()) < 1e-6
+    rng = np.random.default_rng(3)
+    toys = [D.toy_case(rng, cfg, 2) for _ in range(20)]
+    agree = [tc.lobe_patch[D.patch_index(n.grid_zyx, cfg)] == M.LOBES.index(n.lobe) for tc in toys for n in tc.nodules]
+    assert np.mean(agree) > 0.7, np.mean(agree)
+    print(f"lobe targets: patch majority, nodule's lobe on its patch, det_loss's lobe_all term; "
+          f"toy nodules on their patch's lobe {np.mean(agree) * 100:.0f} %")
+
+
 def main() -> int:
+    check_lobe_targets()
     check_ct_conv()
     check_dense_head()
     check_evidence()

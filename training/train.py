@@ -236,7 +236,7 @@ def collate(samples: List[dict], cfg: M.Config, with_ct: bool = True) -> dict:
     b["answer_out"] = _pad([s["answer_out"] for s in samples], M.PAD_ID)
     if with_ct:
         tg = [D.det_targets(s["case"], cfg) for s in samples]
-        for k in ("obj", "off", "logd", "type", "lobe"):
+        for k in ("obj", "off", "logd", "type", "lobe", "lobe_all"):
             b[f"det_{k}"] = torch.from_numpy(np.stack([t[k] for t in tg]))
     b["lung_rads"] = torch.tensor([M.LUNG_RADS.index(s["case"].lung_rads) for s in samples])
     b["kind"] = torch.tensor([KINDS.index(s["kind"]) for s in samples])
@@ -251,7 +251,10 @@ def to_device(b: dict, dev) -> dict:
 # Losses
 
 
-def det_loss(det: torch.Tensor, lr_logits: torch.Tensor, b: dict) -> torch.Tensor:
+def det_loss(det: torch.Tensor, lr_logits: torch.Tensor, b: dict, lobe_all: float = 0.0) -> torch.Tensor:
+    """The patch head's loss; with `lobe_all` > 0 also that weight times the lobe's cross
+    entropy on every labelled lung patch (`det_lobe_all`, data.det_targets): the nodule
+    patches alone (~1.5 a case) let the head memorise where the training nodules are."""
     obj = b["det_obj"]
     pos = obj > 0
     n_pos = pos.sum().clamp_min(1)
@@ -262,6 +265,8 @@ def det_loss(det: torch.Tensor, lr_logits: torch.Tensor, b: dict) -> torch.Tenso
         l = l + F.binary_cross_entropy_with_logits(p[:, 1:4], b["det_off"][pos], reduction="sum") / n_pos / 3
         l = l + F.smooth_l1_loss(p[:, 4], b["det_logd"][pos], reduction="sum") / n_pos
         l = l + F.cross_entropy(p[:, 5:8], b["det_type"][pos]) + F.cross_entropy(p[:, 8:13], b["det_lobe"][pos])
+    if lobe_all > 0 and "det_lobe_all" in b and bool((b["det_lobe_all"] >= 0).any()):
+        l = l + lobe_all * F.cross_entropy(det[..., 8:13].flatten(0, 1), b["det_lobe_all"].flatten(), ignore_index=-1)
     return l
 
 
@@ -447,6 +452,7 @@ class Trainer:
         # map keeps what the dense head's type needs (--trunk-type, its weight; 0 is off).
         self.heat_type = nn.Conv3d(model.cfg.ct_conv_channels[-1], 3, 1).to(dev) if model.cfg.ct_conv_channels else None
         self.trunk_type = 0.0
+        self.lobe_all = 0.0  # --lobe-all: weight of every lung patch's lobe in det_loss
         self.image_cache = None  # {id(case): (H_img, det, lung-RADS)} once the CT side is frozen
         self.conv_cache = {}  # {id(case): last convolution map} while the convolution layers are frozen
         # Long records in windowed chunks: O(n*W) instead of O(n^2) (same result, selftest).
@@ -504,7 +510,7 @@ class Trainer:
             b = to_device(self.s.batch(self.b.batch, record=True, mode="typed" if i % 2 else "voice", lang="en" if i % 2 == 0 else None), self.dev)
             with self._autocast():
                 _, det, lr = m.encode_image(b["ct"])
-                loss = det_loss(det.float(), lr.float(), b)
+                loss = det_loss(det.float(), lr.float(), b, self.lobe_all)
                 h = m.encode_text(b["record"], "record")
                 logits = m.text_lm_logits(h)
                 loss = loss + F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), b["record"][:, 1:].flatten(),
@@ -602,14 +608,14 @@ class Trainer:
                 conv_feat = torch.stack([self.conv_cache[id(c)] for c in picks]).float()
             tg = [D.det_targets(c, m.cfg) for c in picks]
             b = {f"det_{k}": torch.from_numpy(np.stack([t[k] for t in tg])).to(self.dev)
-                 for k in ("obj", "off", "logd", "type", "lobe")}
+                 for k in ("obj", "off", "logd", "type", "lobe", "lobe_all")}
             b["lung_rads"] = torch.tensor([M.LUNG_RADS.index(c.lung_rads) for c in picks], device=self.dev)
             feat = {}
             hook = (m.ct.conv[-1].register_forward_hook(lambda mod, inp, o: feat.__setitem__("f", o))
                     if self.heat is not None and m.ct.conv[-1].weight.requires_grad else None)
             with self._autocast():
                 _, det, lr = m.encode_image(ct, conv_feat=conv_feat)
-                loss = det_loss(det.float(), lr.float(), b)
+                loss = det_loss(det.float(), lr.float(), b, self.lobe_all)
                 l_heat = None
                 if hook is not None:
                     hook.remove()
@@ -751,7 +757,7 @@ class Trainer:
                 ft = _pad(ftxt, M.PAD_ID).to(self.dev)
                 hf = m.encode_text(ft, "record")
                 loss = loss + info_nce(himg.mean(1).float(), masked_mean(hf, ft != M.PAD_ID).float())
-                loss = loss + 0.3 * det_loss(det.float(), lr.float(), bt)
+                loss = loss + 0.3 * det_loss(det.float(), lr.float(), bt, self.lobe_all)
             self._step(opt, sched, loss)
             if i % max(1, steps // 10) == 0 or i == steps - 1:
                 self.log(f"align {i + 1}/{steps} loss {loss.item():.3f}")
@@ -770,7 +776,7 @@ class Trainer:
                 out = m(b)
                 tgt = b["answer_out"]
                 l_ans = F.cross_entropy(out["logits"].flatten(0, 1).float(), tgt.flatten(), ignore_index=M.PAD_ID)
-                l_det = det_loss(out["det"].float(), out["lung_rads"].float(), b)
+                l_det = det_loss(out["det"].float(), out["lung_rads"].float(), b, self.lobe_all)
                 l_lb = load_balance_loss(out["aux"]["rho"], out["aux"]["idx"], m.cfg.n_expert, tgt != M.PAD_ID)
                 # Modality-weight supervision: questions about the scan lean on the image,
                 # questions about the record on the record (kinds needing both: free).
@@ -808,7 +814,7 @@ class Trainer:
             m.zero_grad(set_to_none=True)
             out = m(b)
             loss = F.cross_entropy(out["logits"].flatten(0, 1), b["answer_out"].flatten(), ignore_index=M.PAD_ID)
-            loss = loss + 0.5 * det_loss(out["det"], out["lung_rads"], b)
+            loss = loss + 0.5 * det_loss(out["det"], out["lung_rads"], b, self.lobe_all)
             loss.backward()
             for name, o, p in mods:
                 w = getattr(o, f"{p}_out").weight
@@ -1130,6 +1136,9 @@ def main(argv=None) -> int:
     ap.add_argument("--trunk-type", type=float, default=0.0, metavar="W",
                     help="with --ct-trunk-steps: add each cell's nodule type (cross-entropy on the cells "
                          "of `type_target`, weight W) to the trunk's heatmap objective; default 0 (off)")
+    ap.add_argument("--lobe-all", type=float, default=0.0, metavar="W",
+                    help="add every lung patch's lobe (the cases' ct_lobes.u8, `consilium-cli synth "
+                         "--lobes-only`) to the patch head's loss with weight W; default 0 (off)")
     ap.add_argument("--dense-anew", action="store_true",
                     help="with --finetune: start the dense head from scratch rather than from the base's "
                          "(for a base whose convolution map the head no longer fits)")
@@ -1275,6 +1284,7 @@ def main(argv=None) -> int:
     tr = Trainer(model, sampler, budget, dev, a.bf16, log)
     tr.heat_sigma_min = a.heat_sigma_min
     tr.trunk_type = a.trunk_type
+    tr.lobe_all = a.lobe_all
     if base and (same_ct or grown) and base.get("ct_heat") and tr.heat is not None:
         # A checkpoint of these layers carries their training-only heatmap head: trunk steps go
         # on from it rather than from a new head (a model file has none).
