@@ -88,12 +88,7 @@ std::vector<ConsiliumFinding> findDenseCandidates(const ConsiliumConfig& c, cons
             for (int a = 0; a < 3; ++a)
                 f->grid[size_t(a)] =
                     (double(cell[a]) + sigmoid(o[1 + a])) * double(c.convStride(a)) - 0.5;
-            if (c.detDenseMapOnly) {
-                std::array<float, 5> lobe{};
-                for (int i = 0; i < 5; ++i)
-                    lobe[size_t(i)] = o[8 + i] + det[f->patch * 13 + 8 + i];
-                f->lobe = argmax(lobe.data(), 5);
-            }
+            if (c.detDenseMapOnly) f->lobe = consiliumFindingLobe(c, o, det, f->patch);
             if (c.lungRadsFromFindings) f->solidFraction = sigmoid(o[13]);
         });
 }

@@ -28,6 +28,33 @@ std::string lungRadsV2022(const std::string& type, double diameterMm, double sol
     return d < 30 ? "2" : "3";  // ground-glass
 }
 
+int consiliumFindingLobe(const ConsiliumConfig& c, const float* o, const float* det,
+                         int64_t patch) {
+    auto logits = [&](int64_t q, double* out) {
+        for (int i = 0; i < 5; ++i)
+            out[i] = double(o[8 + i] + det[q * 13 + 8 + i]);  // float sum, as without the vote
+    };
+    double score[5] = {};
+    if (!c.detLobePlane) {
+        logits(patch, score);
+    } else {
+        const int64_t nx = c.nx(), ny = c.ny();
+        const int64_t z = patch / (ny * nx), y = (patch / nx) % ny, x = patch % nx;
+        for (int64_t qy = std::max<int64_t>(y - 1, 0); qy <= std::min(y + 1, ny - 1); ++qy)
+            for (int64_t qx = std::max<int64_t>(x - 1, 0); qx <= std::min(x + 1, nx - 1); ++qx) {
+                double l[5];
+                logits((z * ny + qy) * nx + qx, l);
+                const double m = *std::max_element(l, l + 5);
+                double sum = 0;
+                for (double& v : l)
+                    sum += (v = std::exp(v - m));
+                for (int i = 0; i < 5; ++i)
+                    score[i] += l[i] / sum;
+            }
+    }
+    return int(std::max_element(score, score + 5) - score);
+}
+
 int consiliumLungRadsOfFindings(const ConsiliumConfig& c,
                                 const std::vector<ConsiliumFinding>& findings, double spYxMm) {
     // The categories are "1", "2", "3", "4A", "4B" in this order (checked when the file loads).

@@ -97,6 +97,13 @@ std::array<double, 3> consiliumPatchCentre(const ConsiliumConfig& c, int64_t p, 
 std::array<double, 3> consiliumPeakLocation(const ConsiliumConfig& c, int64_t p, const float* o,
                                             const std::vector<ConsiliumFinding>& findings);
 
+// Section 10, a map-only dense head: the lobe index of a finding in patch `patch` whose
+// dense row is `o`, with the patch head's rows `det` [nImg][13]. Its own patch's logits
+// o[8..12] + det[patch][8..12]; with c.detLobePlane the softmax of o[8..12] + det[q][8..12]
+// summed over q = the patch and its (up to 8) neighbours in the same z slab, argmax of the
+// sum (ties: the lower lobe index).
+int consiliumFindingLobe(const ConsiliumConfig& c, const float* o, const float* det, int64_t patch);
+
 // Lung-RADS v2022 (baseline) category of one nodule, "2", "3", "4A" or "4B", from its type
 // (solid, part-solid, ground-glass) and its diameter and its solid part's in mm, each rounded
 // to 0.1 mm first.

@@ -197,6 +197,7 @@ Result<std::shared_ptr<ConsiliumModel>> ConsiliumModel::load(std::shared_ptr<Wei
     };
     optionalBool("consilium.det.dense_map_only", &c.detDenseMapOnly);
     optionalBool("consilium.lung_rads.from_findings", &c.lungRadsFromFindings);
+    optionalBool("consilium.det.lobe_plane", &c.detLobePlane);
     if (!st) return st.error();
     const int64_t kMaxLayers = 256;
     if (ctLayers < 1 || auLayers < 1 || txLayers < 1 || decLayers < 1 || ctLayers > kMaxLayers ||
@@ -274,6 +275,9 @@ Result<std::shared_ptr<ConsiliumModel>> ConsiliumModel::load(std::shared_ptr<Wei
                                                    std::to_string(16 * kMaxDim)
                                              : "a dense detection head without the CT "
                                                "convolution layers");
+    }
+    if (c.detLobePlane && !c.detDenseMapOnly) {
+        return unsupported(path, "det.lobe_plane without det.dense_map_only");
     }
     if ((c.detDenseMapOnly || c.lungRadsFromFindings) && !c.hasDenseDet()) {
         return unsupported(path,

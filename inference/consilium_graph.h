@@ -63,6 +63,9 @@ struct ConsiliumConfig {
     // Lung-RADS from the findings by the v2022 rules; the dense head's column 13 is then the
     // logit of each finding's solid part, as a share of its diameter.
     bool lungRadsFromFindings = false;
+    // With a map-only head: a finding's lobe is voted by the patches of its patch's slab
+    // around it (consiliumFindingLobe), not read from its own patch alone.
+    bool detLobePlane = false;
     std::vector<std::string> detTypes, detLobes, lungRadsCategories;
     int32_t unkId = 0, bosId = 1, eosId = 2, padId = 3;
 

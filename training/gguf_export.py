@@ -415,10 +415,11 @@ CONFIG_KV = [
     ("consilium.det.max_candidates", "det_max_candidates", "u32"),
     ("consilium.det.dense_feed_forward_length", "det_dense_ff", "u32"),
     ("consilium.det.dense_map_only", "det_dense_map_only", "bool"),
+    ("consilium.det.lobe_plane", "det_lobe_plane", "bool"),
     ("consilium.lung_rads.from_findings", "lung_rads_from_findings", "bool"),
 ]
 _OPTIONAL = {"ct_stem", "ct_stem_channels", "ct_conv_channels", "ct_conv_strides", "det_dense_ff",
-             "det_dense_map_only", "lung_rads_from_findings"}
+             "det_dense_map_only", "det_lobe_plane", "lung_rads_from_findings"}
 
 
 def checkpoint_from_gguf(path: str) -> Dict[str, object]:
@@ -471,6 +472,9 @@ def main(argv=None) -> int:
     ap.add_argument("--det-threshold", type=float, default=None, metavar="S",
                     help="write this det.threshold instead of the checkpoint's (the detector's "
                          "operating point; no weight changes)")
+    ap.add_argument("--lobe-plane", action="store_true",
+                    help="write det.lobe_plane = true: a finding's lobe is voted by its patch's slab "
+                         "neighbours (docs/MODEL.md section 10; a map-only dense head; no weight changes)")
     a = ap.parse_args(argv)
     import torch
 
@@ -480,6 +484,7 @@ def main(argv=None) -> int:
     cfg = M.Config(**ck["config"])
     if a.det_threshold is not None:
         cfg.det_threshold = a.det_threshold
+    cfg.det_lobe_plane = cfg.det_lobe_plane or a.lobe_plane
     model = M.Consilium(cfg)
     model.load_state_dict(ck["model"])
     counts = export_model(model, a.out, a.type, ck["spm_model"], ck.get("name", "consilium-demo"),

@@ -67,6 +67,7 @@ class Config:
     det_max_candidates: int = 16
     det_dense_ff: int = 0  # hidden width of the dense detection head on the convolution map; 0 = none (section 10)
     det_dense_map_only: bool = False  # the dense head reads the map alone; lobe logits add the patch head's
+    det_lobe_plane: bool = False  # map-only: a finding's lobe voted by its patch's slab neighbours (section 10)
     lung_rads_from_findings: bool = False  # Lung-RADS by the v2022 rules from the findings (dense column 13)
 
     @property
@@ -149,6 +150,8 @@ class Config:
                 raise ValueError(f"CT convolution stride {self.conv_stride} must divide the patch {self.ct_patch}")
         if self.det_dense_ff and (self.det_dense_ff < 0 or not self.ct_conv_channels):
             raise ValueError("the dense detection head needs the CT convolution layers and a width >= 1")
+        if self.det_lobe_plane and not self.det_dense_map_only:
+            raise ValueError("det_lobe_plane needs det_dense_map_only")
         if (self.det_dense_map_only or self.lung_rads_from_findings) and not self.det_dense_ff:
             raise ValueError("a map-only dense head and Lung-RADS from findings need the dense head")
         heads = (list(self.ct_heads) + list(self.audio_heads) + list(self.text_heads)
@@ -923,6 +926,21 @@ def dense_lobe_logits(raw: torch.Tensor, det_raw: Optional[torch.Tensor], cfg: C
     return lobe
 
 
+def finding_lobe(row: torch.Tensor, det_raw: torch.Tensor, patch: int, cfg: Config) -> int:
+    """A map-only head's finding lobe (section 10): with det_lobe_plane the softmax of the
+    finding's row[8:13] + det_raw[q, 8:13] summed over q = its patch and its neighbours in
+    the same z slab, argmax (ties: the lower index); else its own patch's logits' argmax."""
+    if not cfg.det_lobe_plane:
+        return int(torch.argmax(row[8:13] + det_raw[patch, 8:13]))
+    ny, nx = cfg.ct_grid[1] // cfg.ct_patch[1], cfg.ct_grid[2] // cfg.ct_patch[2]
+    z, y, x = patch // (ny * nx), (patch // nx) % ny, patch % nx
+    total = torch.zeros(5, dtype=torch.float64)
+    for qy in range(max(y - 1, 0), min(y + 2, ny)):
+        for qx in range(max(x - 1, 0), min(x + 2, nx)):
+            total += torch.softmax((row[8:13] + det_raw[(z * ny + qy) * nx + qx, 8:13]).double(), 0)
+    return int(torch.argmax(total))
+
+
 def dense_candidates(raw: torch.Tensor, cfg: Config, det_raw: Optional[torch.Tensor] = None):
     """Candidate list of section 10 from the dense head for one example: raw [D'H'W',
     dense_cols] (and the patch head's det_raw [N, 13], which a map-only head's lobe needs).
@@ -954,7 +972,8 @@ def dense_candidates(raw: torch.Tensor, cfg: Config, det_raw: Optional[torch.Ten
                            (x + float(u[2])) * T[2] - 0.5],
                  diameter_vox=float(torch.exp(row[4])),
                  type=TYPES[int(torch.argmax(row[5:8]))],
-                 lobe=LOBES[int(torch.argmax(lobes[k]))])
+                 lobe=LOBES[finding_lobe(row, det_raw, int(patches[k]), cfg) if cfg.det_lobe_plane
+                            else int(torch.argmax(lobes[k]))])
         if cfg.lung_rads_from_findings:
             c["solid_fraction"] = float(torch.sigmoid(row[13]))
         out.append(c)

@@ -447,7 +447,35 @@ def check_lobe_targets() -> None:
           f"toy nodules on their patch's lobe {np.mean(agree) * 100:.0f} %")
 
 
+def check_lobe_plane() -> None:
+    """A finding's lobe under det_lobe_plane: the same numbers as the engine's
+    test_consilium_golden findingLobeVotesInThePlane."""
+    cfg = dataclasses.replace(M.quick_config(), ct_grid=(8, 24, 24), ct_patch=(4, 8, 8), det_dense_map_only=True)
+    det = torch.zeros(18, 13)
+    det[:9, 8 + 0] = 2.0   # slab 0: RUL around
+    det[4, 8 + 3] = 6.0    # the centre patch alone: LUL
+    det[9:, 8 + 2] = 9.0   # slab 1: RLL everywhere
+    zero = torch.zeros(14)
+    assert M.finding_lobe(zero, det, 4, cfg) == 3
+    cfg.det_lobe_plane = True
+    assert M.finding_lobe(zero, det, 4, cfg) == 0
+    det[1, 8 + 4] = det[3, 8 + 4] = 5.0
+    assert M.finding_lobe(zero, det, 0, cfg) == 4 and M.finding_lobe(zero, det, 13, cfg) == 2
+    row = torch.zeros(14)
+    row[8 + 1] = 20.0
+    assert M.finding_lobe(row, det, 4, cfg) == 1
+    cfg.det_lobe_plane = False
+    assert M.finding_lobe(row, det, 4, cfg) == 1 and M.finding_lobe(zero, det, 0, cfg) == 0
+    try:
+        dataclasses.replace(M.quick_config(), det_lobe_plane=True).validate()
+        raise AssertionError("det_lobe_plane without a map-only head was accepted")
+    except ValueError:
+        pass
+    print("lobe plane: a finding's lobe voted by its slab neighbours, as the engine's test")
+
+
 def main() -> int:
+    check_lobe_plane()
     check_lobe_targets()
     check_ct_conv()
     check_dense_head()

@@ -1145,6 +1145,9 @@ def main(argv=None) -> int:
     ap.add_argument("--dense-map-only", action="store_true",
                     help="with --det-dense: the head reads the convolution map alone; a finding's lobe "
                          "adds the patch head's lobe logits (docs/MODEL.md section 10)")
+    ap.add_argument("--lobe-plane", action="store_true",
+                    help="with --dense-map-only: a finding's lobe is voted by its patch and the patches "
+                         "beside it in the same slab (docs/MODEL.md section 10, det.lobe_plane)")
     ap.add_argument("--lung-rads-findings", action="store_true",
                     help="with --det-dense: the head learns each nodule's solid part and the file's "
                          "Lung-RADS comes from its findings by the v2022 rules (section 10)")
@@ -1201,6 +1204,7 @@ def main(argv=None) -> int:
     if a.det_dense:
         cfg.det_dense_ff = a.det_dense
         cfg.det_dense_map_only = a.dense_map_only
+        cfg.det_lobe_plane = a.lobe_plane
         cfg.lung_rads_from_findings = a.lung_rads_findings
         cfg.validate()
     if a.det_threshold is not None:

@@ -681,6 +681,41 @@ class TestConsiliumGolden : public QObject {
         QCOMPARE(a.value().lungRads, consiliumLungRadsOfFindings(c, a.value().findings, 3.0));
     }
 
+    // Section 10, a finding's lobe under det.lobe_plane: the patch head's lobe
+    // probabilities (the finding's row added) summed over its patch and its neighbours in
+    // the same slab. The same numbers as training/selftest.py check_lobe_plane.
+    void findingLobeVotesInThePlane() {
+        ConsiliumConfig c;
+        c.grid = {8, 24, 24};
+        c.patch = {4, 8, 8};  // 2 x 3 x 3 patches
+        std::vector<float> det(size_t(c.nImg() * 13), 0.f);
+        auto setLobe = [&](int64_t p, int lobe, float logit) {
+            det[size_t(p * 13 + 8 + lobe)] = logit;
+        };
+        for (int64_t p = 0; p < 9; ++p)
+            setLobe(p, 0, 2.f);  // slab 0: RUL around
+        setLobe(4, 3, 6.f);      // the centre patch alone: LUL, surely
+        for (int64_t p = 9; p < 18; ++p)
+            setLobe(p, 2, 9.f);  // slab 1: RLL everywhere, never in slab 0's vote
+        const float zero[14] = {};
+        c.detDenseMapOnly = true;
+        QCOMPARE(consiliumFindingLobe(c, zero, det.data(), 4), 3);
+        c.detLobePlane = true;
+        QCOMPARE(consiliumFindingLobe(c, zero, det.data(), 4), 0);
+        // A corner patch: itself and 3 neighbours; two of them now LLL.
+        setLobe(1, 4, 5.f);
+        setLobe(3, 4, 5.f);
+        QCOMPARE(consiliumFindingLobe(c, zero, det.data(), 0), 4);
+        QCOMPARE(consiliumFindingLobe(c, zero, det.data(), 13), 2);
+        // The finding's own row shifts every neighbour's logits.
+        float row[14] = {};
+        row[8 + 1] = 20.f;
+        QCOMPARE(consiliumFindingLobe(c, row, det.data(), 4), 1);
+        c.detLobePlane = false;
+        QCOMPARE(consiliumFindingLobe(c, row, det.data(), 4), 1);
+        QCOMPARE(consiliumFindingLobe(c, zero, det.data(), 0), 0);
+    }
+
     // Missing or ill-shaped tensors are refused with the tensor's name.
     void refusesBadFiles() {
         auto open = [](const QString& f) {
