@@ -453,6 +453,7 @@ class Trainer:
         self.heat_type = nn.Conv3d(model.cfg.ct_conv_channels[-1], 3, 1).to(dev) if model.cfg.ct_conv_channels else None
         self.trunk_type = 0.0
         self.lobe_all = 0.0  # --lobe-all: weight of every lung patch's lobe in det_loss
+        self.dense_size = 1.0  # --dense-size-weight: the dense head's log-diameter loss weight
         self.image_cache = None  # {id(case): (H_img, det, lung-RADS)} once the CT side is frozen
         self.conv_cache = {}  # {id(case): last convolution map} while the convolution layers are frozen
         # Long records in windowed chunks: O(n*W) instead of O(n^2) (same result, selftest).
@@ -682,7 +683,7 @@ class Trainer:
                 def tgt(name, dtype=torch.float32):
                     return torch.tensor(np.array([fs[b][3][name][k] for b, k in rows]), dtype=dtype, device=self.dev)
                 loss = loss + F.binary_cross_entropy_with_logits(r[:, 1:4], tgt("off")) \
-                    + F.smooth_l1_loss(r[:, 4], tgt("logd")) \
+                    + self.dense_size * F.smooth_l1_loss(r[:, 4], tgt("logd")) \
                     + F.cross_entropy(r[:, 5:8], tgt("type", torch.long))
                 if not cfg.det_dense_map_only:
                     loss = loss + F.cross_entropy(r[:, 8:13], tgt("lobe", torch.long))
@@ -1139,6 +1140,9 @@ def main(argv=None) -> int:
     ap.add_argument("--lobe-all", type=float, default=0.0, metavar="W",
                     help="add every lung patch's lobe (the cases' ct_lobes.u8, `consilium-cli synth "
                          "--lobes-only`) to the patch head's loss with weight W; default 0 (off)")
+    ap.add_argument("--dense-size-weight", type=float, default=1.0, metavar="W",
+                    help="weight of the dense head's log-diameter loss (smooth L1 on the nodule's cell) "
+                         "beside its objectness, offset and type; default 1")
     ap.add_argument("--dense-anew", action="store_true",
                     help="with --finetune: start the dense head from scratch rather than from the base's "
                          "(for a base whose convolution map the head no longer fits)")
@@ -1289,6 +1293,7 @@ def main(argv=None) -> int:
     tr.heat_sigma_min = a.heat_sigma_min
     tr.trunk_type = a.trunk_type
     tr.lobe_all = a.lobe_all
+    tr.dense_size = a.dense_size_weight
     if base and (same_ct or grown) and base.get("ct_heat") and tr.heat is not None:
         # A checkpoint of these layers carries their training-only heatmap head: trunk steps go
         # on from it rather than from a new head (a model file has none).
