@@ -1387,7 +1387,10 @@ def main(argv=None) -> int:
                  f"facts {budget.facts}" if budget.facts else "", f"recovery {budget.finetune_recovery}",
                  f"voice share {a.voice_share}" if a.voice_share != 0.35 else "",
                  f"image pointer {budget.image_pointer}" if budget.image_pointer else "",
-                 f"voice consistency {budget.voice_consistency}" if budget.voice_consistency else ""]
+                 f"voice consistency {budget.voice_consistency}" if budget.voice_consistency else "",
+                 (f"dense head {cfg.det_dense_ff} units, {budget.dense} steps" + (" anew" if a.dense_anew else "")
+                  + (f", size weight {a.dense_size_weight}" if a.dense_size_weight != 1.0 else ""))
+                 if cfg.det_dense_ff and budget.dense else ""]
         ck["gguf_extra"]["consilium.training.recipe"] = (
             base["gguf_extra"]["consilium.training.recipe"] + f", then --finetune ({', '.join(x for x in steps if x)})")
     torch.save(ck, os.path.join(a.out, "ckpt.pt"))
