@@ -559,8 +559,12 @@ class Trainer:
                 x = c.ct[o[0]:o[0] + crop[0], o[1]:o[1] + crop[1], o[2]:o[2] + crop[2]].astype(np.float32)
                 h = heat_target(c, cells, S, self.heat_sigma_min)
                 cut = tuple(slice(o[a] // S[a], (o[a] + crop[a]) // S[a]) for a in range(3))
-                t = type_target(c, cells, S, self.heat_sigma_min)[cut] if with_type else np.zeros(0)
-                x, h, t = flip_crop(x, h[cut], rng, crop[1] == crop[2], t)
+                if with_type:
+                    t = type_target(c, cells, S, self.heat_sigma_min)[cut]
+                    x, h, t = flip_crop(x, h[cut], rng, crop[1] == crop[2], t)
+                else:  # (an empty type array cannot be flipped along y or x)
+                    x, h = flip_crop(x, h[cut], rng, crop[1] == crop[2])
+                    t = np.zeros(0)
                 xs.append(np.ascontiguousarray(x))
                 hs.append(np.ascontiguousarray(h))
                 ts.append(np.ascontiguousarray(t))
@@ -1102,6 +1106,15 @@ def main(argv=None) -> int:
                     help="CT convolution layers (docs/MODEL.md 5.1b), e.g. 8,16,32,32:2,2,2,1,1,1,2,2,2,1,1,1; "
                          "with --finetune the CT encoder and its heads are trained anew (--ct-steps) and the "
                          "rest of the model is kept")
+    ap.add_argument("--ct-grid", metavar="D,H,W", default="",
+                    help="the model's CT grid (docs/MODEL.md 3.1; the cases must be written with "
+                         "`consilium-cli synth --grid D,H,W`); with --finetune from a base of another grid "
+                         "or patch, everything the new shapes allow is kept (the convolutions, CT blocks "
+                         "and heads) and the patch embedding, with the position embedding when the patch "
+                         "count changes, starts anew")
+    ap.add_argument("--ct-patch", metavar="PD,PH,PW", default="",
+                    help="the CT patch in grid voxels (docs/MODEL.md 5), e.g. 8,24,24 on a 64,192,192 grid "
+                         "keeps the base's 512 patches")
     ap.add_argument("--ct-steps", type=int, default=None, metavar="N",
                     help="CT-only detection steps (default: the budget's ct_only)")
     ap.add_argument("--ct-trunk-steps", type=int, default=0, metavar="N",
@@ -1199,6 +1212,15 @@ def main(argv=None) -> int:
     base = G.load_checkpoint(a.finetune) if a.finetune else None
     if base:
         cfg = M.Config(**base["config"])
+    if a.ct_grid or a.ct_patch:
+        if a.ct_grid:
+            cfg.ct_grid = tuple(int(v) for v in a.ct_grid.split(","))
+        if a.ct_patch:
+            cfg.ct_patch = tuple(int(v) for v in a.ct_patch.split(","))
+        cfg.validate()
+    # A base of another grid or patch: the tensors whose shape follows them start anew.
+    regrid = bool(base and (tuple(base["config"]["ct_grid"]) != cfg.ct_grid
+                            or tuple(base["config"]["ct_patch"]) != cfg.ct_patch))
     if a.ct_conv:
         chans, strides = a.ct_conv.split(":")
         cfg.ct_conv_channels = tuple(int(v) for v in chans.split(","))
@@ -1255,11 +1277,21 @@ def main(argv=None) -> int:
         base["config"].get(k, False) != getattr(cfg, k)
         for k in ("det_dense_ff", "det_dense_map_only", "lung_rads_from_findings")))
 
+    own = model.state_dict()
+    # On a new grid or patch only the patch embedding's weight (its input is a patch) and the
+    # position embedding (one row per patch) can change shape.
+    reshaped = {k for k, v in base["model"].items() if k in own and own[k].shape != v.shape} if base else set()
+
     def load_base(keep=lambda k: True, may_miss=lambda k: False):
-        # Nothing but the new dense head may be missing.
-        state = {k: v for k, v in base["model"].items() if keep(k) and not (new_dense and k.startswith("det.dense."))}
+        # Nothing but the new dense head (and, on a new grid, the reshaped tensors) may be missing.
+        wrong = {k for k in reshaped if keep(k)} - ({"ct.patch_embd.weight", "ct.pos_embd"} if regrid else set())
+        if wrong:
+            raise RuntimeError(f"fine-tune from {a.finetune}: shapes differ for {sorted(wrong)}")
+        state = {k: v for k, v in base["model"].items()
+                 if keep(k) and k not in reshaped and not (new_dense and k.startswith("det.dense."))}
         missing, unexpected = model.load_state_dict(state, strict=False)
-        missing = [k for k in missing if not may_miss(k) and not (new_dense and k.startswith("det.dense."))]
+        missing = [k for k in missing if not may_miss(k) and k not in reshaped
+                   and not (new_dense and k.startswith("det.dense."))]
         if unexpected or missing:
             raise RuntimeError(f"fine-tune from {a.finetune}: unexpected {unexpected}, missing {missing}")
 
@@ -1283,6 +1315,9 @@ def main(argv=None) -> int:
             load_base(keep=lambda k: not k.startswith(new_ct), may_miss=lambda k: k.startswith(new_ct))
         else:
             load_base()
+        if regrid:
+            log(f"CT grid {cfg.ct_grid}, patch {cfg.ct_patch} (base: {tuple(base['config']['ct_grid'])}, "
+                f"{tuple(base['config']['ct_patch'])}): {', '.join(sorted(reshaped))} anew")
         log(f"fine-tuning {a.finetune} ({base['name']})")
     log(f"parameters: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M")
     sampler = Sampler(cases, sp, cfg, spoken, budget, a.seed)
@@ -1381,7 +1416,8 @@ def main(argv=None) -> int:
     if base:
         ck["name"] = base["name"]
         ck["gguf_extra"]["consilium.training.seed"] = base["gguf_extra"]["consilium.training.seed"]
-        steps = [f"CT convolution layers {a.ct_conv}, {budget.ct_trunk} trunk steps, {budget.ct_only} CT-only steps"
+        steps = [f"CT grid {','.join(map(str, cfg.ct_grid))}, patch {','.join(map(str, cfg.ct_patch))}" if regrid else "",
+                 f"CT convolution layers {a.ct_conv}, {budget.ct_trunk} trunk steps, {budget.ct_only} CT-only steps"
                  if a.ct_conv else "",
                  "CT side frozen" if a.freeze_ct else "",
                  f"facts {budget.facts}" if budget.facts else "", f"recovery {budget.finetune_recovery}",
