@@ -404,6 +404,27 @@ def check_dense_head() -> None:
           "candidates' lobes and solid parts, Lung-RADS of findings")
 
 
+def check_sampled_heat_loss() -> None:
+    """--dense-neg-rate: every cell near a nodule and a share r of the others, weighted 1/r,
+    gives the focal loss over all cells in expectation (and exactly, with unit weights)."""
+    from training import train as T
+    g = torch.Generator().manual_seed(3)
+    t = torch.zeros(4000)
+    t[:40] = torch.linspace(0.01, 0.9, 40)
+    t[40:43] = 1.0
+    logit = torch.randn(4000, generator=g) - 2
+    full = T.heat_loss(logit, t).item()
+    assert abs(T.heat_loss(logit, t, torch.ones(4000)).item() - full) < 1e-6 * full
+    r, est = 0.1, []
+    for _ in range(400):
+        keep = (t >= 1e-3) | (torch.rand(4000, generator=g) < r)
+        w = torch.where(t[keep] >= 1e-3, 1.0, 1.0 / r)
+        est.append(T.heat_loss(logit[keep], t[keep], w).item())
+    mean = float(np.mean(est))
+    assert abs(mean - full) < 0.02 * full, (mean, full)
+    print(f"sampled heat loss: {mean:.3f} over 400 draws at rate {r}, all cells {full:.3f}")
+
+
 def check_lobe_targets() -> None:
     """Every lung patch's lobe: the majority of its lung voxels, -1 where lung fills < 10 %;
     a nodule's own lobe wins on its patch; det_loss's lobe_all term reaches the lobe columns
@@ -476,6 +497,7 @@ def check_lobe_plane() -> None:
 
 def main() -> int:
     check_lobe_plane()
+    check_sampled_heat_loss()
     check_lobe_targets()
     check_ct_conv()
     check_dense_head()

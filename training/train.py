@@ -36,7 +36,7 @@ import json
 import math
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -325,12 +325,17 @@ def flip_crop(x: np.ndarray, h: np.ndarray, rng: np.random.Generator, square: bo
     return tuple(arrays)
 
 
-def heat_loss(logit: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """CenterNet's penalty-reduced focal loss (Zhou et al. 2019), per positive cell."""
+def heat_loss(logit: torch.Tensor, target: torch.Tensor, neg_weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """CenterNet's penalty-reduced focal loss (Zhou et al. 2019), per positive cell.
+    neg_weight: per-cell weight of the negative term (a cell drawn at rate r stands for 1/r
+    cells); every positive must be among the cells given."""
     p = torch.sigmoid(logit).clamp(1e-4, 1 - 1e-4)
     pos = target >= 1.0
     l_pos = -((1 - p) ** 2 * torch.log(p))[pos].sum()
-    l_neg = -((1 - target) ** 4 * p ** 2 * torch.log(1 - p))[~pos].sum()
+    neg = (1 - target) ** 4 * p ** 2 * torch.log(1 - p)
+    if neg_weight is not None:
+        neg = neg * neg_weight
+    l_neg = -neg[~pos].sum()
     return (l_pos + l_neg) / pos.sum().clamp_min(1)
 
 
@@ -452,6 +457,8 @@ class Trainer:
         # map keeps what the dense head's type needs (--trunk-type, its weight; 0 is off).
         self.heat_type = nn.Conv3d(model.cfg.ct_conv_channels[-1], 3, 1).to(dev) if model.cfg.ct_conv_channels else None
         self.trunk_type = 0.0
+        self.trunk_weights = None  # --trunk-weights: {type: weight} of the trunk's nodule crops
+        self.dense_neg_rate = 1.0  # --dense-neg-rate: share of the far negative cells per dense step
         self.lobe_all = 0.0  # --lobe-all: weight of every lung patch's lobe in det_loss
         self.dense_size = 1.0  # --dense-size-weight: the dense head's log-diameter loss weight
         self.image_cache = None  # {id(case): (H_img, det, lung-RADS)} once the CT side is frozen
@@ -546,11 +553,22 @@ class Trainer:
             opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(i, steps) / steps)))
         rng = self.s.rng
         cells = tuple(g // t for g, t in zip(grid, S))
+        # --trunk-weights: the nodule crops drawn from every training nodule with a weight per
+        # type, so that the faint kinds get more of the steps; default: a case, then one of
+        # its nodules, uniformly (the recipe up to step 17).
+        pool = None
+        if self.trunk_weights is not None:
+            pool = [(c, n) for c in self.s.cases for n in c.nodules]
+            w = np.array([self.trunk_weights[n.type] for _, n in pool], np.float64)
+            pool_p = w / w.sum()
         for i in range(steps):
             xs, hs, ts = [], [], []
             for j in rng.integers(len(self.s.cases), size=batch):
                 c = self.s.cases[j]
-                if c.nodules and rng.uniform() < 0.6:
+                if pool is not None and rng.uniform() < 0.6:
+                    c, n = pool[rng.choice(len(pool), p=pool_p)]
+                    ctr = np.array(n.grid_zyx) + rng.uniform(-12, 12, 3) * np.array([0.5, 1, 1])
+                elif pool is None and c.nodules and rng.uniform() < 0.6:
                     n = c.nodules[rng.integers(len(c.nodules))]
                     ctr = np.array(n.grid_zyx) + rng.uniform(-12, 12, 3) * np.array([0.5, 1, 1])
                 else:
@@ -675,14 +693,38 @@ class Trainer:
             return feats[id(c)]
 
         part_solid = M.TYPES.index("part-solid")
+        # --dense-neg-rate r < 1 (map-only head): each step reads every cell near a nodule
+        # (heat target >= 1e-3) and a random share r of the others, each weighted 1/r in the
+        # focal loss: the same loss in expectation at about r of the cost (the head's 36864
+        # cells a case on the 64x192x192 grid took ~1 s a step at batch 8 here).
+        rate = self.dense_neg_rate
+        sampled = rate < 1.0 and cfg.det_dense_map_only
+        gen = torch.Generator().manual_seed(int(self.s.rng.integers(1 << 31)))
         for i in range(steps):
             picks = [self.s.cases[j] for j in self.s.rng.integers(len(self.s.cases), size=batch)]
             fs = [features(c) for c in picks]
-            o = m.dense_det(torch.stack([x[0] for x in fs]).float(), torch.stack([x[1] for x in fs]))
-            loss = heat_loss(o[..., 0], torch.stack([x[2] for x in fs]).to(self.dev))
+            if sampled:
+                xs, ts, ws, at = [], [], [], []
+                for x in fs:
+                    heat = x[2]
+                    near = heat >= 1e-3
+                    keep = near | (torch.rand(heat.shape, generator=gen) < rate)
+                    idx = torch.nonzero(keep)[:, 0]
+                    xs.append(x[0].reshape(x[0].shape[0], -1)[:, idx].t().float())
+                    ts.append(heat[idx])
+                    ws.append(torch.where(near[idx], 1.0, 1.0 / rate))
+                    where = torch.cumsum(keep, 0) - 1  # cell -> its row among the kept
+                    at.append(sum(len(t) for t in ts[:-1]) + where)
+                o = head(torch.cat(xs).to(self.dev))
+                loss = heat_loss(o[:, 0], torch.cat(ts).to(self.dev), torch.cat(ws).to(self.dev))
+                row_of = lambda b, k: o[int(at[b][fs[b][3]["pos"][k]])]
+            else:
+                o = m.dense_det(torch.stack([x[0] for x in fs]).float(), torch.stack([x[1] for x in fs]))
+                loss = heat_loss(o[..., 0], torch.stack([x[2] for x in fs]).to(self.dev))
+                row_of = lambda b, k: o[b, fs[b][3]["pos"][k]]
             rows = [(b, k) for b, x in enumerate(fs) for k in range(len(x[3]["pos"]))]
             if rows:
-                r = torch.stack([o[b, fs[b][3]["pos"][k]] for b, k in rows])
+                r = torch.stack([row_of(b, k) for b, k in rows])
 
                 def tgt(name, dtype=torch.float32):
                     return torch.tensor(np.array([fs[b][3][name][k] for b, k in rows]), dtype=dtype, device=self.dev)
@@ -1153,6 +1195,13 @@ def main(argv=None) -> int:
     ap.add_argument("--lobe-all", type=float, default=0.0, metavar="W",
                     help="add every lung patch's lobe (the cases' ct_lobes.u8, `consilium-cli synth "
                          "--lobes-only`) to the patch head's loss with weight W; default 0 (off)")
+    ap.add_argument("--trunk-weights", default=None, metavar="GG,PS,SOLID",
+                    help="the CT trunk's nodule crops drawn over all training nodules with these "
+                         "weights per type (ground-glass, part-solid, solid), e.g. 3,2,1 for the "
+                         "faint kinds; default: a case, then one of its nodules, uniformly")
+    ap.add_argument("--dense-neg-rate", type=float, default=1.0, metavar="R",
+                    help="dense head steps (map-only head): read every cell near a nodule and a "
+                         "share R of the others, weighted 1/R (default 1: every cell)")
     ap.add_argument("--dense-size-weight", type=float, default=1.0, metavar="W",
                     help="weight of the dense head's log-diameter loss (smooth L1 on the nodule's cell) "
                          "beside its objectness, offset and type; default 1")
@@ -1329,6 +1378,12 @@ def main(argv=None) -> int:
     tr.trunk_type = a.trunk_type
     tr.lobe_all = a.lobe_all
     tr.dense_size = a.dense_size_weight
+    tr.dense_neg_rate = a.dense_neg_rate
+    if a.trunk_weights:
+        w = [float(v) for v in a.trunk_weights.split(",")]
+        if len(w) != 3 or min(w) <= 0:
+            raise SystemExit("--trunk-weights: three positive weights, ground-glass,part-solid,solid")
+        tr.trunk_weights = dict(zip(("ground-glass", "part-solid", "solid"), w))
     if base and (same_ct or grown) and base.get("ct_heat") and tr.heat is not None:
         # A checkpoint of these layers carries their training-only heatmap head: trunk steps go
         # on from it rather than from a new head (a model file has none).
@@ -1417,15 +1472,17 @@ def main(argv=None) -> int:
         ck["name"] = base["name"]
         ck["gguf_extra"]["consilium.training.seed"] = base["gguf_extra"]["consilium.training.seed"]
         steps = [f"CT grid {','.join(map(str, cfg.ct_grid))}, patch {','.join(map(str, cfg.ct_patch))}" if regrid else "",
-                 f"CT convolution layers {a.ct_conv}, {budget.ct_trunk} trunk steps, {budget.ct_only} CT-only steps"
-                 if a.ct_conv else "",
+                 f"CT convolution layers {a.ct_conv}, {budget.ct_trunk} trunk steps"
+                 + (f" (crops weighted {a.trunk_weights} by type)" if a.trunk_weights else "")
+                 + f", {budget.ct_only} CT-only steps" if a.ct_conv else "",
                  "CT side frozen" if a.freeze_ct else "",
                  f"facts {budget.facts}" if budget.facts else "", f"recovery {budget.finetune_recovery}",
                  f"voice share {a.voice_share}" if a.voice_share != 0.35 else "",
                  f"image pointer {budget.image_pointer}" if budget.image_pointer else "",
                  f"voice consistency {budget.voice_consistency}" if budget.voice_consistency else "",
                  (f"dense head {cfg.det_dense_ff} units, {budget.dense} steps" + (" anew" if a.dense_anew else "")
-                  + (f", size weight {a.dense_size_weight}" if a.dense_size_weight != 1.0 else ""))
+                  + (f", size weight {a.dense_size_weight}" if a.dense_size_weight != 1.0 else "")
+                  + (f", negatives at rate {a.dense_neg_rate}" if a.dense_neg_rate < 1.0 else ""))
                  if cfg.det_dense_ff and budget.dense else ""]
         ck["gguf_extra"]["consilium.training.recipe"] = (
             base["gguf_extra"]["consilium.training.recipe"] + f", then --finetune ({', '.join(x for x in steps if x)})")
