@@ -107,7 +107,7 @@ def fold_prior_card(r: dict, card: str, step: int) -> dict:
         if unit != "s":
             raise ValueError(f"prior card: stage timing {part!r}")
         timings[name] = float(value)
-    minutes = re.search(r"^\| made by \| .* in (\d+) minutes", card, re.M)
+    minutes = re.search(r"^\| made by \| .* in (?:about )?(\d+) minutes", card, re.M)
     if not minutes:
         raise ValueError("prior card: no '| made by |' row")
     out = dict(r)
