@@ -559,7 +559,8 @@ class Trainer:
         pool = None
         if self.trunk_weights is not None:
             pool = [(c, n) for c in self.s.cases for n in c.nodules]
-            w = np.array([self.trunk_weights[n.type] for _, n in pool], np.float64)
+            w = np.array([self.trunk_weights[n.type] * (self.trunk_weights.get("small", 1.0) if n.diameter_mm < 10 else 1.0)
+                          for _, n in pool], np.float64)
             pool_p = w / w.sum()
         for i in range(steps):
             xs, hs, ts = [], [], []
@@ -1195,10 +1196,11 @@ def main(argv=None) -> int:
     ap.add_argument("--lobe-all", type=float, default=0.0, metavar="W",
                     help="add every lung patch's lobe (the cases' ct_lobes.u8, `consilium-cli synth "
                          "--lobes-only`) to the patch head's loss with weight W; default 0 (off)")
-    ap.add_argument("--trunk-weights", default=None, metavar="GG,PS,SOLID",
+    ap.add_argument("--trunk-weights", default=None, metavar="GG,PS,SOLID[,SMALL]",
                     help="the CT trunk's nodule crops drawn over all training nodules with these "
                          "weights per type (ground-glass, part-solid, solid), e.g. 3,2,1 for the "
-                         "faint kinds; default: a case, then one of its nodules, uniformly")
+                         "faint kinds, times SMALL for nodules under 10 mm; default: a case, then "
+                         "one of its nodules, uniformly")
     ap.add_argument("--dense-neg-rate", type=float, default=1.0, metavar="R",
                     help="dense head steps (map-only head): read every cell near a nodule and a "
                          "share R of the others, weighted 1/R (default 1: every cell)")
@@ -1381,9 +1383,9 @@ def main(argv=None) -> int:
     tr.dense_neg_rate = a.dense_neg_rate
     if a.trunk_weights:
         w = [float(v) for v in a.trunk_weights.split(",")]
-        if len(w) != 3 or min(w) <= 0:
-            raise SystemExit("--trunk-weights: three positive weights, ground-glass,part-solid,solid")
-        tr.trunk_weights = dict(zip(("ground-glass", "part-solid", "solid"), w))
+        if len(w) not in (3, 4) or min(w) <= 0:
+            raise SystemExit("--trunk-weights: three or four positive weights, ground-glass,part-solid,solid[,under 10 mm]")
+        tr.trunk_weights = dict(zip(("ground-glass", "part-solid", "solid", "small"), w))
     if base and (same_ct or grown) and base.get("ct_heat") and tr.heat is not None:
         # A checkpoint of these layers carries their training-only heatmap head: trunk steps go
         # on from it rather than from a new head (a model file has none).
