@@ -705,7 +705,7 @@ class Trainer:
             picks = [self.s.cases[j] for j in self.s.rng.integers(len(self.s.cases), size=batch)]
             fs = [features(c) for c in picks]
             if sampled:
-                xs, ts, ws, at = [], [], [], []
+                xs, ts, ws, at, n_rows = [], [], [], [], 0
                 for x in fs:
                     heat = x[2]
                     near = heat >= 1e-3
@@ -715,7 +715,8 @@ class Trainer:
                     ts.append(heat[idx])
                     ws.append(torch.where(near[idx], 1.0, 1.0 / rate))
                     where = torch.cumsum(keep, 0) - 1  # cell -> its row among the kept
-                    at.append(sum(len(t) for t in ts[:-1]) + where)
+                    at.append(n_rows + where)
+                    n_rows += len(idx)
                 o = head(torch.cat(xs).to(self.dev))
                 loss = heat_loss(o[:, 0], torch.cat(ts).to(self.dev), torch.cat(ws).to(self.dev))
                 row_of = lambda b, k: o[int(at[b][fs[b][3]["pos"][k]])]
@@ -1380,6 +1381,8 @@ def main(argv=None) -> int:
     tr.trunk_type = a.trunk_type
     tr.lobe_all = a.lobe_all
     tr.dense_size = a.dense_size_weight
+    if not 0 < a.dense_neg_rate <= 1 or (a.dense_neg_rate < 1 and not cfg.det_dense_map_only):
+        raise SystemExit("--dense-neg-rate: a share in (0, 1], below 1 only with --dense-map-only")
     tr.dense_neg_rate = a.dense_neg_rate
     if a.trunk_weights:
         w = [float(v) for v in a.trunk_weights.split(",")]
