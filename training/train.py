@@ -566,11 +566,11 @@ class Trainer:
             xs, hs, ts = [], [], []
             for j in rng.integers(len(self.s.cases), size=batch):
                 c = self.s.cases[j]
-                if pool is not None and rng.uniform() < 0.6:
-                    c, n = pool[rng.choice(len(pool), p=pool_p)]
-                    ctr = np.array(n.grid_zyx) + rng.uniform(-12, 12, 3) * np.array([0.5, 1, 1])
-                elif pool is None and c.nodules and rng.uniform() < 0.6:
-                    n = c.nodules[rng.integers(len(c.nodules))]
+                if (pool is not None or c.nodules) and rng.uniform() < 0.6:
+                    if pool is not None:
+                        c, n = pool[rng.choice(len(pool), p=pool_p)]
+                    else:
+                        n = c.nodules[rng.integers(len(c.nodules))]
                     ctr = np.array(n.grid_zyx) + rng.uniform(-12, 12, 3) * np.array([0.5, 1, 1])
                 else:
                     ctr = rng.uniform([0, 0, 0], grid)
